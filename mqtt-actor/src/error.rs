@@ -1,0 +1,164 @@
+//! The crate's error type: every failure names what went wrong and with what value.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in `mqtt-actor`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MqttError {
+    /// A configuration setting has a value that cannot be used.
+    #[error("invalid value {value:?} for {setting}: {reason}")]
+    Config {
+        /// The setting's name, as in Flask-MQTT (`MQTT_BROKER_PORT`, ...).
+        setting: String,
+        /// The offending value, as given.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A configuration file could not be read or parsed.
+    #[error("cannot load configuration from {source_name}: {reason}")]
+    ConfigSource {
+        /// The file or format that failed.
+        source_name: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A topic name (for publishing) breaks the MQTT rules.
+    #[error("invalid topic {topic:?}: {reason}")]
+    InvalidTopic {
+        /// The topic as given.
+        topic: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A topic filter (for subscribing) breaks the MQTT rules.
+    #[error("invalid topic filter {filter:?}: {reason}")]
+    InvalidFilter {
+        /// The filter as given.
+        filter: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A QoS outside 0, 1, 2.
+    #[error("invalid QoS {0}: must be 0, 1 or 2")]
+    InvalidQos(i64),
+    /// The client is not connected to the broker right now.
+    #[error("not connected to the MQTT broker at {broker}")]
+    NotConnected {
+        /// The broker's URI.
+        broker: String,
+    },
+    /// The broker refused the connection (bad credentials, not authorised, ...).
+    #[error("broker {broker} refused the connection: {reason}")]
+    ConnectionRefused {
+        /// The broker's URI.
+        broker: String,
+        /// The reason the broker gave.
+        reason: String,
+    },
+    /// The broker could not be reached (TCP, DNS or WebSocket failure).
+    #[error("cannot reach the MQTT broker at {broker}: {reason}")]
+    Unreachable {
+        /// The broker's URI.
+        broker: String,
+        /// The underlying failure.
+        reason: String,
+    },
+    /// The TLS handshake failed (unknown CA, bad certificate, wrong version, ...).
+    #[error("TLS handshake with {broker} failed: {reason}")]
+    Tls {
+        /// The broker's URI.
+        broker: String,
+        /// The underlying failure.
+        reason: String,
+    },
+    /// The broker answered a request with a failure code (e.g. SUBACK 0x80).
+    #[error("the broker refused {operation} on {topic:?}: {reason}")]
+    Refused {
+        /// `subscribe`, `unsubscribe` or `publish`.
+        operation: &'static str,
+        /// The topic or filter concerned.
+        topic: String,
+        /// The reason code or message.
+        reason: String,
+    },
+    /// The broker did not acknowledge in time.
+    #[error("{operation} on {topic:?} was not acknowledged within {timeout:?}")]
+    Timeout {
+        /// `subscribe`, `unsubscribe` or `publish`.
+        operation: &'static str,
+        /// The topic or filter concerned.
+        topic: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// Too many QoS 1/2 publishes are already waiting for the connection to return.
+    #[error(
+        "publish to {topic:?} dropped: {limit} publishes are already buffered while disconnected"
+    )]
+    BufferFull {
+        /// The topic of the rejected publish.
+        topic: String,
+        /// The configured bound (`max_buffered_publishes`).
+        limit: usize,
+    },
+    /// Unsubscribe for a filter that the holder does not hold.
+    #[error("not subscribed to {filter:?}")]
+    NotSubscribed {
+        /// The filter as given.
+        filter: String,
+    },
+    /// Any other failure of the Paho client.
+    #[error("MQTT client error: {0}")]
+    Client(String),
+    /// The actor has stopped (the process is shutting down).
+    #[error("the MQTT actor has stopped")]
+    Stopped,
+}
+
+impl MqttError {
+    pub(crate) fn config(setting: &str, value: impl ToString, reason: impl ToString) -> Self {
+        MqttError::Config {
+            setting: setting.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Sorts a Paho connection failure into refused / unreachable / TLS.
+    pub(crate) fn from_connect(broker: &str, err: &paho_mqtt::Error, tls: bool) -> Self {
+        use paho_mqtt::Error as E;
+        let broker = broker.to_string();
+        let reason = err.to_string();
+        match err {
+            E::ConnectReturn(_) | E::ReasonCode(..) => {
+                MqttError::ConnectionRefused { broker, reason }
+            }
+            E::TcpTlsConnectFailure | E::SslNotSupported => MqttError::Tls { broker, reason },
+            _ if tls && is_tls_failure(&reason) => MqttError::Tls { broker, reason },
+            _ => MqttError::Unreachable { broker, reason },
+        }
+    }
+}
+
+fn is_tls_failure(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    ["ssl", "tls", "certificate", "handshake"]
+        .iter()
+        .any(|w| r.contains(w))
+}
+
+impl<T> From<actix::prelude::SendError<T>> for MqttError {
+    fn from(_: actix::prelude::SendError<T>) -> Self {
+        MqttError::Stopped
+    }
+}
+
+impl From<actix::MailboxError> for MqttError {
+    fn from(_: actix::MailboxError) -> Self {
+        MqttError::Stopped
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = MqttError> = std::result::Result<T, E>;

@@ -1,0 +1,117 @@
+//! The `on_*` callbacks, registered on the builder before the actor connects.
+
+use actix::Addr;
+use paho_mqtt::TopicMatcher;
+
+use crate::actor::MqttActor;
+use crate::messages::{MqttMessage, QoS};
+
+/// Flask-MQTT's log levels, with the same bit values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// `MQTT_LOG_INFO` (0x01).
+    Info = 0x01,
+    /// `MQTT_LOG_NOTICE` (0x02).
+    Notice = 0x02,
+    /// `MQTT_LOG_WARNING` (0x04).
+    Warning = 0x04,
+    /// `MQTT_LOG_ERR` (0x08).
+    Err = 0x08,
+    /// `MQTT_LOG_DEBUG` (0x10).
+    Debug = 0x10,
+}
+
+impl LogLevel {
+    /// The level for the `log` crate.
+    pub fn as_log_level(self) -> log::Level {
+        match self {
+            LogLevel::Info | LogLevel::Notice => log::Level::Info,
+            LogLevel::Warning => log::Level::Warn,
+            LogLevel::Err => log::Level::Error,
+            LogLevel::Debug => log::Level::Debug,
+        }
+    }
+}
+
+/// Passed to `on_connect` handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// The broker's URI.
+    pub broker: String,
+    /// `false` for the first connection, `true` after a reconnect.
+    pub reconnect: bool,
+}
+
+/// Passed to `on_disconnect` handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disconnected {
+    /// The broker's URI.
+    pub broker: String,
+    /// Why the connection ended.
+    pub reason: String,
+}
+
+/// Passed to `on_publish` handlers once the broker accepted a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The topic.
+    pub topic: String,
+    /// The QoS it went out with.
+    pub qos: QoS,
+}
+
+/// Passed to `on_subscribe` handlers once the broker acknowledged a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The filter.
+    pub filter: String,
+    /// The QoS granted in SUBACK.
+    pub granted: QoS,
+}
+
+type Callback<T> = Box<dyn Fn(&Addr<MqttActor>, &T)>;
+type LogCallback = Box<dyn Fn(LogLevel, &str)>;
+
+/// Every registered callback. Handlers run on the actor's thread: keep them
+/// short, and hand long work to another actor or task.
+#[derive(Default)]
+pub(crate) struct Handlers {
+    pub connect: Vec<Callback<Connected>>,
+    pub disconnect: Vec<Callback<Disconnected>>,
+    pub message: Vec<Callback<MqttMessage>>,
+    pub topics: Option<TopicMatcher<Vec<Callback<MqttMessage>>>>,
+    pub publish: Vec<Callback<Published>>,
+    pub subscribe: Vec<Callback<Subscribed>>,
+    pub unsubscribe: Vec<Callback<String>>,
+    pub log: Vec<LogCallback>,
+}
+
+impl Handlers {
+    pub fn add_topic(&mut self, filter: String, f: Callback<MqttMessage>) {
+        let topics = self.topics.get_or_insert_with(TopicMatcher::new);
+        match topics.get_mut(&filter) {
+            Some(list) => list.push(f),
+            None => topics.insert(filter, vec![f]),
+        }
+    }
+
+    /// Runs every matching `on_topic` handler, then every `on_message` handler.
+    pub fn message(&self, addr: &Addr<MqttActor>, msg: &MqttMessage) {
+        if let Some(topics) = &self.topics {
+            for (_, list) in topics.matches(msg.topic()) {
+                list.iter().for_each(|f| f(addr, msg));
+            }
+        }
+        self.message.iter().for_each(|f| f(addr, msg));
+    }
+
+    /// Sends a log line to the `log` crate and to every `on_log` handler.
+    pub fn log(&self, level: LogLevel, text: &str) {
+        log::log!(level.as_log_level(), "{text}");
+        self.log.iter().for_each(|f| f(level, text));
+    }
+}
+
+pub(crate) fn call<T>(list: &[Callback<T>], addr: &Addr<MqttActor>, event: &T) {
+    list.iter().for_each(|f| f(addr, event));
+}

@@ -1,0 +1,457 @@
+//! The actor's public vocabulary: the messages it takes and the ones it sends.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MqttError, Result};
+
+/// MQTT quality of service.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(try_from = "i64", into = "u8")]
+pub enum QoS {
+    /// QoS 0: fire and forget.
+    #[default]
+    AtMostOnce = 0,
+    /// QoS 1: acknowledged with PUBACK, may be duplicated.
+    AtLeastOnce = 1,
+    /// QoS 2: exactly once, acknowledged with PUBCOMP.
+    ExactlyOnce = 2,
+}
+
+impl TryFrom<i64> for QoS {
+    type Error = MqttError;
+    fn try_from(v: i64) -> Result<Self> {
+        match v {
+            0 => Ok(QoS::AtMostOnce),
+            1 => Ok(QoS::AtLeastOnce),
+            2 => Ok(QoS::ExactlyOnce),
+            other => Err(MqttError::InvalidQos(other)),
+        }
+    }
+}
+
+impl TryFrom<i32> for QoS {
+    type Error = MqttError;
+    fn try_from(v: i32) -> Result<Self> {
+        QoS::try_from(i64::from(v))
+    }
+}
+
+impl TryFrom<u8> for QoS {
+    type Error = MqttError;
+    fn try_from(v: u8) -> Result<Self> {
+        QoS::try_from(i64::from(v))
+    }
+}
+
+impl From<QoS> for u8 {
+    fn from(q: QoS) -> u8 {
+        q as u8
+    }
+}
+
+impl From<QoS> for i32 {
+    fn from(q: QoS) -> i32 {
+        q as i32
+    }
+}
+
+impl fmt::Display for QoS {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", *self as u8)
+    }
+}
+
+/// MQTT 5 properties of an incoming message, when the broker sent any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageProperties {
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Response-Topic`.
+    pub response_topic: Option<String>,
+    /// `Correlation-Data`.
+    pub correlation_data: Option<Bytes>,
+    /// `Message-Expiry-Interval`, seconds.
+    pub message_expiry_interval: Option<u32>,
+    /// `Payload-Format-Indicator` (1: UTF-8).
+    pub payload_format_indicator: Option<u8>,
+    /// `User-Property` pairs, in order.
+    pub user_properties: Vec<(String, String)>,
+}
+
+struct MessageInner {
+    topic: String,
+    payload: Bytes,
+    qos: QoS,
+    retain: bool,
+    properties: Option<MessageProperties>,
+    memo: OnceLock<Arc<dyn Any + Send + Sync>>,
+}
+
+/// An incoming MQTT message. Cloning is cheap (one reference count), so the
+/// same message fans out to any number of listeners without copying.
+#[derive(Clone)]
+pub struct MqttMessage(Arc<MessageInner>);
+
+impl actix::Message for MqttMessage {
+    type Result = ();
+}
+
+impl MqttMessage {
+    /// Builds a message (the actor builds them from what the broker sends; tests may too).
+    pub fn new(
+        topic: impl Into<String>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Self {
+        Self::with_properties(topic, payload, qos, retain, None)
+    }
+
+    pub(crate) fn with_properties(
+        topic: impl Into<String>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+        properties: Option<MessageProperties>,
+    ) -> Self {
+        MqttMessage(Arc::new(MessageInner {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos,
+            retain,
+            properties,
+            memo: OnceLock::new(),
+        }))
+    }
+
+    /// The topic the message was published to.
+    pub fn topic(&self) -> &str {
+        &self.0.topic
+    }
+
+    /// The payload bytes (cheap to clone).
+    pub fn payload(&self) -> &Bytes {
+        &self.0.payload
+    }
+
+    /// The payload as UTF-8, if it is valid UTF-8.
+    pub fn payload_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0.payload).ok()
+    }
+
+    /// The QoS it was delivered with.
+    pub fn qos(&self) -> QoS {
+        self.0.qos
+    }
+
+    /// Whether the broker delivered it as a retained message.
+    pub fn retain(&self) -> bool {
+        self.0.retain
+    }
+
+    /// MQTT 5 properties, when present.
+    pub fn properties(&self) -> Option<&MessageProperties> {
+        self.0.properties.as_ref()
+    }
+
+    /// Computes a value derived from this message once and shares it with every
+    /// other holder of the same message (every listener gets a clone of one
+    /// message). Fan-out servers use it to encode a message once for all their
+    /// sessions. The first type stored wins; asking for another type computes
+    /// it afresh without storing it.
+    pub fn memo<T, F>(&self, compute: F) -> Arc<T>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce(&MqttMessage) -> T,
+    {
+        if let Some(v) = self.0.memo.get() {
+            if let Ok(v) = Arc::clone(v).downcast::<T>() {
+                return v;
+            }
+            return Arc::new(compute(self));
+        }
+        let value: Arc<T> = Arc::new(compute(self));
+        // A racing clone may have stored first; both computed the same value.
+        let _ = self.0.memo.set(value.clone());
+        value
+    }
+}
+
+impl fmt::Debug for MqttMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MqttMessage")
+            .field("topic", &self.0.topic)
+            .field("payload", &self.0.payload)
+            .field("qos", &self.0.qos)
+            .field("retain", &self.0.retain)
+            .field("properties", &self.0.properties)
+            .finish()
+    }
+}
+
+/// Subscribe to a filter, for the application itself or on behalf of a listener.
+///
+/// Answers the QoS the broker granted, once it sent SUBACK.
+#[derive(Debug, Clone)]
+pub struct Subscribe {
+    /// The topic filter (`+` and `#` allowed).
+    pub filter: String,
+    /// The QoS asked for.
+    pub qos: QoS,
+    /// Who gets the matching messages; `None` means the application (its handlers).
+    pub listener: Option<Recipient<MqttMessage>>,
+}
+
+impl Subscribe {
+    /// A QoS 0 subscription held by the application.
+    pub fn new(filter: impl Into<String>) -> Self {
+        Subscribe {
+            filter: filter.into(),
+            qos: QoS::AtMostOnce,
+            listener: None,
+        }
+    }
+
+    /// Sets the QoS.
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Holds the subscription on behalf of `listener`, which gets every matching message.
+    pub fn listener(mut self, listener: Recipient<MqttMessage>) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+}
+
+impl actix::Message for Subscribe {
+    type Result = Result<QoS>;
+}
+
+/// Let go of a filter. The broker subscription ends when its last holder lets go.
+#[derive(Debug, Clone)]
+pub struct Unsubscribe {
+    /// The filter, exactly as subscribed.
+    pub filter: String,
+    /// The holder; `None` means the application.
+    pub listener: Option<Recipient<MqttMessage>>,
+}
+
+impl Unsubscribe {
+    /// Releases the application's hold on `filter`.
+    pub fn new(filter: impl Into<String>) -> Self {
+        Unsubscribe {
+            filter: filter.into(),
+            listener: None,
+        }
+    }
+
+    /// Releases `listener`'s hold instead.
+    pub fn listener(mut self, listener: Recipient<MqttMessage>) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+}
+
+impl actix::Message for Unsubscribe {
+    type Result = Result<()>;
+}
+
+/// Let go of every filter of one holder (the application when `listener` is `None`).
+#[derive(Debug, Clone, Default)]
+pub struct UnsubscribeAll {
+    /// The holder; `None` means the application.
+    pub listener: Option<Recipient<MqttMessage>>,
+}
+
+impl UnsubscribeAll {
+    /// Every filter the application holds.
+    pub fn new() -> Self {
+        UnsubscribeAll::default()
+    }
+
+    /// Every filter `listener` holds.
+    pub fn listener(listener: Recipient<MqttMessage>) -> Self {
+        UnsubscribeAll {
+            listener: Some(listener),
+        }
+    }
+}
+
+impl actix::Message for UnsubscribeAll {
+    type Result = Result<()>;
+}
+
+/// Publish a message. Answers once the broker accepted it: at once for QoS 0,
+/// after PUBACK for QoS 1 and PUBCOMP for QoS 2.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    /// The topic (no wildcards).
+    pub topic: String,
+    /// The payload.
+    pub payload: Bytes,
+    /// The QoS.
+    pub qos: QoS,
+    /// Whether the broker keeps it as the topic's retained message.
+    pub retain: bool,
+}
+
+impl Publish {
+    /// A QoS 0, non-retained publish.
+    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>) -> Self {
+        Publish {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+        }
+    }
+
+    /// Sets the QoS.
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Sets the retain flag.
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.retain = retain;
+        self
+    }
+}
+
+impl actix::Message for Publish {
+    type Result = Result<()>;
+}
+
+/// One filter held at the broker, as answered by [`GetSubscriptions`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriptionInfo {
+    /// The filter.
+    pub filter: String,
+    /// The QoS the broker granted (or the QoS asked for while not yet granted).
+    pub qos: QoS,
+    /// Whether the broker has acknowledged it on the current connection.
+    pub active: bool,
+    /// How many listeners hold it.
+    pub listeners: usize,
+    /// Whether the application itself holds it.
+    pub app: bool,
+}
+
+/// The current subscriptions (Flask-MQTT's `mqtt.topics`), sorted by filter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GetSubscriptions;
+
+impl actix::Message for GetSubscriptions {
+    type Result = Vec<SubscriptionInfo>;
+}
+
+/// The connection and its counters, as answered by [`GetStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// Connected to the broker right now.
+    pub connected: bool,
+    /// The broker's URI.
+    pub broker: String,
+    /// The client id in use.
+    pub client_id: String,
+    /// Messages received from the broker.
+    pub messages_in: u64,
+    /// Messages published and accepted.
+    pub messages_out: u64,
+    /// Messages not delivered to a listener whose mailbox was full, plus
+    /// messages Paho's own stream dropped.
+    pub dropped: u64,
+    /// Listeners currently registered.
+    pub listeners: usize,
+    /// QoS 1/2 publishes waiting for the connection to return.
+    pub buffered: usize,
+    /// The last connection failure, cleared on success.
+    #[serde(serialize_with = "display_opt")]
+    pub last_error: Option<MqttError>,
+}
+
+fn display_opt<S: serde::Serializer>(
+    e: &Option<MqttError>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.serialize_some(&e.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Query the connection status and counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GetStatus;
+
+impl actix::Message for GetStatus {
+    type Result = Status;
+}
+
+/// Sent to connection watchers on every change of the broker connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionChanged {
+    /// Connected now.
+    pub connected: bool,
+    /// The broker's URI.
+    pub broker: String,
+}
+
+impl actix::Message for ConnectionChanged {
+    type Result = ();
+}
+
+/// Register `recipient` for [`ConnectionChanged`] notices. Answers the current
+/// state at once; watchers whose actor stopped are dropped automatically.
+#[derive(Debug, Clone)]
+pub struct WatchConnection(pub Recipient<ConnectionChanged>);
+
+impl actix::Message for WatchConnection {
+    type Result = ConnectionChanged;
+}
+
+/// Disconnect cleanly (the broker does not send the last will) and stop the actor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disconnect;
+
+impl actix::Message for Disconnect {
+    type Result = ();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_accepts_only_0_1_2() {
+        assert_eq!(QoS::try_from(2i64).unwrap(), QoS::ExactlyOnce);
+        assert_eq!(QoS::try_from(3i64), Err(MqttError::InvalidQos(3)));
+        assert!(serde_json::from_str::<QoS>("7").is_err());
+        assert_eq!(serde_json::to_string(&QoS::AtLeastOnce).unwrap(), "1");
+    }
+
+    #[test]
+    fn memo_is_computed_once_per_message_across_clones() {
+        let msg = MqttMessage::new("a", "x", QoS::AtMostOnce, false);
+        let copy = msg.clone();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let f = |m: &MqttMessage| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            m.topic().len()
+        };
+        assert_eq!(*msg.memo(f), 1);
+        assert_eq!(*copy.memo(f), 1);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}

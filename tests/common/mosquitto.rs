@@ -1,0 +1,159 @@
+//! A real Mosquitto broker per test: own ports, own config, own directory;
+//! it can be stopped and restarted on the same ports, and is killed on drop.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::{free_port, TestCa, PATIENCE};
+
+/// Which listeners and checks the broker gets.
+#[derive(Debug, Clone, Default)]
+pub struct MosquittoOptions {
+    /// `(user, password)`: anonymous clients are refused.
+    pub credentials: Option<(String, String)>,
+    /// Adds a TLS listener with a generated CA.
+    pub tls: bool,
+    /// Makes the TLS listener ask for a client certificate.
+    pub require_client_cert: bool,
+    /// Adds a websockets listener.
+    pub websockets: bool,
+}
+
+pub struct Mosquitto {
+    dir: TempDir,
+    pub port: u16,
+    pub tls_port: Option<u16>,
+    pub ws_port: Option<u16>,
+    pub ca: Option<TestCa>,
+    child: Option<Child>,
+}
+
+impl Mosquitto {
+    /// A plain broker with anonymous access.
+    pub fn start() -> Mosquitto {
+        Self::with(MosquittoOptions::default())
+    }
+
+    pub fn with(opts: MosquittoOptions) -> Mosquitto {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = opts.tls.then(|| TestCa::generate(dir.path(), "broker"));
+        let mut broker = Mosquitto {
+            port: free_port(),
+            tls_port: opts.tls.then(free_port),
+            ws_port: opts.websockets.then(free_port),
+            ca,
+            dir,
+            child: None,
+        };
+        broker.write_config(&opts);
+        broker.resume();
+        broker
+    }
+
+    fn write_config(&self, opts: &MosquittoOptions) {
+        let mut conf = String::from("persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nper_listener_settings false\n");
+        match &opts.credentials {
+            Some((user, pass)) => {
+                let file = self.dir.path().join("passwd");
+                let status = Command::new("mosquitto_passwd")
+                    .args(["-b", "-c"])
+                    .arg(&file)
+                    .args([user, pass])
+                    .status()
+                    .expect("mosquitto_passwd runs");
+                assert!(status.success(), "mosquitto_passwd failed");
+                conf += &format!("allow_anonymous false\npassword_file {}\n", file.display());
+            }
+            None => conf += "allow_anonymous true\n",
+        }
+        conf += &format!("listener {} 127.0.0.1\n", self.port);
+        if let (Some(port), Some(ca)) = (self.tls_port, &self.ca) {
+            conf += &format!(
+                "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+                ca.ca.display(),
+                ca.server_cert.display(),
+                ca.server_key.display()
+            );
+            if opts.require_client_cert {
+                conf += "require_certificate true\n";
+            }
+        }
+        if let Some(port) = self.ws_port {
+            conf += &format!("listener {port} 127.0.0.1\nprotocol websockets\n");
+        }
+        let mut f = std::fs::File::create(self.config_path()).expect("config file");
+        f.write_all(conf.as_bytes()).expect("write config");
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("mosquitto.conf")
+    }
+
+    /// `tcp://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    /// A directory that lives as long as the broker, for test files.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Kills the broker (as a crash would: no DISCONNECT to clients).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same ports and waits until it accepts.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "broker already running");
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.config_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("mosquitto is installed (the README's test command installs it)");
+        self.child = Some(child);
+        self.wait_listening();
+    }
+
+    fn wait_listening(&mut self) {
+        let start = Instant::now();
+        let ports: Vec<u16> = [Some(self.port), self.tls_port, self.ws_port]
+            .into_iter()
+            .flatten()
+            .collect();
+        while !ports
+            .iter()
+            .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "mosquitto exited with {status}; config:\n{}",
+                    std::fs::read_to_string(self.config_path()).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "mosquitto did not listen on {ports:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,81 @@
+//! An outside MQTT client (plain Paho, not the actor) that watches or feeds a broker.
+
+use std::time::Duration;
+
+use paho_mqtt as paho;
+
+use crate::PATIENCE;
+
+pub struct Observer {
+    client: paho::AsyncClient,
+    stream: paho::AsyncReceiver<Option<paho::Message>>,
+}
+
+impl Observer {
+    /// Connects anonymously to `url` and subscribes to `filters` at QoS 2.
+    pub async fn connect(url: &str, filters: &[&str]) -> Observer {
+        Self::connect_with(
+            url,
+            filters,
+            paho::ConnectOptionsBuilder::new_v3()
+                .clean_session(true)
+                .finalize(),
+        )
+        .await
+    }
+
+    pub async fn connect_with(url: &str, filters: &[&str], opts: paho::ConnectOptions) -> Observer {
+        let mut client = paho::CreateOptionsBuilder::new()
+            .server_uri(url)
+            .client_id(format!("observer-{}", crate::free_port()))
+            .create_client()
+            .expect("observer client");
+        let stream = client.get_stream(10_000);
+        client.connect(opts).await.expect("observer connects");
+        for f in filters {
+            client.subscribe(*f, 2).await.expect("observer subscribes");
+        }
+        Observer { client, stream }
+    }
+
+    /// Publishes and waits for the broker's acknowledgement.
+    pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>, qos: i32, retain: bool) {
+        let msg = paho::MessageBuilder::new()
+            .topic(topic)
+            .payload(payload)
+            .qos(qos)
+            .retained(retain)
+            .finalize();
+        self.client.publish(msg).await.expect("observer publishes");
+    }
+
+    /// The next message, or `None` after `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<paho::Message> {
+        tokio::time::timeout(wait, self.stream.recv())
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .flatten()
+    }
+
+    /// The next message; panics after the harness's patience.
+    pub async fn next(&mut self) -> paho::Message {
+        self.next_within(PATIENCE)
+            .await
+            .expect("a message reached the observer")
+    }
+
+    /// Waits for a message on `topic`, skipping others.
+    pub async fn next_on(&mut self, topic: &str) -> paho::Message {
+        loop {
+            let m = self.next().await;
+            if m.topic() == topic {
+                return m;
+            }
+        }
+    }
+
+    pub async fn disconnect(self) {
+        let _ = self.client.disconnect(None).await;
+    }
+}

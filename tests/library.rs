@@ -1,0 +1,436 @@
+//! The library against a real Mosquitto: Flask-MQTT's usage sections (connect,
+//! subscribe from on_connect, on_message, on_topic, unsubscribe, unsubscribe_all,
+//! publish, logging), QoS and retain, listener counting, dedupe and clean-up.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use e2e::*;
+use mqtt_actor::*;
+
+/// A listener actor that records what it gets.
+struct Collector {
+    got: Arc<Mutex<Vec<MqttMessage>>>,
+    /// Simulates a stuck client: each message takes this long to handle.
+    stall: Option<Duration>,
+}
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<MqttMessage> for Collector {
+    type Result = ();
+    fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
+        if let Some(d) = self.stall {
+            std::thread::sleep(d);
+        }
+        self.got.lock().unwrap().push(msg);
+    }
+}
+
+type Seen = Arc<Mutex<Vec<MqttMessage>>>;
+
+fn collector() -> (Addr<Collector>, Seen) {
+    let got = Seen::default();
+    let addr = Collector {
+        got: got.clone(),
+        stall: None,
+    }
+    .start();
+    (addr, got)
+}
+
+fn topics(seen: &Seen) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|m| m.topic().to_string())
+        .collect()
+}
+
+async fn wait_for(seen: &Seen, topic: &str) -> MqttMessage {
+    eventually(&format!("a message on {topic}"), || async {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .find(|m| m.topic() == topic)
+            .cloned()
+    })
+    .await
+}
+
+type Recorded<T> = Arc<Mutex<Vec<T>>>;
+
+fn recorder<T: Clone + 'static>() -> (Recorded<T>, impl Fn(&Addr<MqttActor>, &T) + 'static) {
+    let list: Recorded<T> = Arc::default();
+    let held = list.clone();
+    (list, move |_: &Addr<MqttActor>, v: &T| {
+        held.lock().unwrap().push(v.clone())
+    })
+}
+
+#[actix_rt::test]
+async fn subscribe_in_on_connect_feeds_on_topic_and_on_message() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let (by_topic, on_topic) = recorder::<MqttMessage>();
+    let (all, on_message) = recorder::<MqttMessage>();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .on_connect(|mqtt, _| mqtt.do_send(Subscribe::new("home/#").qos(QoS::AtLeastOnce)))
+        .on_topic("home/+/temperature", on_topic)
+        .on_message(on_message)
+        .start()
+        .unwrap();
+    wait_active(&mqtt, "home/#").await;
+
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    feed.publish("home/kitchen/temperature", "21.5", 1, false)
+        .await;
+    feed.publish("home/door", "open", 1, false).await;
+    wait_for(&all, "home/door").await;
+
+    assert_eq!(topics(&by_topic), ["home/kitchen/temperature"]);
+    assert_eq!(topics(&all), ["home/kitchen/temperature", "home/door"]);
+    let first = all.lock().unwrap()[0].clone();
+    assert_eq!(first.payload_str(), Some("21.5"));
+    assert_eq!(first.qos(), QoS::AtLeastOnce);
+}
+
+#[actix_rt::test]
+async fn publish_reaches_an_outside_client_with_each_qos_and_retain() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let (published, on_publish) = recorder::<Published>();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .on_publish(on_publish)
+        .start()
+        .unwrap();
+    wait_connected(&mqtt, true).await;
+    let mut watcher = Observer::connect(&broker.url(), &["out/#"]).await;
+
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let topic = format!("out/q{qos}");
+        mqtt.send(Publish::new(topic.clone(), format!("payload {qos}")).qos(qos))
+            .await
+            .unwrap()
+            .unwrap();
+        let m = watcher.next_on(&topic).await;
+        assert_eq!(m.payload_str(), format!("payload {qos}"));
+        assert_eq!(m.qos() as i32, i32::from(qos));
+    }
+    assert_eq!(published.lock().unwrap().len(), 3);
+
+    mqtt.send(
+        Publish::new("out/kept", vec![0u8, 255, 1])
+            .qos(QoS::AtLeastOnce)
+            .retain(true),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut late = Observer::connect(&broker.url(), &["out/kept"]).await;
+    let kept = late.next().await;
+    assert!(kept.retained());
+    assert_eq!(kept.payload(), &[0u8, 255, 1]);
+
+    let status = mqtt.send(GetStatus).await.unwrap();
+    assert_eq!(status.messages_out, 4);
+}
+
+#[actix_rt::test]
+async fn unsubscribe_and_unsubscribe_all_stop_the_flow() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let (all, on_message) = recorder::<MqttMessage>();
+    let (unsubs, on_unsubscribe) = recorder::<String>();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .subscribe("keep/#", QoS::AtLeastOnce)
+        .on_message(on_message)
+        .on_unsubscribe(on_unsubscribe)
+        .start()
+        .unwrap();
+    wait_active(&mqtt, "keep/#").await;
+    mqtt.send(Subscribe::new("drop/#").qos(QoS::AtLeastOnce))
+        .await
+        .unwrap()
+        .unwrap();
+    mqtt.send(Subscribe::new("gone/+")).await.unwrap().unwrap();
+
+    mqtt.send(Unsubscribe::new("drop/#"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(*unsubs.lock().unwrap(), ["drop/#"]);
+    let err = mqtt
+        .send(Unsubscribe::new("drop/#"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, MqttError::NotSubscribed { .. }), "{err}");
+
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    feed.publish("drop/1", "x", 1, false).await;
+    feed.publish("keep/1", "y", 1, false).await;
+    wait_for(&all, "keep/1").await;
+    assert_eq!(
+        topics(&all),
+        ["keep/1"],
+        "nothing arrives for a released filter"
+    );
+
+    mqtt.send(UnsubscribeAll::new()).await.unwrap().unwrap();
+    assert!(mqtt.send(GetSubscriptions).await.unwrap().is_empty());
+    mqtt.send(Subscribe::new("marker")).await.unwrap().unwrap();
+    feed.publish("keep/2", "z", 1, false).await;
+    feed.publish("gone/2", "z", 1, false).await;
+    feed.publish("marker", "m", 1, false).await;
+    wait_for(&all, "marker").await;
+    assert_eq!(topics(&all), ["keep/1", "marker"]);
+}
+
+#[actix_rt::test]
+async fn log_handlers_get_flask_mqtt_levels() {
+    init_logging();
+    assert_eq!(
+        [
+            LogLevel::Info,
+            LogLevel::Notice,
+            LogLevel::Warning,
+            LogLevel::Err,
+            LogLevel::Debug
+        ]
+        .map(|l| l as u8),
+        [0x01, 0x02, 0x04, 0x08, 0x10]
+    );
+    let broker = Mosquitto::start();
+    let lines: Arc<Mutex<Vec<(LogLevel, String)>>> = Arc::default();
+    let held = lines.clone();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .subscribe("log/#", QoS::AtMostOnce)
+        .on_log(move |level, text| held.lock().unwrap().push((level, text.to_string())))
+        .start()
+        .unwrap();
+    wait_active(&mqtt, "log/#").await;
+    Observer::connect(&broker.url(), &[])
+        .await
+        .publish("log/x", "1", 1, false)
+        .await;
+    eventually("a debug line for the message", || async {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(l, t)| *l == LogLevel::Debug && t.contains("log/x"))
+            .then_some(())
+    })
+    .await;
+    let lines = lines.lock().unwrap();
+    assert!(lines
+        .iter()
+        .any(|(l, t)| *l == LogLevel::Info && t.contains("connected to")));
+}
+
+#[actix_rt::test]
+async fn listeners_share_a_broker_subscription_until_the_last_lets_go() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let (app_seen, on_message) = recorder::<MqttMessage>();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .on_message(on_message)
+        .start()
+        .unwrap();
+    wait_connected(&mqtt, true).await;
+    let (a, a_seen) = collector();
+    let (b, b_seen) = collector();
+    for l in [&a, &b] {
+        let granted = mqtt
+            .send(
+                Subscribe::new("shared/#")
+                    .qos(QoS::AtLeastOnce)
+                    .listener(l.clone().recipient()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(granted.unwrap(), QoS::AtLeastOnce);
+    }
+    // Overlapping filters of one listener: still one delivery per message.
+    mqtt.send(Subscribe::new("shared/+/t").listener(a.clone().recipient()))
+        .await
+        .unwrap()
+        .unwrap();
+    mqtt.send(Subscribe::new("marker")).await.unwrap().unwrap();
+
+    let subs = mqtt.send(GetSubscriptions).await.unwrap();
+    let shared = subs.iter().find(|s| s.filter == "shared/#").unwrap();
+    assert_eq!(
+        (shared.listeners, shared.app, shared.active),
+        (2, false, true)
+    );
+
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    feed.publish("shared/x/t", "1", 1, false).await;
+    wait_for(&a_seen, "shared/x/t").await;
+    wait_for(&b_seen, "shared/x/t").await;
+    feed.publish("marker", "1", 1, false).await;
+    wait_for(&app_seen, "marker").await;
+    assert_eq!(
+        topics(&a_seen),
+        ["shared/x/t"],
+        "overlapping filters deliver once"
+    );
+    assert_eq!(topics(&b_seen), ["shared/x/t"]);
+    assert_eq!(
+        topics(&app_seen),
+        ["marker"],
+        "handlers see only the application's filters"
+    );
+
+    mqtt.send(UnsubscribeAll::listener(a.clone().recipient()))
+        .await
+        .unwrap()
+        .unwrap();
+    let subs = mqtt.send(GetSubscriptions).await.unwrap();
+    assert_eq!(
+        subs.iter()
+            .find(|s| s.filter == "shared/#")
+            .unwrap()
+            .listeners,
+        1
+    );
+    assert!(subs.iter().all(|s| s.filter != "shared/+/t"));
+
+    // A listener whose actor stopped is dropped, and the filter with it.
+    b.do_send(StopNow);
+    eventually("the stopped listener's filter released", || async {
+        let subs = mqtt.send(GetSubscriptions).await.ok()?;
+        subs.iter().all(|s| s.filter != "shared/#").then_some(())
+    })
+    .await;
+    feed.publish("shared/y/t", "2", 1, false).await;
+    feed.publish("marker", "2", 1, false).await;
+    eventually("the second marker", || async {
+        (app_seen.lock().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    let status = mqtt.send(GetStatus).await.unwrap();
+    assert_eq!(
+        status.messages_in, 3,
+        "the released filter brings nothing more from the broker"
+    );
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StopNow;
+
+impl Handler<StopNow> for Collector {
+    type Result = ();
+    fn handle(&mut self, _: StopNow, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+#[actix_rt::test]
+async fn a_stuck_listener_loses_messages_but_delays_nobody() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .start()
+        .unwrap();
+    wait_connected(&mqtt, true).await;
+    let slow_seen = Seen::default();
+    let held = slow_seen.clone();
+    let slow = Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| Collector {
+        got: held,
+        stall: Some(Duration::from_millis(200)),
+    });
+    let (fast, fast_seen) = collector();
+    for l in [slow.recipient(), fast.recipient()] {
+        mqtt.send(Subscribe::new("burst/#").listener(l))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    for i in 0..200 {
+        feed.publish(&format!("burst/{i}"), "x", 1, false).await;
+    }
+    wait_for(&fast_seen, "burst/199").await;
+    assert_eq!(
+        fast_seen.lock().unwrap().len(),
+        200,
+        "the fast listener gets everything"
+    );
+    let status = mqtt.send(GetStatus).await.unwrap();
+    assert!(
+        status.dropped > 0,
+        "the stuck listener's overflow is counted"
+    );
+    assert!(slow_seen.lock().unwrap().len() < 200);
+}
+
+#[actix_rt::test]
+async fn invalid_topics_filters_and_settings_are_refused_with_their_value() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .start()
+        .unwrap();
+    wait_connected(&mqtt, true).await;
+    for topic in ["a/+", "a/#", "", "nul\0"] {
+        let err = mqtt
+            .send(Publish::new(topic, "x"))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(err, MqttError::InvalidTopic { .. }),
+            "{topic:?}: {err}"
+        );
+    }
+    for filter in ["a/#/b", "a+", ""] {
+        let err = mqtt
+            .send(Subscribe::new(filter))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(err, MqttError::InvalidFilter { .. }),
+            "{filter:?}: {err}"
+        );
+    }
+    assert!(mqtt.send(GetSubscriptions).await.unwrap().is_empty());
+
+    let mut bad = mqtt_config(&broker.url());
+    bad.tls_ca_certs = Some("/no/such/ca.pem".into());
+    let err = MqttActor::builder(bad).start().unwrap_err();
+    assert!(
+        err.to_string().contains("MQTT_TLS_CA_CERTS")
+            && err.to_string().contains("/no/such/ca.pem"),
+        "{err}"
+    );
+    let err = MqttActor::builder(mqtt_config(&broker.url()))
+        .subscribe("x/#/y", QoS::AtMostOnce)
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, MqttError::InvalidFilter { .. }));
+
+    std::env::set_var("LIBTEST_BROKER_PORT", "abc");
+    let err = MqttConfig::from_env_with_prefix("LIBTEST").unwrap_err();
+    assert!(
+        err.to_string().contains("LIBTEST_BROKER_PORT") && err.to_string().contains("abc"),
+        "{err}"
+    );
+    std::env::set_var("LIBTEST_BROKER_PORT", broker.port.to_string());
+    std::env::set_var("LIBTEST_BROKER_URL", "127.0.0.1");
+    std::env::set_var("LIBTEST_CLIENT_ID", "configured-id");
+    let config = MqttConfig::from_env_with_prefix("LIBTEST").unwrap();
+    let from_env = MqttActor::builder(config).start().unwrap();
+    let status = wait_connected(&from_env, true).await;
+    assert_eq!(
+        status.client_id, "configured-id",
+        "a set client id is honoured"
+    );
+}
