@@ -25,7 +25,7 @@
 
   const CONFIG = {
     LOG_MAX_ROWS: 500,          // rows kept in the log
-    LOG_ROWS_PER_FRAME: 150,    // rows rendered per animation frame
+    LOG_ROWS_PER_FRAME: 50,     // rows rendered per animation frame (more = janky under floods)
     LOG_PAYLOAD_CHARS: 2000,    // payload characters shown in a log row
     LOG_FALLBACK_MS: 250,       // flush even when rAF is throttled (hidden tab)
     TREE_RENDER_MS: 250,        // tree / detail re-render throttle

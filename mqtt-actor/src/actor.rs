@@ -452,10 +452,15 @@ impl MqttActor {
         let token = self.client.connect(self.connect_opts.clone());
         let tls = self.config.uses_tls();
         let uri = self.uri.clone();
+        let addr = self.config.tcp_address();
         async move {
-            token
-                .await
-                .map_err(|e| MqttError::from_connect(&uri, &e, tls))
+            match token.await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let reachable = tls && tokio::net::TcpStream::connect(&addr).await.is_ok();
+                    Err(MqttError::from_connect(&uri, &e, tls, reachable))
+                }
+            }
         }
         .into_actor(self)
         .map(|res, act, ctx| {

@@ -373,6 +373,25 @@ impl MqttConfig {
         format!("{scheme}://{}:{}", self.broker_url, self.broker_port)
     }
 
+    /// `host:port` of the broker, for a plain TCP reachability probe.
+    pub(crate) fn tcp_address(&self) -> String {
+        let uri = self.server_uri();
+        let rest = uri.split_once("://").map_or(uri.as_str(), |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        if authority.contains(':') {
+            authority.to_string()
+        } else {
+            let port = if uri.starts_with("ws://") {
+                80
+            } else if uri.starts_with("wss://") {
+                443
+            } else {
+                self.broker_port
+            };
+            format!("{authority}:{port}")
+        }
+    }
+
     /// Whether the connection uses TLS (by flag or by an `ssl://` / `wss://` / `mqtts://` URI).
     pub fn uses_tls(&self) -> bool {
         self.tls_enabled

@@ -126,7 +126,15 @@ impl MqttError {
     }
 
     /// Sorts a Paho connection failure into refused / unreachable / TLS.
-    pub(crate) fn from_connect(broker: &str, err: &paho_mqtt::Error, tls: bool) -> Self {
+    /// Paho reports a refused TCP connection and a failed TLS handshake alike,
+    /// so `tcp_reachable` (did a plain TCP connect to the broker succeed?)
+    /// tells them apart when TLS is in use.
+    pub(crate) fn from_connect(
+        broker: &str,
+        err: &paho_mqtt::Error,
+        tls: bool,
+        tcp_reachable: bool,
+    ) -> Self {
         use paho_mqtt::Error as E;
         let broker = broker.to_string();
         let reason = err.to_string();
@@ -134,18 +142,11 @@ impl MqttError {
             E::ConnectReturn(_) | E::ReasonCode(..) => {
                 MqttError::ConnectionRefused { broker, reason }
             }
-            E::TcpTlsConnectFailure | E::SslNotSupported => MqttError::Tls { broker, reason },
-            _ if tls && is_tls_failure(&reason) => MqttError::Tls { broker, reason },
+            E::SslNotSupported => MqttError::Tls { broker, reason },
+            _ if tls && tcp_reachable => MqttError::Tls { broker, reason },
             _ => MqttError::Unreachable { broker, reason },
         }
     }
-}
-
-fn is_tls_failure(reason: &str) -> bool {
-    let r = reason.to_ascii_lowercase();
-    ["ssl", "tls", "certificate", "handshake"]
-        .iter()
-        .any(|w| r.contains(w))
 }
 
 impl<T> From<actix::prelude::SendError<T>> for MqttError {
