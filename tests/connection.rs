@@ -272,7 +272,7 @@ async fn a_broker_restart_restores_subscriptions_and_delivers_buffered_publishes
     first.await.unwrap().unwrap().unwrap();
     second.await.unwrap().unwrap().unwrap();
     let mut watcher = Observer::connect(&broker.url(), &["kept/#"]).await;
-    let mut got = vec![watcher.next().await, watcher.next().await];
+    let mut got = [watcher.next().await, watcher.next().await];
     got.sort_by(|a, b| a.topic().cmp(b.topic()));
     assert_eq!(got[0].payload_str(), "while down");
     assert_eq!(got[1].payload_str(), "also");
