@@ -29,6 +29,9 @@
     LOG_PAYLOAD_CHARS: 2000,    // payload characters shown in a log row
     LOG_FALLBACK_MS: 250,       // flush even when rAF is throttled (hidden tab)
     TREE_RENDER_MS: 250,        // tree / detail re-render throttle
+    TREE_NODES_PER_RENDER: 2000,
+    TREE_AUTO_EXPAND_NODES: 400,     // nodes created expanded while the tree is smaller
+    TREE_AUTO_COLLAPSE_CHILDREN: 50, // a node with more children collapses (unless the user opened it)
     RATE_WINDOW_S: 10,          // sliding window for msgs/s
     HISTORY_MAX: 300,           // per-topic payloads kept for the chart
     HISTORY_PAYLOAD_MAX: 1024,  // only short payloads go into the history
@@ -581,7 +584,7 @@
       sub.qosEl.textContent = 'QoS ' + sub.granted;
       sub.qosEl.title = sub.granted !== sub.qos ? 'requested QoS ' + sub.qos + ', granted ' + sub.granted : 'granted QoS ' + sub.granted;
     } else {
-      sub.qosEl.textContent = 'QoS ' + sub.qos + '…';
+      sub.qosEl.textContent = 'QoS ' + sub.qos + ' · pending';
       sub.qosEl.title = 'requested QoS ' + sub.qos + ', waiting for the server';
     }
   }
@@ -953,6 +956,7 @@
     return {
       name, path, parent, depth,
       children: new Map(),
+      kidOrder: [],      // children that have DOM elements, sorted by name
       last: null,        // last message on exactly this topic
       count: 0,          // messages on exactly this topic
       subCount: 0,       // messages on this topic and below
@@ -962,6 +966,7 @@
       numeric: false,    // payload seen to carry numbers
       numProbeAt: 0,
       expanded: true,
+      userToggled: false,
       el: null,
     };
   }
@@ -991,8 +996,14 @@
       let child = node.children.get(seg);
       if (!child) {
         child = makeNode(seg, path, node, i);
+        // Small trees open fully; big ones start collapsed (only shown rows get DOM).
+        child.expanded = tree.byPath.size < CONFIG.TREE_AUTO_EXPAND_NODES;
         node.children.set(seg, child);
         tree.byPath.set(path, child);
+        if (node !== tree.root && node.expanded && !node.userToggled &&
+            node.children.size > CONFIG.TREE_AUTO_COLLAPSE_CHILDREN) {
+          node.expanded = false;
+        }
         tree.dirty.add(node); // parent now has children (twisty)
       }
       child.subCount++;
@@ -1050,13 +1061,18 @@
     tree.timer = 0;
     tree.lastRender = Date.now();
     const now = Date.now();
+    let budget = CONFIG.TREE_NODES_PER_RENDER;
     for (const node of tree.dirty) {
-      if (node === tree.root) continue;
+      tree.dirty.delete(node);
+      // Nodes under a collapsed parent are rendered when it is expanded.
+      if (node === tree.root || !isShown(node)) continue;
       renderNode(node, now);
+      if (--budget <= 0) break;
     }
-    tree.dirty.clear();
     ui.treeCount.textContent = String(tree.topicCount);
+    ui.tree.classList.toggle('is-empty', tree.topicCount === 0);
     if (tree.selected) renderDetail(now);
+    if (tree.dirty.size) scheduleTreeRender(); // a burst of new topics: spread over renders
   }
 
   /** Refresh rates once a second, so they decay to zero when a topic goes quiet. */
@@ -1083,12 +1099,18 @@
     li._node = node;
     node.el = li;
     Object.assign(li, { row, twisty, valueEl: value, countEl: count, rateEl: rate, childList });
-    // Insert in sorted position among siblings.
-    let before = null;
-    for (const sib of parentList.children) {
-      if (compareNames(sib._node.name, node.name) > 0) { before = sib; break; }
+    // Insert in sorted position among siblings. Binary search on a JS array:
+    // indexing live DOM collections at random is not O(1).
+    const sibs = node.parent.kidOrder;
+    let lo = 0;
+    let hi = sibs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareNames(sibs[mid].name, node.name) > 0) hi = mid;
+      else lo = mid + 1;
     }
-    parentList.insertBefore(li, before);
+    parentList.insertBefore(li, sibs[lo] ? sibs[lo].el : null);
+    sibs.splice(lo, 0, node);
     return li;
   }
 
@@ -1117,18 +1139,37 @@
     el.rateEl.textContent = node.rate ? formatRate(rateValue(node.rate, now)) : '';
   }
 
+  /** True when every ancestor is expanded. */
+  function isShown(node) {
+    for (let n = node.parent; n && n !== tree.root; n = n.parent) if (!n.expanded) return false;
+    return true;
+  }
+
+  /** Render the shown descendants of an expanded node. */
+  function renderChildren(node, now) {
+    for (const child of node.children.values()) {
+      renderNode(child, now);
+      if (child.expanded && child.children.size) renderChildren(child, now);
+    }
+  }
+
   function toggleNode(node, expanded) {
+    node.userToggled = true;
     node.expanded = expanded === undefined ? !node.expanded : expanded;
-    renderNode(node, Date.now());
+    const now = Date.now();
+    renderNode(node, now);
+    if (node.expanded) renderChildren(node, now);
   }
 
   function setAllExpanded(expanded) {
+    const now = Date.now();
     for (const node of tree.byPath.values()) {
-      if (node.children.size) {
-        node.expanded = expanded;
-        if (node.el) renderNode(node, Date.now());
-      }
+      if (!node.children.size) continue;
+      node.expanded = expanded;
+      node.userToggled = true;
+      if (node.el) renderNode(node, now);
     }
+    if (expanded) renderChildren(tree.root, now);
   }
 
   function onTreeClick(ev) {
@@ -1171,15 +1212,24 @@
     }
     tree.selected = node;
     tree.detailMsg = null;
-    for (let n = node.parent; n && n !== tree.root; n = n.parent) {
-      if (!n.expanded) toggleNode(n, true);
-    }
+    const ancestors = [];
+    for (let n = node.parent; n && n !== tree.root; n = n.parent) ancestors.unshift(n);
+    for (const n of ancestors) if (!n.expanded) toggleNode(n, true);
     const el = ensureNodeElement(node);
     renderNode(node, Date.now());
     el.row.classList.add('selected');
     el.row.setAttribute('aria-selected', 'true');
-    if (reveal) el.row.scrollIntoView({ block: 'nearest' });
+    if (reveal) revealInTree(el.row);
     renderDetail(Date.now());
+  }
+
+  /** Scroll the tree box (only it, never the page) so that `row` is visible. */
+  function revealInTree(row) {
+    const box = ui.tree;
+    const r = row.getBoundingClientRect();
+    const b = box.getBoundingClientRect();
+    if (r.top < b.top) box.scrollTop -= b.top - r.top + 4;
+    else if (r.bottom > b.bottom) box.scrollTop += r.bottom - b.bottom + 4;
   }
 
   function renderDetail(now) {
@@ -1243,18 +1293,25 @@
     field: '',
     fields: new Map(), // field path -> true ('' = the payload itself)
     points: [],
+    options: new Set(), // topics listed in the chart's topic <select>
+    optionOrder: [],    // [{ topic, el }] sorted, for inserting new options
     timer: 0,
   };
 
   function addChartTopicOption(topic) {
-    const sel = ui.chartTopic;
-    for (const opt of sel.options) if (opt.value === topic) return;
-    const opt = h('option', { value: topic, text: topic });
-    let before = null;
-    for (let i = 1; i < sel.options.length; i++) {
-      if (compareNames(sel.options[i].value, topic) > 0) { before = sel.options[i]; break; }
+    if (chart.options.has(topic)) return;
+    chart.options.add(topic);
+    const order = chart.optionOrder;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareNames(order[mid].topic, topic) > 0) hi = mid;
+      else lo = mid + 1;
     }
-    sel.insertBefore(opt, before);
+    const el = h('option', { value: topic, text: topic });
+    ui.chartTopic.insertBefore(el, order[lo] ? order[lo].el : null);
+    order.splice(lo, 0, { topic, el });
   }
 
   function fieldLabel(f) { return f === '' ? '(value)' : f; }
@@ -1518,6 +1575,7 @@
       ui.chartStatus.textContent = 'Chart unavailable (static/chart.js did not load).';
     }
     setBrokerState(false);
+    ui.tree.classList.add('is-empty');
     updateLogStats();
     renderDetail(Date.now());
     renderChart();
