@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 install_missing "${BUILD_PACKAGES[@]}" mosquitto mosquitto-clients chromium chromium-driver
+ensure_rust
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -3,11 +3,13 @@
 //! certificates, an outside MQTT client, and polling helpers.
 #![allow(missing_docs)]
 
+pub mod app;
 pub mod certs;
 pub mod mosquitto;
 pub mod observer;
 pub mod proxy;
 
+pub use app::{App, Closed, Http, Ws};
 pub use certs::TestCa;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
 pub use observer::Observer;

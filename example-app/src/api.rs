@@ -1,0 +1,195 @@
+//! The HTTP API of PROTOCOL.md: publish, server-side subscriptions, the
+//! last-value cache, status, health, readiness and metrics.
+
+use std::sync::atomic::Ordering;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, ResponseError};
+use mqtt_actor::{GetStatus, GetSubscriptions, MqttError, Subscribe, Unsubscribe};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::protocol::{parse_body, ApiError, Code, PublishBody, SubscriptionBody};
+use crate::state::AppState;
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(json!({ "error": self }))
+    }
+}
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+fn stopped(_: actix::MailboxError) -> ApiError {
+    ApiError::from(MqttError::Stopped)
+}
+
+fn body_limit(state: &AppState, body: &web::Bytes) -> Result<(), ApiError> {
+    // Room for JSON quoting and base64 around a payload of the limit.
+    let limit = state.settings.max_frame_bytes * 2 + 1024;
+    if body.len() > limit {
+        return Err(ApiError::new(
+            Code::TooLarge,
+            format!("body of {} bytes is over the limit of {limit}", body.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/publish`
+pub async fn publish(state: web::Data<AppState>, body: web::Bytes) -> ApiResult {
+    body_limit(&state, &body)?;
+    let body: PublishBody = parse_body(&body)?;
+    let request = state.publish_request(&body)?;
+    state.mqtt.send(request).await.map_err(stopped)??;
+    Ok(HttpResponse::Ok().json(json!({ "ok": true })))
+}
+
+/// A row of `GET /api/subscriptions`.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionRow {
+    topic: String,
+    qos: mqtt_actor::QoS,
+    sessions: usize,
+    server: bool,
+}
+
+/// `GET /api/subscriptions`
+pub async fn subscriptions(state: web::Data<AppState>) -> ApiResult {
+    let list = state.mqtt.send(GetSubscriptions).await.map_err(stopped)?;
+    let rows: Vec<SubscriptionRow> = list
+        .into_iter()
+        .map(|s| SubscriptionRow {
+            topic: s.filter,
+            qos: s.qos,
+            sessions: s.listeners,
+            server: s.app,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// `POST /api/subscriptions`
+pub async fn add_subscription(state: web::Data<AppState>, body: web::Bytes) -> ApiResult {
+    body_limit(&state, &body)?;
+    let body: SubscriptionBody = parse_body(&body)?;
+    let granted = state
+        .mqtt
+        .send(Subscribe::new(body.topic.clone()).qos(body.qos))
+        .await
+        .map_err(stopped)??;
+    Ok(HttpResponse::Ok().json(json!({ "topic": body.topic, "qos": granted })))
+}
+
+/// `?topic=` of `DELETE /api/subscriptions`.
+#[derive(Debug, Deserialize)]
+pub struct TopicQuery {
+    topic: String,
+}
+
+/// `DELETE /api/subscriptions?topic=…`
+pub async fn remove_subscription(
+    state: web::Data<AppState>,
+    query: web::Query<TopicQuery>,
+) -> ApiResult {
+    match state.mqtt.send(Unsubscribe::new(query.topic.clone())).await.map_err(stopped)? {
+        Ok(()) => Ok(HttpResponse::Ok().json(json!({ "topic": query.topic }))),
+        Err(e @ MqttError::NotSubscribed { .. }) => Ok(HttpResponse::NotFound().json(json!({
+            "error": ApiError::new(Code::BadRequest, format!("the server holds no subscription: {e}"))
+        }))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /api/topics`
+pub async fn topics(state: web::Data<AppState>) -> HttpResponse {
+    let entries = state.cache.lock().expect("cache lock").entries();
+    HttpResponse::Ok().json(entries)
+}
+
+/// The body of `GET /api/status`.
+#[derive(Debug, Serialize)]
+pub struct StatusBody {
+    /// Connected to the broker.
+    pub connected: bool,
+    /// The broker.
+    pub broker: String,
+    /// The client id.
+    pub client_id: String,
+    /// Seconds since start.
+    pub uptime_s: u64,
+    /// Open sessions.
+    pub sessions: usize,
+    /// Messages from the broker.
+    pub messages_in: u64,
+    /// Messages published.
+    pub messages_out: u64,
+    /// Messages dropped for slow sessions and listeners.
+    pub dropped: u64,
+}
+
+async fn status_body(state: &AppState) -> Result<StatusBody, ApiError> {
+    let s = state.mqtt.send(GetStatus).await.map_err(stopped)?;
+    Ok(StatusBody {
+        connected: s.connected,
+        broker: s.broker,
+        client_id: s.client_id,
+        uptime_s: state.started.elapsed().as_secs(),
+        sessions: state.sessions.count(),
+        messages_in: s.messages_in,
+        messages_out: s.messages_out,
+        dropped: s.dropped + state.dropped.load(Ordering::Relaxed),
+    })
+}
+
+/// `GET /api/status`
+pub async fn status(state: web::Data<AppState>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(status_body(&state).await?))
+}
+
+/// `GET /healthz`
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "ok": true }))
+}
+
+/// `GET /readyz`: 200 while connected to the broker.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let connected = state.connected.load(Ordering::Acquire);
+    let mut response = if connected {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response.json(json!({ "connected": connected }))
+}
+
+/// `GET /metrics`
+pub async fn metrics(state: web::Data<AppState>) -> ApiResult {
+    let body = state.metrics.render(&status_body(&state).await?);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body))
+}
+
+/// Every route of the API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/publish", web::post().to(publish))
+        .route("/api/subscriptions", web::get().to(subscriptions))
+        .route("/api/subscriptions", web::post().to(add_subscription))
+        .route("/api/subscriptions", web::delete().to(remove_subscription))
+        .route("/api/topics", web::get().to(topics))
+        .route("/api/status", web::get().to(status))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}

@@ -1,0 +1,290 @@
+//! A session's bounded outbound queue, and the listener that fills it.
+//!
+//! Why not `WebsocketContext::text`: actix-web-actors drives a session actor
+//! only while the HTTP layer polls its response stream, and the HTTP layer
+//! stops polling when the client stops reading. A session actor that were the
+//! `MqttActor`'s listener would then freeze with a full mailbox, and messages
+//! would be lost without a word to the client. So the listener is a separate
+//! [`Forwarder`] actor that always runs: it puts frames in the [`Outbox`], which
+//! the socket drains at the client's pace. When the outbox is full, the oldest
+//! `message` frames are dropped and counted, and the client gets `lagged`
+//! before the next frame it reads.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_http::ws::{Codec, Message as WsMessage};
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
+use futures::Stream;
+use mqtt_actor::{ConnectionChanged, MqttMessage};
+use tokio_util::codec::Encoder;
+
+use crate::protocol::{Event, MessageView};
+use crate::state::AppState;
+
+/// Bytes encoded per poll of the socket, at most (many small frames per write).
+const BATCH_BYTES: usize = 64 * 1024;
+
+struct Frame {
+    text: ByteString,
+    droppable: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<Frame>,
+    lagged: u64,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+/// The frames waiting for one client.
+pub struct Outbox {
+    capacity: usize,
+    inner: Mutex<Inner>,
+    /// Process-wide count of dropped frames (`/api/status` `dropped`).
+    dropped: Arc<AtomicU64>,
+}
+
+impl Outbox {
+    /// An outbox of `capacity` frames that adds its drops to `dropped`.
+    pub fn new(capacity: usize, dropped: Arc<AtomicU64>) -> Arc<Self> {
+        Arc::new(Outbox {
+            capacity: capacity.max(1),
+            inner: Mutex::default(),
+            dropped,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("outbox lock")
+    }
+
+    /// Queues a frame. `droppable` frames (messages) make room for newer ones;
+    /// replies and notices never are dropped. A client that reads nothing while
+    /// its replies pile up past twice the capacity is cut off.
+    pub fn push(&self, text: ByteString, droppable: bool) {
+        let mut inner = self.lock();
+        if inner.closed {
+            return;
+        }
+        inner.queue.push_back(Frame { text, droppable });
+        if inner.queue.len() > self.capacity {
+            match inner.queue.iter().position(|f| f.droppable) {
+                Some(oldest) => {
+                    inner.queue.remove(oldest);
+                    inner.lagged += 1;
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                None if inner.queue.len() > 2 * self.capacity => {
+                    log::warn!("a WebSocket client reads nothing: closing it");
+                    inner.closed = true;
+                }
+                None => {}
+            }
+        }
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Queues a protocol event (never dropped).
+    pub fn event(&self, event: &Event) {
+        self.push(event.to_text().into(), false);
+    }
+
+    /// Ends the socket: the response stream finishes, the connection closes.
+    pub fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Encodes what is waiting (a `lagged` notice first) into `buf`.
+    fn fill(&self, buf: &mut BytesMut, codec: &mut Codec) {
+        let mut inner = self.lock();
+        if inner.lagged > 0 {
+            let notice = Event::Lagged {
+                dropped: inner.lagged,
+            }
+            .to_text();
+            inner.lagged = 0;
+            encode(codec, notice.into(), buf);
+        }
+        while buf.len() < BATCH_BYTES {
+            match inner.queue.pop_front() {
+                Some(frame) => encode(codec, frame.text, buf),
+                None => break,
+            }
+        }
+    }
+}
+
+fn encode(codec: &mut Codec, text: ByteString, buf: &mut BytesMut) {
+    codec
+        .encode(WsMessage::Text(text), buf)
+        .expect("encoding a text frame cannot fail");
+}
+
+/// The session's response body: the session context's own frames (pongs,
+/// pings, close) first, then the outbox, as fast as the client reads.
+pub struct Body {
+    ctx: Pin<Box<dyn Stream<Item = Result<Bytes, actix_web::Error>>>>,
+    outbox: Arc<Outbox>,
+    codec: Codec,
+}
+
+impl Body {
+    /// Joins the session context's stream and the outbox.
+    pub fn new(
+        ctx: impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
+        outbox: Arc<Outbox>,
+    ) -> Self {
+        Body {
+            ctx: Box::pin(ctx),
+            outbox,
+            codec: Codec::new(),
+        }
+    }
+}
+
+impl Stream for Body {
+    type Item = Result<Bytes, actix_web::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        match self.ctx.as_mut().poll_next(cx) {
+            Poll::Ready(None) => {
+                self.outbox.close();
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+            Poll::Pending => {}
+        }
+        let this = &mut *self;
+        let mut buf = BytesMut::new();
+        this.outbox.fill(&mut buf, &mut this.codec);
+        if !buf.is_empty() {
+            return Poll::Ready(Some(Ok(buf.freeze())));
+        }
+        let mut inner = this.outbox.lock();
+        if inner.closed {
+            return Poll::Ready(None);
+        }
+        inner.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// The `MqttActor`'s listener for one session: puts each message (encoded once
+/// for all sessions) and each connection change in the outbox, and closes the
+/// socket when the client has been silent past the idle timeout.
+pub struct Forwarder {
+    outbox: Arc<Outbox>,
+    last_seen: Arc<AtomicU64>,
+    started: Instant,
+    idle_timeout: Duration,
+    heartbeat: Duration,
+}
+
+impl Forwarder {
+    /// A forwarder for `outbox`; `last_seen` is the session's clock of the
+    /// client's last frame, in ms since `started`.
+    pub fn new(
+        outbox: Arc<Outbox>,
+        last_seen: Arc<AtomicU64>,
+        started: Instant,
+        state: &AppState,
+    ) -> Self {
+        Forwarder {
+            outbox,
+            last_seen,
+            started,
+            idle_timeout: state.settings.idle_timeout(),
+            heartbeat: state.settings.heartbeat(),
+        }
+    }
+
+    fn idle_for(&self) -> Duration {
+        let seen = Duration::from_millis(self.last_seen.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(seen)
+    }
+}
+
+impl Actor for Forwarder {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // The MqttActor never waits: what does not fit here is dropped and counted there.
+        ctx.set_mailbox_capacity(4096);
+        ctx.run_interval(self.heartbeat, |act, ctx| {
+            if act.idle_for() > act.idle_timeout {
+                log::info!("WebSocket client silent for {:?}: closing", act.idle_for());
+                act.outbox.close();
+                ctx.stop();
+            }
+        });
+    }
+}
+
+impl Handler<MqttMessage> for Forwarder {
+    type Result = ();
+    fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
+        // Encoded once per MQTT message, shared by every session that gets it.
+        let frame = msg.memo(|m| ByteString::from(MessageView::frame(m)));
+        self.outbox.push(ByteString::clone(&frame), true);
+    }
+}
+
+impl Handler<ConnectionChanged> for Forwarder {
+    type Result = ();
+    fn handle(&mut self, c: ConnectionChanged, _: &mut Context<Self>) {
+        self.outbox.event(&Event::Status {
+            connected: c.connected,
+            broker: c.broker,
+        });
+    }
+}
+
+/// Stops a forwarder (its session ended).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for Forwarder {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_outbox_drops_the_oldest_messages_and_keeps_replies() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let outbox = Outbox::new(2, dropped.clone());
+        outbox.push("reply".into(), false);
+        outbox.push("m1".into(), true);
+        outbox.push("m2".into(), true);
+        outbox.push("m3".into(), true);
+        assert_eq!(dropped.load(Ordering::Relaxed), 2);
+        let mut buf = BytesMut::new();
+        outbox.fill(&mut buf, &mut Codec::new());
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.contains(r#"{"type":"lagged","dropped":2}"#), "{text}");
+        assert!(
+            text.contains("reply") && text.contains("m3") && !text.contains("m1"),
+            "{text}"
+        );
+    }
+}

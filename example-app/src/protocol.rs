@@ -1,0 +1,388 @@
+//! The serde types of ../shared/PROTOCOL.md (WebSocket and HTTP), and the
+//! mapping of library errors to its error codes. Nothing else lives here.
+
+use base64::Engine;
+use bytes::Bytes;
+use mqtt_actor::{MqttError, MqttMessage, QoS};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A request from a WebSocket client (without its `id`, which is kept apart).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Request {
+    /// `{"type":"subscribe","topic":…,"qos"?}`
+    Subscribe {
+        /// The filter.
+        topic: String,
+        /// Requested QoS.
+        #[serde(default)]
+        qos: QoS,
+    },
+    /// `{"type":"unsubscribe","topic":…}`
+    Unsubscribe {
+        /// The filter.
+        topic: String,
+    },
+    /// `{"type":"publish",…}`
+    Publish(PublishBody),
+    /// `{"type":"ping"}`
+    Ping,
+}
+
+/// The fields of a publish, shared by the WebSocket request and `POST /api/publish`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PublishBody {
+    /// The topic (no wildcards).
+    pub topic: String,
+    /// The payload, as text or base64.
+    #[serde(default)]
+    pub payload: String,
+    /// How `payload` is encoded.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// QoS.
+    #[serde(default)]
+    pub qos: QoS,
+    /// Retain flag.
+    #[serde(default)]
+    pub retain: bool,
+}
+
+impl PublishBody {
+    /// The payload bytes, decoded.
+    pub fn payload_bytes(&self) -> Result<Bytes, ApiError> {
+        match self.encoding {
+            Encoding::Utf8 => Ok(Bytes::from(self.payload.clone().into_bytes())),
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD
+                .decode(&self.payload)
+                .map(Bytes::from)
+                .map_err(|e| {
+                    ApiError::new(
+                        Code::BadRequest,
+                        format!("payload is not valid base64: {e}"),
+                    )
+                }),
+        }
+    }
+}
+
+/// `utf8` or `base64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Text.
+    #[default]
+    Utf8,
+    /// Binary, base64-encoded.
+    Base64,
+}
+
+/// `POST /api/subscriptions` body.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SubscriptionBody {
+    /// The filter.
+    pub topic: String,
+    /// Requested QoS.
+    #[serde(default)]
+    pub qos: QoS,
+}
+
+/// A frame from the server to a WebSocket client.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Event {
+    /// Reply to `subscribe`.
+    Subscribed {
+        /// The request's id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        /// The filter.
+        topic: String,
+        /// Granted QoS.
+        qos: QoS,
+    },
+    /// Reply to `unsubscribe`.
+    Unsubscribed {
+        /// The request's id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        /// The filter.
+        topic: String,
+    },
+    /// Reply to `publish`.
+    Published {
+        /// The request's id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        /// The topic.
+        topic: String,
+    },
+    /// Reply to `ping`.
+    Pong {
+        /// The request's id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+    },
+    /// The broker connection.
+    Status {
+        /// Connected now.
+        connected: bool,
+        /// The broker.
+        broker: String,
+    },
+    /// A request failed.
+    Error {
+        /// The request's id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        /// One of PROTOCOL.md's codes.
+        code: Code,
+        /// For people.
+        message: String,
+    },
+    /// Messages were dropped for this client.
+    Lagged {
+        /// How many.
+        dropped: u64,
+    },
+}
+
+impl Event {
+    /// The JSON text of the frame.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("protocol events always serialize")
+    }
+}
+
+/// The `message` frame / `/api/topics` view of an MQTT message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageView<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// Text, or base64 of binary.
+    pub payload: String,
+    /// Which of the two.
+    pub encoding: Encoding,
+    /// QoS.
+    pub qos: QoS,
+    /// Retain flag.
+    pub retain: bool,
+}
+
+impl<'a> MessageView<'a> {
+    /// The view of `msg`: UTF-8 payloads as text, others as base64.
+    pub fn of(msg: &'a MqttMessage) -> Self {
+        let (payload, encoding) = match msg.payload_str() {
+            Some(text) => (text.to_string(), Encoding::Utf8),
+            None => (
+                base64::engine::general_purpose::STANDARD.encode(msg.payload()),
+                Encoding::Base64,
+            ),
+        };
+        MessageView {
+            topic: msg.topic(),
+            payload,
+            encoding,
+            qos: msg.qos(),
+            retain: msg.retain(),
+        }
+    }
+
+    /// The `{"type":"message",…}` frame text.
+    pub fn frame(msg: &MqttMessage) -> String {
+        #[derive(Serialize)]
+        struct Frame<'a> {
+            r#type: &'static str,
+            #[serde(flatten)]
+            view: MessageView<'a>,
+        }
+        serde_json::to_string(&Frame {
+            r#type: "message",
+            view: MessageView::of(msg),
+        })
+        .expect("message frames always serialize")
+    }
+}
+
+/// PROTOCOL.md's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// Not JSON, unknown type, missing or mistyped field, binary frame.
+    BadRequest,
+    /// A topic or filter that breaks MQTT's rules.
+    InvalidTopic,
+    /// Outside what this client may use.
+    Forbidden,
+    /// Broker unreachable right now.
+    NotConnected,
+    /// Over a size limit.
+    TooLarge,
+    /// The broker failed the request.
+    BrokerError,
+}
+
+impl Code {
+    /// The HTTP status that goes with the code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::BadRequest | Code::InvalidTopic => 400,
+            Code::Forbidden => 403,
+            Code::TooLarge => 413,
+            Code::NotConnected => 503,
+            Code::BrokerError => 502,
+        }
+    }
+}
+
+/// An error as PROTOCOL.md shows it: a code and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    /// The code.
+    pub code: Code,
+    /// For people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The WebSocket `error` frame for a request with `id`.
+    pub fn event(self, id: Option<Value>) -> Event {
+        Event::Error {
+            id,
+            code: self.code,
+            message: self.message,
+        }
+    }
+}
+
+impl From<MqttError> for ApiError {
+    fn from(e: MqttError) -> Self {
+        let code = match &e {
+            MqttError::InvalidTopic { .. } | MqttError::InvalidFilter { .. } => Code::InvalidTopic,
+            MqttError::InvalidQos(_) | MqttError::NotSubscribed { .. } => Code::BadRequest,
+            MqttError::NotConnected { .. } | MqttError::BufferFull { .. } => Code::NotConnected,
+            MqttError::Refused { .. } => Code::Forbidden,
+            _ => Code::BrokerError,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// Parses one text frame into its `id` and request; the error keeps the `id`.
+pub fn parse_request(text: &str) -> Result<(Option<Value>, Request), (Option<Value>, ApiError)> {
+    let mut value: Value = serde_json::from_str(text).map_err(|e| {
+        (
+            None,
+            ApiError::new(Code::BadRequest, format!("not JSON: {e}")),
+        )
+    })?;
+    let Some(object) = value.as_object_mut() else {
+        return Err((
+            None,
+            ApiError::new(Code::BadRequest, "a request must be a JSON object"),
+        ));
+    };
+    let id = object.remove("id");
+    if let Some(bad) = id.as_ref().filter(|v| !(v.is_string() || v.is_number())) {
+        return Err((
+            None,
+            ApiError::new(
+                Code::BadRequest,
+                format!("`id` must be a string or a number, not {bad}"),
+            ),
+        ));
+    }
+    serde_json::from_value(value)
+        .map(|req| (id.clone(), req))
+        .map_err(|e| (id, ApiError::new(Code::BadRequest, e.to_string())))
+}
+
+/// Parses an HTTP JSON body.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(Code::BadRequest, format!("bad JSON body: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_parse_with_defaults_and_keep_their_id() {
+        let (id, req) = parse_request(r#"{"type":"subscribe","topic":"a/#","id":7}"#).unwrap();
+        assert_eq!(id, Some(json!(7)));
+        assert_eq!(
+            req,
+            Request::Subscribe {
+                topic: "a/#".into(),
+                qos: QoS::AtMostOnce
+            }
+        );
+        let (_, req) = parse_request(r#"{"type":"publish","topic":"t"}"#).unwrap();
+        let Request::Publish(p) = req else { panic!() };
+        assert_eq!(
+            (p.payload.as_str(), p.encoding, p.retain),
+            ("", Encoding::Utf8, false)
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_bad_request_and_keep_the_id() {
+        for text in [
+            "nope",
+            "[1]",
+            r#"{"type":"dance"}"#,
+            r#"{"type":"subscribe"}"#,
+            r#"{"type":"subscribe","topic":5}"#,
+            r#"{"type":"publish","topic":"t","qos":7}"#,
+        ] {
+            let (_, err) = parse_request(text).unwrap_err();
+            assert_eq!(err.code, Code::BadRequest, "{text}");
+        }
+        let (id, _) = parse_request(r#"{"type":"dance","id":"x"}"#).unwrap_err();
+        assert_eq!(id, Some(json!("x")));
+    }
+
+    #[test]
+    fn events_serialize_as_the_protocol_says() {
+        let e = Event::Subscribed {
+            id: None,
+            topic: "a".into(),
+            qos: QoS::AtLeastOnce,
+        };
+        assert_eq!(e.to_text(), r#"{"type":"subscribed","topic":"a","qos":1}"#);
+        let e = ApiError::new(Code::NotConnected, "down").event(Some(json!(1)));
+        assert_eq!(
+            e.to_text(),
+            r#"{"type":"error","id":1,"code":"not_connected","message":"down"}"#
+        );
+        assert_eq!(
+            Event::Lagged { dropped: 3 }.to_text(),
+            r#"{"type":"lagged","dropped":3}"#
+        );
+    }
+
+    #[test]
+    fn binary_payloads_become_base64() {
+        let m = MqttMessage::new("b", vec![0u8, 159, 146, 150], QoS::AtMostOnce, true);
+        let v: Value = serde_json::from_str(&MessageView::frame(&m)).unwrap();
+        assert_eq!(
+            v,
+            json!({"type":"message","topic":"b","payload":"AJ+Slg==","encoding":"base64","qos":0,"retain":true})
+        );
+        let m = MqttMessage::new("t", "héllo \"q\"", QoS::ExactlyOnce, false);
+        let v: Value = serde_json::from_str(&MessageView::frame(&m)).unwrap();
+        assert_eq!(v["payload"], "héllo \"q\"");
+        assert_eq!(v["encoding"], "utf8");
+    }
+}

@@ -1,0 +1,298 @@
+//! The WebSocket session actor (actix-web-actors): reads PROTOCOL.md requests
+//! from one client and answers them; the filters it holds are held at the
+//! `MqttActor` by its [`Forwarder`], which fills the session's bounded
+//! [`Outbox`] (see `outbox.rs` for why the two are apart).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use actix_http::ws::Codec;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, WebsocketContext};
+use bytestring::ByteString;
+use mqtt_actor::{
+    validate_filter, MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll, WatchConnection,
+};
+use serde_json::Value;
+
+use crate::outbox::{Body, Forwarder, Outbox, Stop};
+use crate::protocol::{parse_request, ApiError, Code, Event, PublishBody, Request};
+use crate::state::AppState;
+
+/// Sent to every session when the server shuts down: close with 1001.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoingAway;
+
+/// `GET /ws`: upgrades to a WebSocket served by a new [`Session`].
+pub async fn ws_route(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let mut response = ws::handshake(&req)?;
+    let state = state.into_inner();
+    let outbox = Outbox::new(state.settings.queue_frames, state.dropped.clone());
+    // Frames up to this size are read and answered with `too_large`; beyond it
+    // the frame cannot be skipped and the socket closes with 1009.
+    let hard_cap = (state.settings.max_frame_bytes * 4).max(1 << 20);
+    let session = Session::new(state, outbox.clone());
+    let ctx = WebsocketContext::with_codec(session, payload, Codec::new().max_size(hard_cap));
+    Ok(response.streaming(Body::new(ctx, outbox)))
+}
+
+/// One WebSocket client.
+pub struct Session {
+    id: u64,
+    state: Arc<AppState>,
+    outbox: Arc<Outbox>,
+    forwarder: Addr<Forwarder>,
+    filters: HashSet<String>,
+    started: Instant,
+    last_seen: Arc<AtomicU64>,
+}
+
+impl Session {
+    fn new(state: Arc<AppState>, outbox: Arc<Outbox>) -> Self {
+        let started = Instant::now();
+        let last_seen = Arc::new(AtomicU64::new(0));
+        let forwarder = Forwarder::new(outbox.clone(), last_seen.clone(), started, &state).start();
+        Session {
+            id: state.sessions.next_id(),
+            state,
+            outbox,
+            forwarder,
+            filters: HashSet::new(),
+            started,
+            last_seen,
+        }
+    }
+
+    fn listener(&self) -> Recipient<MqttMessage> {
+        self.forwarder.clone().recipient()
+    }
+
+    fn send_event(&mut self, _: &mut WebsocketContext<Self>, event: Event) {
+        self.outbox.event(&event);
+    }
+
+    fn heartbeat(&mut self, ctx: &mut WebsocketContext<Self>) {
+        ctx.ping(b"");
+    }
+
+    fn on_text(&mut self, text: ByteString, ctx: &mut WebsocketContext<Self>) {
+        let limit = self.state.settings.max_frame_bytes;
+        if text.len() > limit {
+            let err = ApiError::new(
+                Code::TooLarge,
+                format!("frame of {} bytes is over the limit of {limit}", text.len()),
+            );
+            return self.send_event(ctx, err.event(None));
+        }
+        match parse_request(&text) {
+            Ok((id, request)) => self.on_request(id, request, ctx),
+            Err((id, err)) => self.send_event(ctx, err.event(id)),
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        id: Option<Value>,
+        request: Request,
+        ctx: &mut WebsocketContext<Self>,
+    ) {
+        match request {
+            Request::Ping => self.send_event(ctx, Event::Pong { id }),
+            Request::Subscribe { topic, qos } => self.subscribe(id, topic, qos, ctx),
+            Request::Unsubscribe { topic } => self.unsubscribe(id, topic, ctx),
+            Request::Publish(body) => self.publish(id, body, ctx),
+        }
+    }
+
+    fn reply(
+        &mut self,
+        ctx: &mut WebsocketContext<Self>,
+        id: Option<Value>,
+        result: Result<Event, ApiError>,
+    ) {
+        let event = result.unwrap_or_else(|e| e.event(id));
+        self.send_event(ctx, event);
+    }
+
+    fn subscribe(
+        &mut self,
+        id: Option<Value>,
+        topic: String,
+        qos: QoS,
+        ctx: &mut WebsocketContext<Self>,
+    ) {
+        if let Err(e) = validate_filter(&topic) {
+            return self.reply(ctx, id, Err(e.into()));
+        }
+        let max = self.state.settings.max_filters;
+        if !self.filters.contains(&topic) && self.filters.len() >= max {
+            let err = ApiError::new(
+                Code::Forbidden,
+                format!("this session already holds {max} filters, the most allowed"),
+            );
+            return self.reply(ctx, id, Err(err));
+        }
+        let request = Subscribe::new(topic.clone())
+            .qos(qos)
+            .listener(self.listener());
+        self.state
+            .mqtt
+            .send(request)
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                let result = res.map_err(mqtt_actor::MqttError::from).and_then(|r| r);
+                let event = result.map_err(ApiError::from).map(|granted| {
+                    act.filters.insert(topic.clone());
+                    Event::Subscribed {
+                        id: id.clone(),
+                        topic,
+                        qos: granted,
+                    }
+                });
+                act.reply(ctx, id, event);
+            })
+            .spawn(ctx);
+    }
+
+    fn unsubscribe(&mut self, id: Option<Value>, topic: String, ctx: &mut WebsocketContext<Self>) {
+        if !self.filters.remove(&topic) {
+            let err = ApiError::new(
+                Code::BadRequest,
+                format!("this session is not subscribed to {topic:?}"),
+            );
+            return self.reply(ctx, id, Err(err));
+        }
+        let request = Unsubscribe::new(topic.clone()).listener(self.listener());
+        self.state
+            .mqtt
+            .send(request)
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                let result = res.map_err(mqtt_actor::MqttError::from).and_then(|r| r);
+                let event = result
+                    .map_err(ApiError::from)
+                    .map(|()| Event::Unsubscribed {
+                        id: id.clone(),
+                        topic,
+                    });
+                act.reply(ctx, id, event);
+            })
+            .spawn(ctx);
+    }
+
+    fn publish(&mut self, id: Option<Value>, body: PublishBody, ctx: &mut WebsocketContext<Self>) {
+        let request = match self.state.publish_request(&body) {
+            Ok(r) => r,
+            Err(e) => return self.reply(ctx, id, Err(e)),
+        };
+        let topic = body.topic;
+        self.state
+            .mqtt
+            .send(request)
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                let result = res.map_err(mqtt_actor::MqttError::from).and_then(|r| r);
+                let event = result.map_err(ApiError::from).map(|()| Event::Published {
+                    id: id.clone(),
+                    topic,
+                });
+                act.reply(ctx, id, event);
+            })
+            .spawn(ctx);
+    }
+}
+
+impl Actor for Session {
+    type Context = WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.state.sessions.register(self.id, ctx.address());
+        ctx.run_interval(self.state.settings.heartbeat(), |act, ctx| {
+            act.heartbeat(ctx)
+        });
+        let watch = WatchConnection(self.forwarder.clone().recipient());
+        self.state
+            .mqtt
+            .send(watch)
+            .into_actor(self)
+            .map(|res, act, _| {
+                if let Ok(c) = res {
+                    act.outbox.event(&Event::Status {
+                        connected: c.connected,
+                        broker: c.broker,
+                    });
+                }
+            })
+            .spawn(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.state.sessions.unregister(self.id);
+        if !self.filters.is_empty() {
+            self.state
+                .mqtt
+                .do_send(UnsubscribeAll::listener(self.listener()));
+        }
+        self.forwarder.do_send(Stop);
+        self.outbox.close();
+    }
+}
+
+impl Handler<GoingAway> for Session {
+    type Result = ();
+    fn handle(&mut self, _: GoingAway, ctx: &mut Self::Context) {
+        ctx.close(Some(CloseReason::from((
+            CloseCode::Away,
+            "server shutting down",
+        ))));
+        ctx.stop();
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
+    fn handle(&mut self, item: Result<ws::Message, ProtocolError>, ctx: &mut Self::Context) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_seen.store(now, Ordering::Relaxed);
+        match item {
+            Ok(ws::Message::Text(text)) => self.on_text(text, ctx),
+            Ok(ws::Message::Binary(_)) => {
+                let err = ApiError::new(
+                    Code::BadRequest,
+                    "binary frames are not accepted: send JSON text frames",
+                );
+                self.send_event(ctx, err.event(None));
+            }
+            Ok(ws::Message::Continuation(_)) => {
+                let err = ApiError::new(Code::BadRequest, "fragmented frames are not accepted");
+                self.send_event(ctx, err.event(None));
+            }
+            Ok(ws::Message::Ping(p)) => ctx.pong(&p),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Err(ProtocolError::Overflow) => {
+                let err = ApiError::new(Code::TooLarge, "frame too large to read");
+                ctx.text(err.event(None).to_text());
+                ctx.close(Some(CloseReason::from((
+                    CloseCode::Size,
+                    "frame too large",
+                ))));
+                ctx.stop();
+            }
+            Err(e) => {
+                log::info!("session {}: protocol error: {e}", self.id);
+                ctx.stop();
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! What the HTTP handlers and sessions share: the `MqttActor`'s address, the
+//! settings, the session registry, counters and the last-value cache.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use actix::prelude::*;
+use mqtt_actor::{ConnectionChanged, MqttActor, Publish};
+
+use crate::cache::TopicCache;
+use crate::metrics::Metrics;
+use crate::protocol::{ApiError, Code, PublishBody};
+use crate::session::{GoingAway, Session};
+use crate::settings::Settings;
+
+/// Shared by every worker.
+pub struct AppState {
+    /// The MQTT actor.
+    pub mqtt: Addr<MqttActor>,
+    /// Settings.
+    pub settings: Settings,
+    /// Broker connection, kept current by [`ConnectionWatch`].
+    pub connected: Arc<AtomicBool>,
+    /// Open sessions.
+    pub sessions: Sessions,
+    /// Messages dropped for slow sessions.
+    pub dropped: Arc<AtomicU64>,
+    /// Last values under server-side subscriptions.
+    pub cache: Arc<Mutex<TopicCache>>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Start time, for `uptime_s`.
+    pub started: Instant,
+}
+
+impl AppState {
+    /// Checks a publish from the web (topic, payload, size, connection) and
+    /// turns it into the actor's message.
+    pub fn publish_request(&self, body: &PublishBody) -> Result<Publish, ApiError> {
+        mqtt_actor::validate_topic(&body.topic)?;
+        let payload = body.payload_bytes()?;
+        let limit = self.settings.max_frame_bytes;
+        if payload.len() > limit {
+            return Err(ApiError::new(
+                Code::TooLarge,
+                format!(
+                    "payload of {} bytes is over the limit of {limit}",
+                    payload.len()
+                ),
+            ));
+        }
+        // The web API fails fast; only library users opt into buffering.
+        if !self.connected.load(Ordering::Acquire) {
+            return Err(ApiError::new(
+                Code::NotConnected,
+                "not connected to the MQTT broker right now",
+            ));
+        }
+        Ok(Publish::new(body.topic.clone(), payload)
+            .qos(body.qos)
+            .retain(body.retain))
+    }
+}
+
+/// The open sessions, so shutdown can close each with 1001.
+#[derive(Default)]
+pub struct Sessions {
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, Addr<Session>>>,
+}
+
+impl Sessions {
+    /// A fresh session id.
+    pub fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Adds a session.
+    pub fn register(&self, id: u64, addr: Addr<Session>) {
+        self.open.lock().expect("sessions lock").insert(id, addr);
+    }
+
+    /// Removes a session.
+    pub fn unregister(&self, id: u64) {
+        self.open.lock().expect("sessions lock").remove(&id);
+    }
+
+    /// How many are open.
+    pub fn count(&self) -> usize {
+        self.open.lock().expect("sessions lock").len()
+    }
+
+    /// Tells every session to close with 1001.
+    pub fn close_all(&self) {
+        for addr in self.open.lock().expect("sessions lock").values() {
+            addr.do_send(GoingAway);
+        }
+    }
+}
+
+/// Keeps [`AppState::connected`] current from the actor's connection notices.
+pub struct ConnectionWatch(pub Arc<AtomicBool>);
+
+impl Actor for ConnectionWatch {
+    type Context = Context<Self>;
+}
+
+impl Handler<ConnectionChanged> for ConnectionWatch {
+    type Result = ();
+    fn handle(&mut self, c: ConnectionChanged, _: &mut Context<Self>) {
+        self.0.store(c.connected, Ordering::Release);
+    }
+}

@@ -1,0 +1,228 @@
+//! The dashboard in a real headless Chromium (Debian's chromium and
+//! chromium-driver, over WebDriver): subscribe and publish through the forms,
+//! see rows arrive, follow a broker outage without reloading the page.
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver is installed (the README's test command installs chromium-driver)",
+            );
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < PATIENCE, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver {
+            child,
+            port,
+            _profile: tempfile::tempdir().expect("profile dir"),
+        }
+    }
+
+    async fn browser(&self) -> Client {
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1440,1150",
+        ];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(format!(
+            "--user-data-dir={}",
+            self._profile.path().display()
+        ));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": "/usr/bin/chromium", "args": args}),
+        );
+        ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn testid(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
+async fn text_of(page: &Client, id: &str) -> String {
+    match page.find(Locator::Css(&testid(id))).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn wait_text(page: &Client, id: &str, want: &str) {
+    eventually(&format!("{id} to read {want:?}"), || async {
+        (text_of(page, id).await == want).then_some(())
+    })
+    .await;
+}
+
+/// Waits for a row on `topic` whose text contains `payload`.
+async fn wait_row(page: &Client, topic: &str, payload: &str) {
+    let css = format!(
+        "{} [data-testid=\"message\"][data-topic=\"{topic}\"]",
+        testid("message-log")
+    );
+    eventually(&format!("a row on {topic} with {payload:?}"), || async {
+        for row in page.find_all(Locator::Css(&css)).await.ok()? {
+            if row.text().await.ok()?.contains(payload) {
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
+}
+
+async fn fill(page: &Client, id: &str, value: &str) {
+    let el = page.find(Locator::Css(&testid(id))).await.expect(id);
+    el.clear().await.expect("clear");
+    el.send_keys(value).await.expect("type");
+}
+
+async fn click(page: &Client, id: &str) {
+    page.find(Locator::Css(&testid(id)))
+        .await
+        .expect(id)
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn choose(page: &Client, id: &str, value: &str) {
+    let el = page.find(Locator::Css(&testid(id))).await.expect(id);
+    el.select_by_value(value).await.expect("select");
+}
+
+#[actix_rt::test]
+async fn the_dashboard_subscribes_publishes_and_rides_out_a_broker_restart() {
+    init_logging();
+    let mut broker = Mosquitto::start();
+    let app = App::start(broker.port, &[]);
+    let driver = Driver::start();
+    let page = driver.browser().await;
+    page.goto(&app.url("/")).await.expect("the page loads");
+    wait_text(&page, "broker-status", "broker: connected").await;
+
+    fill(&page, "subscribe-topic", "plant/#").await;
+    choose(&page, "subscribe-qos", "1").await;
+    click(&page, "subscribe-button").await;
+    let active = format!(
+        "{} [data-topic=\"plant/#\"][data-state=\"active\"]",
+        testid("subscription-list")
+    );
+    eventually("the subscription active", || async {
+        page.find(Locator::Css(&active)).await.ok().map(|_| ())
+    })
+    .await;
+
+    let mut outside = Observer::connect(&broker.url(), &["plant/line2/#"]).await;
+    outside
+        .publish("plant/line1/temperature", "42.5", 1, false)
+        .await;
+    wait_row(&page, "plant/line1/temperature", "42.5").await;
+
+    fill(&page, "publish-topic", "plant/line2/status").await;
+    fill(
+        &page,
+        "publish-payload",
+        r#"{"ok": true, "note": "<b>\"quoted\"</b>"}"#,
+    )
+    .await;
+    choose(&page, "publish-qos", "1").await;
+    click(&page, "publish-retain").await;
+    click(&page, "publish-button").await;
+    let seen = outside.next().await;
+    assert_eq!(
+        seen.payload_str(),
+        r#"{"ok": true, "note": "<b>\"quoted\"</b>"}"#
+    );
+    assert!(seen.retained() || seen.qos() as i32 == 1);
+    wait_row(&page, "plant/line2/status", "quoted").await;
+    eventually("both lines in the topic tree", || async {
+        let tree = text_of(&page, "topic-tree").await;
+        (tree.contains("line1") && tree.contains("line2")).then_some(())
+    })
+    .await;
+
+    broker.stop();
+    wait_text(&page, "broker-status", "broker: disconnected").await;
+    broker.resume();
+    wait_text(&page, "broker-status", "broker: connected").await;
+    let outside = Observer::connect(&broker.url(), &[]).await;
+    eventually("a row after the restart", || async {
+        outside
+            .publish("plant/line1/temperature", "43.75", 1, false)
+            .await;
+        let css = "[data-testid=\"message\"][data-topic=\"plant/line1/temperature\"]";
+        for row in page.find_all(Locator::Css(css)).await.ok()? {
+            if row.text().await.ok()?.contains("43.75") {
+                return Some(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        None
+    })
+    .await;
+
+    for i in 0..20 {
+        outside
+            .publish(
+                "plant/line1/temperature",
+                format!("{}", 40 + i % 7),
+                0,
+                false,
+            )
+            .await;
+    }
+    wait_row(&page, "plant/line1/temperature", "46").await;
+    choose(&page, "chart-topic", "plant/line1/temperature").await;
+    eventually("the chart drawn", || async {
+        let status = text_of(&page, "chart-status").await;
+        status.contains("points").then_some(())
+    })
+    .await;
+    let png = page.screenshot().await.expect("a screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(dir.join("dashboard.png"), png).expect("screenshot saved");
+    page.close().await.expect("browser closes");
+}
