@@ -254,6 +254,27 @@ async fn two_sessions_share_a_broker_subscription_until_both_leave() {
 }
 
 #[actix_rt::test]
+async fn a_silent_client_is_timed_out_and_its_filters_released() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(
+        broker.port,
+        &[("WS_HEARTBEAT_S", "1"), ("WS_IDLE_TIMEOUT_S", "2")],
+    );
+    let http = app.http();
+    let mut silent = app.ws().await;
+    subscribed(&mut silent, "quiet/#", 1).await;
+    assert_eq!(sessions_on(&http, "quiet/#").await, Some(1));
+    // The client neither sends nor answers pings from here on.
+    eventually("the silent session's filter released", || async {
+        sessions_on(&http, "quiet/#").await.is_none().then_some(())
+    })
+    .await;
+    let (_, status) = http.get("/api/status").await;
+    assert_eq!(status["sessions"], 0);
+}
+
+#[actix_rt::test]
 async fn the_http_api_publishes_subscribes_and_reports() {
     init_logging();
     let broker = Mosquitto::start();

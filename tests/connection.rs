@@ -29,7 +29,11 @@ async fn credentials_are_accepted_and_wrong_ones_refused() {
     good.username = Some("sensor".into());
     good.password = Some("s3cret".into());
     let mqtt = MqttActor::builder(good.clone()).start().unwrap();
-    wait_connected(&mqtt, true).await;
+    let wait = WaitConnected(PATIENCE);
+    mqtt.send(wait)
+        .await
+        .unwrap()
+        .expect("connects with the right password");
 
     good.password = Some("wrong".into());
     let refused = MqttActor::builder(good).start().unwrap();
@@ -55,6 +59,9 @@ async fn an_unreachable_broker_is_reported_and_retried() {
     assert!(matches!(err, MqttError::Unreachable { .. }), "{err}");
     let err = mqtt.send(Subscribe::new("x")).await.unwrap().unwrap_err();
     assert!(matches!(err, MqttError::NotConnected { .. }), "{err}");
+    let wait = WaitConnected(std::time::Duration::from_millis(300));
+    let err = mqtt.send(wait).await.unwrap().unwrap_err();
+    assert!(matches!(err, MqttError::Unreachable { .. }), "{err}");
 }
 
 fn tls_config(broker: &Mosquitto) -> MqttConfig {
@@ -161,6 +168,55 @@ async fn websockets_and_mqtt_5_carry_messages() {
 }
 
 #[actix_rt::test]
+async fn mqtt_5_properties_reach_the_handlers() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let mut v5 = mqtt_config(&broker.url());
+    v5.protocol_version = ProtocolVersion::V5;
+    let seen: Arc<Mutex<Vec<MqttMessage>>> = Arc::default();
+    let held = seen.clone();
+    let mqtt = MqttActor::builder(v5)
+        .subscribe("props/#", QoS::AtLeastOnce)
+        .on_message(move |_, m| held.lock().unwrap().push(m.clone()))
+        .start()
+        .unwrap();
+    wait_active(&mqtt, "props/#").await;
+
+    let sender = Observer::connect_v5(&broker.url()).await;
+    let mut props = paho_mqtt::Properties::new();
+    props
+        .push_string(paho_mqtt::PropertyCode::ContentType, "application/json")
+        .unwrap();
+    props
+        .push_string(paho_mqtt::PropertyCode::ResponseTopic, "props/reply")
+        .unwrap();
+    props
+        .push_string_pair(paho_mqtt::PropertyCode::UserProperty, "site", "plant-7")
+        .unwrap();
+    sender
+        .publish_with(
+            paho_mqtt::MessageBuilder::new()
+                .topic("props/x")
+                .payload("{}")
+                .qos(1)
+                .properties(props),
+        )
+        .await;
+
+    let m = eventually("the v5 message", || async {
+        seen.lock().unwrap().first().cloned()
+    })
+    .await;
+    let p = m.properties().expect("MQTT 5 properties");
+    assert_eq!(p.content_type.as_deref(), Some("application/json"));
+    assert_eq!(p.response_topic.as_deref(), Some("props/reply"));
+    assert_eq!(
+        p.user_properties,
+        [("site".to_string(), "plant-7".to_string())]
+    );
+}
+
+#[actix_rt::test]
 async fn the_last_will_is_published_when_the_connection_is_cut() {
     init_logging();
     let broker = Mosquitto::start();
@@ -206,11 +262,23 @@ async fn the_last_will_is_published_when_the_connection_is_cut() {
 #[actix_rt::test]
 async fn a_broker_restart_restores_subscriptions_and_delivers_buffered_publishes() {
     init_logging();
+    restart_case(true).await;
+}
+
+#[actix_rt::test]
+async fn a_broker_restart_restores_subscriptions_without_a_clean_session_too() {
+    init_logging();
+    restart_case(false).await;
+}
+
+async fn restart_case(clean_session: bool) {
     let mut broker = Mosquitto::start();
     let events: Arc<Mutex<Vec<String>>> = Arc::default();
     let (on_conn, on_disc, on_msg) = (events.clone(), events.clone(), events.clone());
     let mut config = mqtt_config(&broker.url());
     config.max_buffered_publishes = 2;
+    config.clean_session = clean_session;
+    config.client_id = format!("restart-{clean_session}");
     let mqtt = MqttActor::builder(config)
         .subscribe("r/#", QoS::AtLeastOnce)
         .on_connect(move |_, c| {

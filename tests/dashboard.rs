@@ -226,3 +226,39 @@ async fn the_dashboard_subscribes_publishes_and_rides_out_a_broker_restart() {
     std::fs::write(dir.join("dashboard.png"), png).expect("screenshot saved");
     page.close().await.expect("browser closes");
 }
+
+#[actix_rt::test]
+async fn the_page_reconnects_its_socket_and_restores_its_subscriptions() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut app = App::start(broker.port, &[("HTTP_BIND", &bind)]);
+    let driver = Driver::start();
+    let page = driver.browser().await;
+    page.goto(&app.url("/")).await.expect("the page loads");
+    wait_text(&page, "socket-status", "socket: open").await;
+    fill(&page, "subscribe-topic", "line/+/speed").await;
+    click(&page, "subscribe-button").await;
+    let active = format!(
+        "{} [data-topic=\"line/+/speed\"][data-state=\"active\"]",
+        testid("subscription-list")
+    );
+    eventually("the subscription active", || async {
+        page.find(Locator::Css(&active)).await.ok().map(|_| ())
+    })
+    .await;
+
+    assert!(app.terminate().success());
+    wait_text(&page, "socket-status", "socket: closed").await;
+    wait_text(&page, "broker-status", "broker: disconnected").await;
+    let _app = App::start(broker.port, &[("HTTP_BIND", &bind)]);
+    wait_text(&page, "socket-status", "socket: open").await;
+    eventually("the subscription restored", || async {
+        page.find(Locator::Css(&active)).await.ok().map(|_| ())
+    })
+    .await;
+    let outside = Observer::connect(&broker.url(), &[]).await;
+    outside.publish("line/4/speed", "1200", 1, false).await;
+    wait_row(&page, "line/4/speed", "1200").await;
+    page.close().await.expect("browser closes");
+}

@@ -77,13 +77,20 @@ async fn subscribe_in_on_connect_feeds_on_topic_and_on_message() {
     let broker = Mosquitto::start();
     let (by_topic, on_topic) = recorder::<MqttMessage>();
     let (all, on_message) = recorder::<MqttMessage>();
+    let (subacks, on_subscribe) = recorder::<Subscribed>();
     let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
         .on_connect(|mqtt, _| mqtt.do_send(Subscribe::new("home/#").qos(QoS::AtLeastOnce)))
+        .on_subscribe(on_subscribe)
         .on_topic("home/+/temperature", on_topic)
         .on_message(on_message)
         .start()
         .unwrap();
     wait_active(&mqtt, "home/#").await;
+    let suback = Subscribed {
+        filter: "home/#".into(),
+        granted: QoS::AtLeastOnce,
+    };
+    assert_eq!(*subacks.lock().unwrap(), [suback]);
 
     let feed = Observer::connect(&broker.url(), &[]).await;
     feed.publish("home/kitchen/temperature", "21.5", 1, false)

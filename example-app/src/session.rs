@@ -14,7 +14,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, WebsocketContext};
 use bytestring::ByteString;
 use mqtt_actor::{
-    validate_filter, MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll, WatchConnection,
+    validate_filter, MqttActor, MqttError, MqttMessage, QoS, Subscribe, Unsubscribe,
+    UnsubscribeAll, WatchConnection,
 };
 use serde_json::Value;
 
@@ -75,10 +76,6 @@ impl Session {
         self.forwarder.clone().recipient()
     }
 
-    fn send_event(&mut self, _: &mut WebsocketContext<Self>, event: Event) {
-        self.outbox.event(&event);
-    }
-
     fn heartbeat(&mut self, ctx: &mut WebsocketContext<Self>) {
         ctx.ping(b"");
     }
@@ -90,11 +87,11 @@ impl Session {
                 Code::TooLarge,
                 format!("frame of {} bytes is over the limit of {limit}", text.len()),
             );
-            return self.send_event(ctx, err.event(None));
+            return self.outbox.event(&err.event(None));
         }
         match parse_request(&text) {
             Ok((id, request)) => self.on_request(id, request, ctx),
-            Err((id, err)) => self.send_event(ctx, err.event(id)),
+            Err((id, err)) => self.outbox.event(&err.event(id)),
         }
     }
 
@@ -105,21 +102,43 @@ impl Session {
         ctx: &mut WebsocketContext<Self>,
     ) {
         match request {
-            Request::Ping => self.send_event(ctx, Event::Pong { id }),
+            Request::Ping => self.outbox.event(&Event::Pong { id }),
             Request::Subscribe { topic, qos } => self.subscribe(id, topic, qos, ctx),
             Request::Unsubscribe { topic } => self.unsubscribe(id, topic, ctx),
             Request::Publish(body) => self.publish(id, body, ctx),
         }
     }
 
-    fn reply(
+    fn reply(&mut self, id: Option<Value>, result: Result<Event, ApiError>) {
+        let event = result.unwrap_or_else(|e| e.event(id));
+        self.outbox.event(&event);
+    }
+
+    /// Sends `request` to the `MqttActor` and replies with `on_ok`'s event, or
+    /// with the error, carrying `id` either way.
+    fn ask<M, T>(
         &mut self,
         ctx: &mut WebsocketContext<Self>,
         id: Option<Value>,
-        result: Result<Event, ApiError>,
-    ) {
-        let event = result.unwrap_or_else(|e| e.event(id));
-        self.send_event(ctx, event);
+        request: M,
+        on_ok: impl FnOnce(&mut Self, Option<Value>, T) -> Event + 'static,
+    ) where
+        M: actix::Message<Result = Result<T, MqttError>> + Send + 'static,
+        T: Send + 'static,
+        MqttActor: Handler<M>,
+    {
+        self.state
+            .mqtt
+            .send(request)
+            .into_actor(self)
+            .map(move |res, act, _| {
+                let result = res.map_err(MqttError::from).and_then(|r| r);
+                let event = result
+                    .map_err(ApiError::from)
+                    .map(|v| on_ok(act, id.clone(), v));
+                act.reply(id, event);
+            })
+            .spawn(ctx);
     }
 
     fn subscribe(
@@ -130,7 +149,7 @@ impl Session {
         ctx: &mut WebsocketContext<Self>,
     ) {
         if let Err(e) = validate_filter(&topic) {
-            return self.reply(ctx, id, Err(e.into()));
+            return self.reply(id, Err(e.into()));
         }
         let max = self.state.settings.max_filters;
         if !self.filters.contains(&topic) && self.filters.len() >= max {
@@ -138,28 +157,19 @@ impl Session {
                 Code::Forbidden,
                 format!("this session already holds {max} filters, the most allowed"),
             );
-            return self.reply(ctx, id, Err(err));
+            return self.reply(id, Err(err));
         }
         let request = Subscribe::new(topic.clone())
             .qos(qos)
             .listener(self.listener());
-        self.state
-            .mqtt
-            .send(request)
-            .into_actor(self)
-            .map(move |res, act, ctx| {
-                let result = res.map_err(mqtt_actor::MqttError::from).and_then(|r| r);
-                let event = result.map_err(ApiError::from).map(|granted| {
-                    act.filters.insert(topic.clone());
-                    Event::Subscribed {
-                        id: id.clone(),
-                        topic,
-                        qos: granted,
-                    }
-                });
-                act.reply(ctx, id, event);
-            })
-            .spawn(ctx);
+        self.ask(ctx, id, request, |act, id, granted| {
+            act.filters.insert(topic.clone());
+            Event::Subscribed {
+                id,
+                topic,
+                qos: granted,
+            }
+        });
     }
 
     fn unsubscribe(&mut self, id: Option<Value>, topic: String, ctx: &mut WebsocketContext<Self>) {
@@ -168,45 +178,23 @@ impl Session {
                 Code::BadRequest,
                 format!("this session is not subscribed to {topic:?}"),
             );
-            return self.reply(ctx, id, Err(err));
+            return self.reply(id, Err(err));
         }
         let request = Unsubscribe::new(topic.clone()).listener(self.listener());
-        self.state
-            .mqtt
-            .send(request)
-            .into_actor(self)
-            .map(move |res, act, ctx| {
-                let result = res.map_err(mqtt_actor::MqttError::from).and_then(|r| r);
-                let event = result
-                    .map_err(ApiError::from)
-                    .map(|()| Event::Unsubscribed {
-                        id: id.clone(),
-                        topic,
-                    });
-                act.reply(ctx, id, event);
-            })
-            .spawn(ctx);
+        self.ask(ctx, id, request, |_, id, ()| Event::Unsubscribed {
+            id,
+            topic,
+        });
     }
 
     fn publish(&mut self, id: Option<Value>, body: PublishBody, ctx: &mut WebsocketContext<Self>) {
-        let request = match self.state.publish_request(&body) {
-            Ok(r) => r,
-            Err(e) => return self.reply(ctx, id, Err(e)),
-        };
-        let topic = body.topic;
-        self.state
-            .mqtt
-            .send(request)
-            .into_actor(self)
-            .map(move |res, act, ctx| {
-                let result = res.map_err(mqtt_actor::MqttError::from).and_then(|r| r);
-                let event = result.map_err(ApiError::from).map(|()| Event::Published {
-                    id: id.clone(),
-                    topic,
-                });
-                act.reply(ctx, id, event);
-            })
-            .spawn(ctx);
+        match self.state.publish_request(&body) {
+            Ok(request) => {
+                let topic = body.topic;
+                self.ask(ctx, id, request, |_, id, ()| Event::Published { id, topic });
+            }
+            Err(e) => self.reply(id, Err(e)),
+        }
     }
 }
 
@@ -268,11 +256,11 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
                     Code::BadRequest,
                     "binary frames are not accepted: send JSON text frames",
                 );
-                self.send_event(ctx, err.event(None));
+                self.outbox.event(&err.event(None));
             }
             Ok(ws::Message::Continuation(_)) => {
                 let err = ApiError::new(Code::BadRequest, "fragmented frames are not accepted");
-                self.send_event(ctx, err.event(None));
+                self.outbox.event(&err.event(None));
             }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}

@@ -15,6 +15,7 @@ use actix::prelude::*;
 use actix_rt::time::sleep;
 use mqtt_actor::{
     Disconnect, GetStatus, MqttActor, MqttConfig, MqttMessage, Publish, Subscribe, UnsubscribeAll,
+    WaitConnected,
 };
 
 /// A listener that prints what it receives.
@@ -45,8 +46,8 @@ async fn main() -> mqtt_actor::Result<()> {
     let mqtt = MqttActor::builder(MqttConfig::from_env()?)
         .on_message(|_, msg| println!("on_message (not expected): {}", msg.topic()))
         .start()?;
-    if !connected(&mqtt).await {
-        println!("not connected within 5 s: is a broker running on the configured address?");
+    if let Err(e) = mqtt.send(WaitConnected(Duration::from_secs(5))).await? {
+        println!("not connected within 5 s ({e}): is a broker running on the configured address?");
         return Ok(());
     }
 
@@ -76,15 +77,4 @@ async fn main() -> mqtt_actor::Result<()> {
 
     mqtt.send(Disconnect).await?;
     Ok(())
-}
-
-/// Waits up to 5 s for the connection.
-async fn connected(mqtt: &Addr<MqttActor>) -> bool {
-    for _ in 0..50 {
-        if mqtt.send(GetStatus).await.is_ok_and(|s| s.connected) {
-            return true;
-        }
-        sleep(Duration::from_millis(100)).await;
-    }
-    false
 }

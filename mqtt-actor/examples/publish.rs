@@ -11,17 +11,15 @@
 
 use std::time::Duration;
 
-use actix::Addr;
-use actix_rt::time::sleep;
-use mqtt_actor::{Disconnect, GetStatus, MqttActor, MqttConfig, Publish, QoS};
+use mqtt_actor::{Disconnect, MqttActor, MqttConfig, Publish, QoS, WaitConnected};
 
 #[actix::main]
 async fn main() -> mqtt_actor::Result<()> {
     let mqtt = MqttActor::builder(MqttConfig::from_env()?)
         .on_publish(|_, p| println!("  on_publish: {} (QoS {})", p.topic, p.qos))
         .start()?;
-    if !connected(&mqtt).await {
-        println!("not connected within 5 s: is a broker running on the configured address?");
+    if let Err(e) = mqtt.send(WaitConnected(Duration::from_secs(5))).await? {
+        println!("not connected within 5 s ({e}): is a broker running on the configured address?");
         return Ok(());
     }
 
@@ -53,15 +51,4 @@ async fn main() -> mqtt_actor::Result<()> {
 
     mqtt.send(Disconnect).await?;
     Ok(())
-}
-
-/// Waits up to 5 s for the connection.
-async fn connected(mqtt: &Addr<MqttActor>) -> bool {
-    for _ in 0..50 {
-        if mqtt.send(GetStatus).await.is_ok_and(|s| s.connected) {
-            return true;
-        }
-        sleep(Duration::from_millis(100)).await;
-    }
-    false
 }

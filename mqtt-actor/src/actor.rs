@@ -84,6 +84,8 @@ pub struct MqttActor {
     attempt: u32,
     buffer: VecDeque<Buffered>,
     watchers: Vec<Recipient<ConnectionChanged>>,
+    /// Callers of [`WaitConnected`] waiting for the next connection.
+    waiting: Vec<oneshot::Sender<()>>,
     messages_in: u64,
     messages_out: u64,
     dropped: u64,
@@ -221,6 +223,7 @@ impl MqttActorBuilder {
             attempt: 0,
             buffer: VecDeque::new(),
             watchers: Vec::new(),
+            waiting: Vec::new(),
             messages_in: 0,
             messages_out: 0,
             dropped: 0,
@@ -505,6 +508,9 @@ impl MqttActor {
         self.resubscribe(ctx);
         self.flush_buffer(ctx);
         self.notify_watchers();
+        for w in self.waiting.drain(..) {
+            let _ = w.send(());
+        }
         let event = Connected {
             broker: self.uri.clone(),
             reconnect,
@@ -937,6 +943,32 @@ impl Handler<WatchConnection> for MqttActor {
             connected: self.connected,
             broker: self.uri.clone(),
         })
+    }
+}
+
+impl Handler<WaitConnected> for MqttActor {
+    type Result = ResponseActFuture<Self, Result<()>>;
+    fn handle(
+        &mut self,
+        WaitConnected(limit): WaitConnected,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        if self.connected {
+            return Box::pin(actix::fut::ready(Ok(())));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiting.push(tx);
+        Box::pin(
+            async move { tokio::time::timeout(limit, rx).await }
+                .into_actor(self)
+                .map(|res, act, _| match res {
+                    Ok(Ok(())) => Ok(()),
+                    _ => Err(act
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| act.not_connected())),
+                }),
+        )
     }
 }
 

@@ -36,7 +36,7 @@ pub use error::{MqttError, Result};
 pub use handlers::{Connected, Disconnected, LogLevel, Published, Subscribed};
 pub use messages::{
     ConnectionChanged, Disconnect, GetStatus, GetSubscriptions, MessageProperties, MqttMessage,
-    Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll,
+    Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll, WaitConnected,
     WatchConnection,
 };
 pub use topic::{validate_filter, validate_topic};

@@ -421,6 +421,16 @@ impl actix::Message for WatchConnection {
     type Result = ConnectionChanged;
 }
 
+/// Wait until the actor is connected, for at most the given time. Answers at
+/// once when connected; after the time, the last connection error (or
+/// [`MqttError::NotConnected`]). The actor keeps retrying either way.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitConnected(pub std::time::Duration);
+
+impl actix::Message for WaitConnected {
+    type Result = Result<()>;
+}
+
 /// Disconnect cleanly (the broker does not send the last will) and stop the actor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Disconnect;

@@ -110,8 +110,7 @@ impl App {
         }
     }
 
-    /// When the app exited after [`App::terminate`], how long it took is up to it;
-    /// this is the time the test allows.
+    /// An HTTP client for this app.
     pub fn http(&self) -> Http {
         Http {
             base: format!("http://{}", self.addr),
@@ -151,61 +150,47 @@ pub struct Http {
 }
 
 impl Http {
+    async fn send(&self, request: awc::ClientRequest, body: Option<Bytes>) -> (u16, Bytes) {
+        let sent = match body {
+            Some(body) => {
+                request
+                    .insert_header(("content-type", "application/json"))
+                    .send_body(body)
+                    .await
+            }
+            None => request.send().await,
+        };
+        let mut response = sent.expect("the app answers HTTP");
+        let body = response.body().limit(16 << 20).await.expect("a body");
+        (response.status().as_u16(), body)
+    }
+
+    fn json((status, body): (u16, Bytes)) -> (u16, Value) {
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let mut r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("GET");
-        let body = r.body().limit(16 << 20).await.expect("body");
-        (
-            r.status().as_u16(),
-            serde_json::from_slice(&body).unwrap_or(Value::Null),
-        )
+        Self::json(self.send(self.client.get(self.at(path)), None).await)
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let mut r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("GET");
-        let body = r.body().limit(16 << 20).await.expect("body");
-        (
-            r.status().as_u16(),
-            String::from_utf8_lossy(&body).into_owned(),
-        )
+        let (status, body) = self.send(self.client.get(self.at(path)), None).await;
+        (status, String::from_utf8_lossy(&body).into_owned())
     }
 
     pub async fn post(&self, path: &str, body: impl Into<Bytes>) -> (u16, Value) {
-        let mut r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .insert_header(("content-type", "application/json"))
-            .send_body(body.into())
-            .await
-            .expect("POST");
-        let body = r.body().limit(16 << 20).await.expect("body");
-        (
-            r.status().as_u16(),
-            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        Self::json(
+            self.send(self.client.post(self.at(path)), Some(body.into()))
+                .await,
         )
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
-        let mut r = self
-            .client
-            .delete(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("DELETE");
-        let body = r.body().limit(16 << 20).await.expect("body");
-        (
-            r.status().as_u16(),
-            serde_json::from_slice(&body).unwrap_or(Value::Null),
-        )
+        Self::json(self.send(self.client.delete(self.at(path)), None).await)
     }
 }
 

@@ -38,6 +38,30 @@ impl Observer {
         Observer { client, stream }
     }
 
+    /// Connects with MQTT 5, subscribing to nothing.
+    pub async fn connect_v5(url: &str) -> Observer {
+        let mut client = paho::CreateOptionsBuilder::new()
+            .server_uri(url)
+            .client_id(format!("observer5-{}", crate::free_port()))
+            .mqtt_version(paho::MQTT_VERSION_5)
+            .create_client()
+            .expect("observer client");
+        let stream = client.get_stream(10_000);
+        let opts = paho::ConnectOptionsBuilder::new_v5()
+            .clean_start(true)
+            .finalize();
+        client.connect(opts).await.expect("observer connects");
+        Observer { client, stream }
+    }
+
+    /// Publishes a message built by the caller (properties, say).
+    pub async fn publish_with(&self, msg: paho::MessageBuilder) {
+        self.client
+            .publish(msg.finalize())
+            .await
+            .expect("observer publishes");
+    }
+
     /// Publishes and waits for the broker's acknowledgement.
     pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>, qos: i32, retain: bool) {
         let msg = paho::MessageBuilder::new()
