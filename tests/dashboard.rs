@@ -262,3 +262,86 @@ async fn the_page_reconnects_its_socket_and_restores_its_subscriptions() {
     wait_row(&page, "line/4/speed", "1200").await;
     page.close().await.expect("browser closes");
 }
+
+/// How many rows on `topic` the log shows (hidden rows do not count).
+async fn rows_on(page: &Client, topic: &str) -> usize {
+    let css = format!(
+        "{} [data-testid=\"message\"][data-topic=\"{topic}\"]",
+        testid("message-log")
+    );
+    let mut shown = 0;
+    for row in page.find_all(Locator::Css(&css)).await.unwrap_or_default() {
+        if row.is_displayed().await.unwrap_or(false) {
+            shown += 1;
+        }
+    }
+    shown
+}
+
+#[actix_rt::test]
+async fn the_page_shows_errors_and_hints_inline_and_its_log_pauses_and_filters() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port, &[]);
+    let driver = Driver::start();
+    let page = driver.browser().await;
+    page.goto(&app.url("/")).await.expect("the page loads");
+    wait_text(&page, "broker-status", "broker: connected").await;
+
+    // The server's error for a bad filter appears next to the subscribe form.
+    fill(&page, "subscribe-topic", "bad/#/filter").await;
+    click(&page, "subscribe-button").await;
+    eventually("the subscribe error", || async {
+        let text = text_of(&page, "subscribe-error").await;
+        text.contains("bad/#/filter").then_some(())
+    })
+    .await;
+
+    // JSON that does not parse gets a hint before anything is sent.
+    fill(&page, "publish-payload", r#"{"celsius": 21.5,}"#).await;
+    eventually("the JSON hint", || async {
+        let text = text_of(&page, "publish-hint").await;
+        text.to_lowercase().contains("json").then_some(())
+    })
+    .await;
+
+    fill(&page, "subscribe-topic", "log/#").await;
+    click(&page, "subscribe-button").await;
+    let active = format!(
+        "{} [data-topic=\"log/#\"][data-state=\"active\"]",
+        testid("subscription-list")
+    );
+    eventually("the subscription active", || async {
+        page.find(Locator::Css(&active)).await.ok().map(|_| ())
+    })
+    .await;
+    let outside = Observer::connect(&broker.url(), &[]).await;
+    outside.publish("log/a", "first", 1, false).await;
+    wait_row(&page, "log/a", "first").await;
+
+    // Paused: nothing new shows; resumed: it all arrives.
+    click(&page, "log-pause").await;
+    outside.publish("log/b", "while paused", 1, false).await;
+    eventually("the message held while paused", || async {
+        text_of(&page, "log-stats")
+            .await
+            .contains("1 held")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        rows_on(&page, "log/b").await,
+        0,
+        "a paused log shows nothing new"
+    );
+    click(&page, "log-pause").await;
+    wait_row(&page, "log/b", "while paused").await;
+
+    // The text filter hides rows that do not match.
+    fill(&page, "log-filter", "paused").await;
+    eventually("only matching rows", || async {
+        (rows_on(&page, "log/a").await == 0 && rows_on(&page, "log/b").await == 1).then_some(())
+    })
+    .await;
+    page.close().await.expect("browser closes");
+}
