@@ -441,3 +441,43 @@ async fn invalid_topics_filters_and_settings_are_refused_with_their_value() {
         "a set client id is honoured"
     );
 }
+
+#[actix_rt::test]
+async fn a_shared_subscription_hands_each_message_to_one_instance() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let (seen, on_message) = recorder::<MqttMessage>();
+        let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+            .subscribe("$share/workers/jobs/#", QoS::AtLeastOnce)
+            .on_message(on_message)
+            .start()
+            .unwrap();
+        wait_active(&mqtt, "$share/workers/jobs/#").await;
+        instances.push((mqtt, seen));
+    }
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    for i in 0..20 {
+        feed.publish(&format!("jobs/{i}"), "work", 1, false).await;
+    }
+    let counts = || {
+        instances
+            .iter()
+            .map(|(_, s)| s.lock().unwrap().len())
+            .collect::<Vec<_>>()
+    };
+    eventually("all 20 jobs handled", || async {
+        (counts().iter().sum::<usize>() == 20).then_some(())
+    })
+    .await;
+    let mut all: Vec<String> = instances.iter().flat_map(|(_, s)| topics(s)).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 20, "each job handled once across the instances");
+    assert!(
+        counts().iter().all(|&c| c > 0),
+        "the broker shares the work: {:?}",
+        counts()
+    );
+}

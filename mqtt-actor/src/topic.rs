@@ -52,6 +52,21 @@ pub fn validate_filter(filter: &str) -> Result<()> {
     if filter.contains('\0') {
         return fail("a filter must not contain NUL");
     }
+    if let Some(rest) = filter.strip_prefix("$share/") {
+        let Some((group, inner)) = rest.split_once('/') else {
+            return fail("a shared subscription is $share/{group}/{filter}");
+        };
+        if group.is_empty() || group.contains(['+', '#']) {
+            return fail("a share group must be a non-empty name without wildcards");
+        }
+        if inner.is_empty() {
+            return fail("a shared subscription needs a filter after its group");
+        }
+        return validate_filter(inner).map_err(|_| MqttError::InvalidFilter {
+            filter: filter.to_string(),
+            reason: "the filter of a shared subscription breaks the wildcard rules",
+        });
+    }
     let levels: Vec<&str> = filter.split('/').collect();
     for (i, level) in levels.iter().enumerate() {
         if level.contains('#') && (*level != "#" || i + 1 != levels.len()) {
@@ -97,11 +112,22 @@ pub(crate) enum Change {
     Nothing,
 }
 
+/// The part of a filter that topics are matched against: `$share/{group}/{filter}`
+/// (MQTT 5 shared subscriptions, also accepted by Mosquitto for 3.1.1) matches
+/// like `{filter}`.
+pub(crate) fn match_part(filter: &str) -> &str {
+    filter
+        .strip_prefix("$share/")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or(filter, |(_, inner)| inner)
+}
+
 /// Filters and their holders, indexed with Paho's `TopicMatcher` so that an
-/// incoming topic finds its filters without a scan of every filter.
+/// incoming topic finds its filters without a scan of every filter. A node
+/// holds the filters that match alike (`a/#` and `$share/g/a/#`).
 #[derive(Debug)]
 pub(crate) struct Index<H> {
-    matcher: TopicMatcher<Entry<H>>,
+    matcher: TopicMatcher<HashMap<String, Entry<H>>>,
     by_holder: HashMap<H, HashSet<String>>,
 }
 
@@ -115,22 +141,25 @@ impl<H: Clone + Eq + Hash> Default for Index<H> {
 }
 
 impl<H: Clone + Eq + Hash> Index<H> {
+    fn entry_mut(&mut self, filter: &str) -> Option<&mut Entry<H>> {
+        self.matcher.get_mut(match_part(filter))?.get_mut(filter)
+    }
+
     /// Adds (or updates) `holder` on `filter`.
     pub fn add(&mut self, filter: &str, holder: H, qos: QoS) -> Change {
         self.by_holder
             .entry(holder.clone())
             .or_default()
             .insert(filter.to_string());
-        if self.matcher.get(filter).is_none() {
-            self.matcher.insert(
-                filter,
-                Entry {
-                    holders: HashMap::new(),
-                    granted: None,
-                },
-            );
+        let key = match_part(filter);
+        if self.matcher.get(key).is_none() {
+            self.matcher.insert(key, HashMap::new());
         }
-        let entry = self.matcher.get_mut(filter).expect("entry inserted above");
+        let node = self.matcher.get_mut(key).expect("node inserted above");
+        let entry = node.entry(filter.to_string()).or_insert_with(|| Entry {
+            holders: HashMap::new(),
+            granted: None,
+        });
         entry.holders.insert(holder, qos);
         match entry.granted {
             Some(granted) if granted >= entry.wanted() => Change::AlreadyGranted(granted),
@@ -140,20 +169,26 @@ impl<H: Clone + Eq + Hash> Index<H> {
 
     /// Removes `holder` from `filter`; `None` when it did not hold it.
     pub fn remove(&mut self, filter: &str, holder: &H) -> Option<Change> {
-        let entry = self.matcher.get_mut(filter)?;
+        let entry = self.entry_mut(filter)?;
         entry.holders.remove(holder)?;
+        let now_empty = entry.holders.is_empty();
         if let Some(set) = self.by_holder.get_mut(holder) {
             set.remove(filter);
             if set.is_empty() {
                 self.by_holder.remove(holder);
             }
         }
-        if entry.holders.is_empty() {
-            self.matcher.remove(filter);
-            Some(Change::Unsubscribe)
-        } else {
-            Some(Change::Nothing)
+        if !now_empty {
+            return Some(Change::Nothing);
         }
+        let key = match_part(filter);
+        if let Some(node) = self.matcher.get_mut(key) {
+            node.remove(filter);
+            if node.is_empty() {
+                self.matcher.remove(key);
+            }
+        }
+        Some(Change::Unsubscribe)
     }
 
     /// Removes `holder` from every filter; returns the filters nobody holds any more.
@@ -167,7 +202,7 @@ impl<H: Clone + Eq + Hash> Index<H> {
 
     /// Drops `filter` with all its holders.
     pub fn remove_filter(&mut self, filter: &str) {
-        let holders: Vec<H> = match self.matcher.get(filter) {
+        let holders: Vec<H> = match self.entry_mut(filter) {
             Some(e) => e.holders.keys().cloned().collect(),
             None => return,
         };
@@ -178,15 +213,15 @@ impl<H: Clone + Eq + Hash> Index<H> {
 
     /// Records the QoS the broker granted for `filter`.
     pub fn set_granted(&mut self, filter: &str, granted: Option<QoS>) {
-        if let Some(entry) = self.matcher.get_mut(filter) {
+        if let Some(entry) = self.entry_mut(filter) {
             entry.granted = granted;
         }
     }
 
     /// Forgets every grant (the connection was lost).
     pub fn clear_grants(&mut self) {
-        for (_, entry) in self.matcher.iter_mut() {
-            entry.granted = None;
+        for (_, node) in self.matcher.iter_mut() {
+            node.values_mut().for_each(|e| e.granted = None);
         }
     }
 
@@ -197,7 +232,9 @@ impl<H: Clone + Eq + Hash> Index<H> {
 
     /// Every filter with its entry.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry<H>)> {
-        self.matcher.iter()
+        self.matcher
+            .iter()
+            .flat_map(|(_, node)| node.iter().map(|(f, e)| (f.as_str(), e)))
     }
 
     /// The distinct holders of every filter that matches `topic`: each once,
@@ -205,7 +242,8 @@ impl<H: Clone + Eq + Hash> Index<H> {
     pub fn holders_matching(&self, topic: &str) -> HashSet<&H> {
         self.matcher
             .matches(topic)
-            .flat_map(|(_, entry)| entry.holders.keys())
+            .flat_map(|(_, node)| node.values())
+            .flat_map(|entry| entry.holders.keys())
             .collect()
     }
 }
@@ -268,6 +306,37 @@ mod tests {
         got.sort();
         assert_eq!(got, vec![1, 2]);
         assert!(idx.holders_matching("$SYS/x").is_empty());
+    }
+
+    #[test]
+    fn shared_subscriptions_validate_and_match_like_their_filter() {
+        for ok in ["$share/g/a/#", "$share/workers/+/jobs"] {
+            assert!(validate_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "$share/",
+            "$share/g",
+            "$share//a",
+            "$share/g+/a",
+            "$share/g/a/#/b",
+        ] {
+            assert!(validate_filter(bad).is_err(), "{bad:?}");
+        }
+        let mut idx = Index::default();
+        idx.add("$share/g/jobs/#", 1, QoS::AtMostOnce);
+        idx.add("jobs/#", 2, QoS::AtMostOnce);
+        let mut got: Vec<_> = idx
+            .holders_matching("jobs/7")
+            .into_iter()
+            .copied()
+            .collect();
+        got.sort();
+        assert_eq!(got, vec![1, 2]);
+        assert_eq!(idx.remove("$share/g/jobs/#", &1), Some(Change::Unsubscribe));
+        assert_eq!(
+            idx.entries().map(|(f, _)| f).collect::<Vec<_>>(),
+            ["jobs/#"]
+        );
     }
 
     #[test]
