@@ -402,10 +402,7 @@ async fn the_http_api_publishes_subscribes_and_reports() {
 async fn a_client_that_stops_reading_is_lagged_while_another_gets_everything() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(
-        broker.port,
-        &[("WS_QUEUE_FRAMES", "50"), ("WS_SEND_BUFFER_BYTES", "16384")],
-    );
+    let app = App::start(broker.port, &[("WS_QUEUE_FRAMES", "50")]);
     let mut slow = app.ws().await;
     let mut fast = app.ws().await;
     subscribed(&mut slow, "flood/#", 1).await;

@@ -127,6 +127,25 @@ async fn click(page: &Client, id: &str) {
         .expect("click");
 }
 
+/// Subscribes through the form and waits until the page lists the filter as active.
+async fn subscribe_on_page(page: &Client, filter: &str, qos: &str) {
+    fill(page, "subscribe-topic", filter).await;
+    choose(page, "subscribe-qos", qos).await;
+    click(page, "subscribe-button").await;
+    wait_active_on_page(page, filter).await;
+}
+
+async fn wait_active_on_page(page: &Client, filter: &str) {
+    let css = format!(
+        "{} [data-topic=\"{filter}\"][data-state=\"active\"]",
+        testid("subscription-list")
+    );
+    eventually(&format!("{filter} active on the page"), || async {
+        page.find(Locator::Css(&css)).await.ok().map(|_| ())
+    })
+    .await;
+}
+
 async fn choose(page: &Client, id: &str, value: &str) {
     let el = page.find(Locator::Css(&testid(id))).await.expect(id);
     el.select_by_value(value).await.expect("select");
@@ -142,17 +161,7 @@ async fn the_dashboard_subscribes_publishes_and_rides_out_a_broker_restart() {
     page.goto(&app.url("/")).await.expect("the page loads");
     wait_text(&page, "broker-status", "broker: connected").await;
 
-    fill(&page, "subscribe-topic", "plant/#").await;
-    choose(&page, "subscribe-qos", "1").await;
-    click(&page, "subscribe-button").await;
-    let active = format!(
-        "{} [data-topic=\"plant/#\"][data-state=\"active\"]",
-        testid("subscription-list")
-    );
-    eventually("the subscription active", || async {
-        page.find(Locator::Css(&active)).await.ok().map(|_| ())
-    })
-    .await;
+    subscribe_on_page(&page, "plant/#", "1").await;
 
     let mut outside = Observer::connect(&broker.url(), &["plant/line2/#"]).await;
     outside
@@ -237,26 +246,14 @@ async fn the_page_reconnects_its_socket_and_restores_its_subscriptions() {
     let page = driver.browser().await;
     page.goto(&app.url("/")).await.expect("the page loads");
     wait_text(&page, "socket-status", "socket: open").await;
-    fill(&page, "subscribe-topic", "line/+/speed").await;
-    click(&page, "subscribe-button").await;
-    let active = format!(
-        "{} [data-topic=\"line/+/speed\"][data-state=\"active\"]",
-        testid("subscription-list")
-    );
-    eventually("the subscription active", || async {
-        page.find(Locator::Css(&active)).await.ok().map(|_| ())
-    })
-    .await;
+    subscribe_on_page(&page, "line/+/speed", "0").await;
 
     assert!(app.terminate().success());
     wait_text(&page, "socket-status", "socket: closed").await;
     wait_text(&page, "broker-status", "broker: disconnected").await;
     let _app = App::start(broker.port, &[("HTTP_BIND", &bind)]);
     wait_text(&page, "socket-status", "socket: open").await;
-    eventually("the subscription restored", || async {
-        page.find(Locator::Css(&active)).await.ok().map(|_| ())
-    })
-    .await;
+    wait_active_on_page(&page, "line/+/speed").await;
     let outside = Observer::connect(&broker.url(), &[]).await;
     outside.publish("line/4/speed", "1200", 1, false).await;
     wait_row(&page, "line/4/speed", "1200").await;
@@ -305,16 +302,7 @@ async fn the_page_shows_errors_and_hints_inline_and_its_log_pauses_and_filters()
     })
     .await;
 
-    fill(&page, "subscribe-topic", "log/#").await;
-    click(&page, "subscribe-button").await;
-    let active = format!(
-        "{} [data-topic=\"log/#\"][data-state=\"active\"]",
-        testid("subscription-list")
-    );
-    eventually("the subscription active", || async {
-        page.find(Locator::Css(&active)).await.ok().map(|_| ())
-    })
-    .await;
+    subscribe_on_page(&page, "log/#", "0").await;
     let outside = Observer::connect(&broker.url(), &[]).await;
     outside.publish("log/a", "first", 1, false).await;
     wait_row(&page, "log/a", "first").await;

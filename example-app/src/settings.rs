@@ -25,9 +25,6 @@ pub struct Settings {
     /// Outbound frames queued per session before the oldest messages are dropped (`lagged`).
     #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 1000)]
     pub queue_frames: usize,
-    /// Bytes handed to a session's socket but not yet sent, before frames wait in its queue.
-    #[arg(long, env = "WS_SEND_BUFFER_BYTES", default_value_t = 256 * 1024)]
-    pub send_buffer_bytes: usize,
     /// Seconds between heartbeat pings to each WebSocket client.
     #[arg(long, env = "WS_HEARTBEAT_S", default_value_t = 5)]
     pub heartbeat_s: u64,

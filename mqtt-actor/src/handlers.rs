@@ -107,7 +107,7 @@ impl Handlers {
 
     /// Sends a log line to the `log` crate and to every `on_log` handler.
     pub fn log(&self, level: LogLevel, text: &str) {
-        log::log!(level.as_log_level(), "{text}");
+        log::log!(target: "mqtt_actor", level.as_log_level(), "{text}");
         self.log.iter().for_each(|f| f(level, text));
     }
 }
