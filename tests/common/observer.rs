@@ -73,6 +73,28 @@ impl Observer {
         self.client.publish(msg).await.expect("observer publishes");
     }
 
+    /// Publishes QoS 0 messages without waiting for each one: up to `window`
+    /// are handed to the client before waiting for them to go out.
+    pub async fn publish_burst(
+        &self,
+        messages: impl IntoIterator<Item = (String, Vec<u8>)>,
+        window: usize,
+    ) {
+        let mut pending = Vec::with_capacity(window);
+        for (topic, payload) in messages {
+            let msg = paho::Message::new(topic, payload, 0);
+            pending.push(self.client.publish(msg));
+            if pending.len() == window {
+                for token in pending.drain(..) {
+                    token.await.expect("observer publishes");
+                }
+            }
+        }
+        for token in pending {
+            token.await.expect("observer publishes");
+        }
+    }
+
     /// The next message, or `None` after `wait`.
     pub async fn next_within(&mut self, wait: Duration) -> Option<paho::Message> {
         tokio::time::timeout(wait, self.stream.recv())
