@@ -183,38 +183,54 @@ impl Stream for Body {
     }
 }
 
+/// When the client last sent a frame, shared by its session (which sees the
+/// frames) and its forwarder (which keeps running when the session cannot).
+pub struct Activity {
+    started: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    /// Activity from now on.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Activity {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// The client sent something.
+    pub fn touch(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// How long the client has been silent.
+    pub fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
 /// The `MqttActor`'s listener for one session: puts each message (encoded once
 /// for all sessions) and each connection change in the outbox, and closes the
 /// socket when the client has been silent past the idle timeout.
 pub struct Forwarder {
     outbox: Arc<Outbox>,
-    last_seen: Arc<AtomicU64>,
-    started: Instant,
+    activity: Arc<Activity>,
     idle_timeout: Duration,
     heartbeat: Duration,
 }
 
 impl Forwarder {
-    /// A forwarder for `outbox`; `last_seen` is the session's clock of the
-    /// client's last frame, in ms since `started`.
-    pub fn new(
-        outbox: Arc<Outbox>,
-        last_seen: Arc<AtomicU64>,
-        started: Instant,
-        state: &AppState,
-    ) -> Self {
+    /// A forwarder for `outbox`, closing it after the idle timeout of `activity`.
+    pub fn new(outbox: Arc<Outbox>, activity: Arc<Activity>, state: &AppState) -> Self {
         Forwarder {
             outbox,
-            last_seen,
-            started,
+            activity,
             idle_timeout: state.settings.idle_timeout(),
             heartbeat: state.settings.heartbeat(),
         }
-    }
-
-    fn idle_for(&self) -> Duration {
-        let seen = Duration::from_millis(self.last_seen.load(Ordering::Relaxed));
-        self.started.elapsed().saturating_sub(seen)
     }
 }
 
@@ -225,8 +241,9 @@ impl Actor for Forwarder {
         // The MqttActor never waits: what does not fit here is dropped and counted there.
         ctx.set_mailbox_capacity(4096);
         ctx.run_interval(self.heartbeat, |act, ctx| {
-            if act.idle_for() > act.idle_timeout {
-                log::info!("WebSocket client silent for {:?}: closing", act.idle_for());
+            let idle = act.activity.idle_for();
+            if idle > act.idle_timeout {
+                log::info!("WebSocket client silent for {idle:?}: closing");
                 act.outbox.close();
                 ctx.stop();
             }

@@ -4,9 +4,7 @@
 //! [`Outbox`] (see `outbox.rs` for why the two are apart).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix::prelude::*;
 use actix_http::ws::Codec;
@@ -19,7 +17,7 @@ use mqtt_actor::{
 };
 use serde_json::Value;
 
-use crate::outbox::{Body, Forwarder, Outbox, Stop};
+use crate::outbox::{Activity, Body, Forwarder, Outbox, Stop};
 use crate::protocol::{parse_request, ApiError, Code, Event, PublishBody, Request};
 use crate::state::AppState;
 
@@ -52,32 +50,25 @@ pub struct Session {
     outbox: Arc<Outbox>,
     forwarder: Addr<Forwarder>,
     filters: HashSet<String>,
-    started: Instant,
-    last_seen: Arc<AtomicU64>,
+    activity: Arc<Activity>,
 }
 
 impl Session {
     fn new(state: Arc<AppState>, outbox: Arc<Outbox>) -> Self {
-        let started = Instant::now();
-        let last_seen = Arc::new(AtomicU64::new(0));
-        let forwarder = Forwarder::new(outbox.clone(), last_seen.clone(), started, &state).start();
+        let activity = Activity::new();
+        let forwarder = Forwarder::new(outbox.clone(), activity.clone(), &state).start();
         Session {
             id: state.sessions.next_id(),
             state,
             outbox,
             forwarder,
             filters: HashSet::new(),
-            started,
-            last_seen,
+            activity,
         }
     }
 
     fn listener(&self) -> Recipient<MqttMessage> {
         self.forwarder.clone().recipient()
-    }
-
-    fn heartbeat(&mut self, ctx: &mut WebsocketContext<Self>) {
-        ctx.ping(b"");
     }
 
     fn on_text(&mut self, text: ByteString, ctx: &mut WebsocketContext<Self>) {
@@ -203,9 +194,7 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.state.sessions.register(self.id, ctx.address());
-        ctx.run_interval(self.state.settings.heartbeat(), |act, ctx| {
-            act.heartbeat(ctx)
-        });
+        ctx.run_interval(self.state.settings.heartbeat(), |_, ctx| ctx.ping(b""));
         let watch = WatchConnection(self.forwarder.clone().recipient());
         self.state
             .mqtt
@@ -247,8 +236,7 @@ impl Handler<GoingAway> for Session {
 
 impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
     fn handle(&mut self, item: Result<ws::Message, ProtocolError>, ctx: &mut Self::Context) {
-        let now = self.started.elapsed().as_millis() as u64;
-        self.last_seen.store(now, Ordering::Relaxed);
+        self.activity.touch();
         match item {
             Ok(ws::Message::Text(text)) => self.on_text(text, ctx),
             Ok(ws::Message::Binary(_)) => {
