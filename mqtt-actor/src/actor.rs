@@ -662,10 +662,10 @@ impl MqttActor {
 
     fn publish(&mut self, p: Publish, reply: oneshot::Sender<Result<()>>, ctx: &mut Context<Self>) {
         if !self.connected {
-            let _ = match p.qos {
-                QoS::AtMostOnce => reply.send(Err(self.not_connected())),
+            match p.qos {
+                QoS::AtMostOnce => drop(reply.send(Err(self.not_connected()))),
                 _ => self.buffer_publish(p, reply),
-            };
+            }
             return;
         }
         let msg = paho::MessageBuilder::new()
@@ -705,20 +705,18 @@ impl MqttActor {
         .spawn(ctx);
     }
 
-    fn buffer_publish(
-        &mut self,
-        publish: Publish,
-        reply: oneshot::Sender<Result<()>>,
-    ) -> std::result::Result<(), Result<()>> {
+    /// Keeps a QoS 1/2 publish for the next connection, up to the configured bound.
+    fn buffer_publish(&mut self, publish: Publish, reply: oneshot::Sender<Result<()>>) {
         let limit = self.config.max_buffered_publishes;
         if self.buffer.len() >= limit {
-            return reply.send(Err(MqttError::BufferFull {
+            let full = MqttError::BufferFull {
                 topic: publish.topic,
                 limit,
-            }));
+            };
+            let _ = reply.send(Err(full));
+            return;
         }
         self.buffer.push_back(Buffered { publish, reply });
-        Ok(())
     }
 
     fn flush_buffer(&mut self, ctx: &mut Context<Self>) {
