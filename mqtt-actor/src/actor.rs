@@ -417,7 +417,7 @@ impl Actor for MqttActor {
             ctx.add_message_stream(links);
             ctx.add_message_stream(inbound);
         }
-        ctx.run_interval(SWEEP_INTERVAL, |act, _| act.sweep_dead());
+        ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep_dead(ctx));
         self.log(
             LogLevel::Info,
             &format!("client {} connecting to {}", self.client_id, self.uri),
@@ -610,7 +610,7 @@ impl MqttActor {
         self.release(filters, ctx);
     }
 
-    fn sweep_dead(&mut self) {
+    fn sweep_dead(&mut self, ctx: &mut Context<Self>) {
         let dead: Vec<Recipient<MqttMessage>> = self
             .index
             .holders()
@@ -619,10 +619,12 @@ impl MqttActor {
                 _ => None,
             })
             .collect();
-        if !dead.is_empty() {
-            if let Some(addr) = &self.addr {
-                addr.do_send(DropListeners(dead));
-            }
+        for listener in dead {
+            self.log(
+                LogLevel::Notice,
+                "a listener stopped: releasing its filters",
+            );
+            self.drop_listener(listener, ctx);
         }
         self.watchers.retain(|w| w.connected());
     }
@@ -764,12 +766,6 @@ impl actix::Message for Ungranted {
     type Result = ();
 }
 
-struct DropListeners(Vec<Recipient<MqttMessage>>);
-
-impl actix::Message for DropListeners {
-    type Result = ();
-}
-
 impl Handler<Link> for MqttActor {
     type Result = ();
     fn handle(&mut self, link: Link, ctx: &mut Context<Self>) {
@@ -821,19 +817,6 @@ impl Handler<Ungranted> for MqttActor {
     type Result = ();
     fn handle(&mut self, Ungranted(filter): Ungranted, _: &mut Context<Self>) {
         handlers::call(&self.handlers.unsubscribe, &self.me(), &filter);
-    }
-}
-
-impl Handler<DropListeners> for MqttActor {
-    type Result = ();
-    fn handle(&mut self, DropListeners(list): DropListeners, ctx: &mut Context<Self>) {
-        for r in list {
-            self.log(
-                LogLevel::Notice,
-                "a listener stopped: releasing its filters",
-            );
-            self.drop_listener(r, ctx);
-        }
     }
 }
 
