@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod actor;
+mod client;
 mod config;
 mod error;
 mod handlers;

@@ -1,0 +1,217 @@
+//! The Paho side: client and connect options made from the configuration,
+//! callbacks that only forward into channels, and conversions of messages and
+//! acknowledgements.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use paho_mqtt as paho;
+
+use crate::config::{MqttConfig, ProtocolVersion, TlsVersion, Transport};
+use crate::error::{MqttError, Result};
+use crate::messages::{MessageProperties, MqttMessage, QoS};
+
+/// Incoming messages wait here between Paho's thread and the actor; past this,
+/// Paho's side drops and counts them.
+const INBOUND_CAPACITY: usize = 65_536;
+
+/// Connection events from Paho's callbacks; never dropped.
+pub(crate) enum Link {
+    Up,
+    Lost(String),
+}
+
+impl actix::Message for Link {
+    type Result = ();
+}
+
+/// Incoming publishes from Paho's callbacks.
+pub(crate) struct Inbound(pub(crate) paho::Message);
+
+impl actix::Message for Inbound {
+    type Result = ();
+}
+
+pub(crate) type LinkStream = std::pin::Pin<Box<async_channel::Receiver<Link>>>;
+pub(crate) type InboundStream = std::pin::Pin<Box<async_channel::Receiver<Inbound>>>;
+
+pub(crate) fn generated_client_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("mqtt-actor-{}-{nanos:08x}", std::process::id())
+}
+
+pub(crate) fn mqtt_version(config: &MqttConfig) -> u32 {
+    match config.protocol_version {
+        ProtocolVersion::V311 => paho::MQTT_VERSION_3_1_1,
+        ProtocolVersion::V5 => paho::MQTT_VERSION_5,
+    }
+}
+
+pub(crate) fn connect_options(config: &MqttConfig) -> Result<paho::ConnectOptions> {
+    let mut b = match (config.transport, config.protocol_version) {
+        (Transport::Tcp, ProtocolVersion::V311) => paho::ConnectOptionsBuilder::new_v3(),
+        (Transport::Tcp, ProtocolVersion::V5) => paho::ConnectOptionsBuilder::new_v5(),
+        (Transport::Websockets, ProtocolVersion::V311) => paho::ConnectOptionsBuilder::new_ws(),
+        (Transport::Websockets, ProtocolVersion::V5) => paho::ConnectOptionsBuilder::new_ws_v5(),
+    };
+    b.keep_alive_interval(Duration::from_secs(config.keepalive))
+        .connect_timeout(config.request_timeout);
+    match config.protocol_version {
+        ProtocolVersion::V311 => b.clean_session(config.clean_session),
+        ProtocolVersion::V5 => b.clean_start(config.clean_session),
+    };
+    if let Some(user) = &config.username {
+        b.user_name(user);
+    }
+    if let Some(pass) = &config.password {
+        b.password(pass.as_str());
+    }
+    if let Some(topic) = &config.last_will_topic {
+        b.will_message(
+            paho::MessageBuilder::new()
+                .topic(topic)
+                .payload(config.last_will_message.as_bytes())
+                .qos(i32::from(config.last_will_qos))
+                .retained(config.last_will_retain)
+                .finalize(),
+        );
+    }
+    if config.uses_tls() {
+        b.ssl_options(ssl_options(config)?);
+    }
+    Ok(b.finalize())
+}
+
+fn ssl_options(config: &MqttConfig) -> Result<paho::SslOptions> {
+    let mut s = paho::SslOptionsBuilder::new();
+    let file_err = |setting: &str, path: &std::path::Path, e: paho::Error| {
+        MqttError::config(setting, path.display(), e)
+    };
+    if let Some(ca) = &config.tls_ca_certs {
+        s.trust_store(ca)
+            .map_err(|e| file_err("MQTT_TLS_CA_CERTS", ca, e))?;
+    }
+    if let Some(cert) = &config.tls_certfile {
+        s.key_store(cert)
+            .map_err(|e| file_err("MQTT_TLS_CERTFILE", cert, e))?;
+    }
+    if let Some(key) = &config.tls_keyfile {
+        s.private_key(key)
+            .map_err(|e| file_err("MQTT_TLS_KEYFILE", key, e))?;
+    }
+    if let Some(ciphers) = &config.tls_ciphers {
+        s.enabled_cipher_suites(ciphers);
+    }
+    s.ssl_version(match config.tls_version {
+        TlsVersion::Auto => paho::SslVersion::Default,
+        TlsVersion::V1_0 => paho::SslVersion::Tls_1_0,
+        TlsVersion::V1_1 => paho::SslVersion::Tls_1_1,
+        TlsVersion::V1_2 => paho::SslVersion::Tls_1_2,
+    });
+    s.enable_server_cert_auth(!config.tls_insecure)
+        .verify(!config.tls_insecure);
+    Ok(s.finalize())
+}
+
+/// Routes Paho's callbacks into two channels: connection events (unbounded,
+/// they are rare and must not be lost) and messages (bounded, drops counted).
+/// The callbacks only forward: nothing blocking runs on Paho's thread.
+pub(crate) fn install_callbacks(
+    client: &paho::AsyncClient,
+    dropped: Arc<AtomicU64>,
+) -> (LinkStream, InboundStream) {
+    let (link_tx, link_rx) = async_channel::unbounded();
+    let (msg_tx, msg_rx) = async_channel::bounded(INBOUND_CAPACITY);
+    let tx = link_tx.clone();
+    client.set_connected_callback(move |_| {
+        let _ = tx.try_send(Link::Up);
+    });
+    let tx = link_tx.clone();
+    client.set_connection_lost_callback(move |_| {
+        let _ = tx.try_send(Link::Lost("connection lost".into()));
+    });
+    client.set_disconnected_callback(move |_, _, reason| {
+        let _ = link_tx.try_send(Link::Lost(format!("broker sent DISCONNECT: {reason}")));
+    });
+    client.set_message_callback(move |_, msg| {
+        if let Some(msg) = msg {
+            if msg_tx.try_send(Inbound(msg)).is_err() {
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    (Box::pin(link_rx), Box::pin(msg_rx))
+}
+
+pub(crate) fn to_qos(q: QoS) -> paho::QoS {
+    paho::QoS::from(i32::from(q))
+}
+
+pub(crate) fn from_paho(msg: &paho::Message) -> MqttMessage {
+    let qos = QoS::try_from(msg.qos() as i32).unwrap_or_default();
+    let props = msg.properties();
+    let properties = (!props.is_empty()).then(|| MessageProperties {
+        content_type: props.get_string(paho::PropertyCode::ContentType),
+        response_topic: props.get_string(paho::PropertyCode::ResponseTopic),
+        correlation_data: props
+            .get_binary(paho::PropertyCode::CorrelationData)
+            .map(Bytes::from),
+        message_expiry_interval: props
+            .get_int(paho::PropertyCode::MessageExpiryInterval)
+            .map(|v| v as u32),
+        payload_format_indicator: props
+            .get_int(paho::PropertyCode::PayloadFormatIndicator)
+            .map(|v| v as u8),
+        user_properties: props.user_iter().collect(),
+    });
+    MqttMessage::with_properties(
+        msg.topic(),
+        Bytes::copy_from_slice(msg.payload()),
+        qos,
+        msg.retained(),
+        properties,
+    )
+}
+
+/// Waits for a Paho token, bounded by the request timeout.
+pub(crate) async fn acked<F, T>(
+    fut: F,
+    timeout: Duration,
+    operation: &'static str,
+    topic: String,
+) -> Result<T>
+where
+    F: Future<Output = paho::Result<T>>,
+{
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(refusal(operation, topic, &e)),
+        Err(_) => Err(MqttError::Timeout {
+            operation,
+            topic,
+            timeout,
+        }),
+    }
+}
+
+fn refusal(operation: &'static str, topic: String, e: &paho::Error) -> MqttError {
+    match e {
+        paho::Error::ReasonCode(..) | paho::Error::Failure => MqttError::Refused {
+            operation,
+            topic,
+            reason: e.to_string(),
+        },
+        other => MqttError::Client(format!("{operation} on {topic:?} failed: {other}")),
+    }
+}
+
+pub(crate) fn granted_qos(rsp: &paho::ServerResponse) -> i32 {
+    rsp.subscribe_response()
+        .unwrap_or_else(|| rsp.reason_code() as i32)
+}
