@@ -108,8 +108,10 @@ impl Outbox {
         }
     }
 
-    /// Encodes what is waiting (a `lagged` notice first) into `buf`.
-    fn fill(&self, buf: &mut BytesMut, codec: &mut Codec) {
+    /// Encodes what is waiting (a `lagged` notice first) into `buf`. When
+    /// nothing is, registers `waker` under the same lock, so that a frame
+    /// pushed meanwhile cannot be missed. `false`: closed and drained.
+    fn take(&self, buf: &mut BytesMut, codec: &mut Codec, waker: &Waker) -> bool {
         let mut inner = self.lock();
         if inner.lagged > 0 {
             let notice = Event::Lagged {
@@ -125,6 +127,13 @@ impl Outbox {
                 None => break,
             }
         }
+        if buf.is_empty() {
+            if inner.closed {
+                return false;
+            }
+            inner.waker = Some(waker.clone());
+        }
+        true
     }
 }
 
@@ -170,16 +179,13 @@ impl Stream for Body {
         }
         let this = &mut *self;
         let mut buf = BytesMut::new();
-        this.outbox.fill(&mut buf, &mut this.codec);
-        if !buf.is_empty() {
-            return Poll::Ready(Some(Ok(buf.freeze())));
-        }
-        let mut inner = this.outbox.lock();
-        if inner.closed {
+        if !this.outbox.take(&mut buf, &mut this.codec, cx.waker()) {
             return Poll::Ready(None);
         }
-        inner.waker = Some(cx.waker().clone());
-        Poll::Pending
+        if buf.is_empty() {
+            return Poll::Pending;
+        }
+        Poll::Ready(Some(Ok(buf.freeze())))
     }
 }
 
@@ -296,7 +302,8 @@ mod tests {
         outbox.push("m3".into(), true);
         assert_eq!(dropped.load(Ordering::Relaxed), 2);
         let mut buf = BytesMut::new();
-        outbox.fill(&mut buf, &mut Codec::new());
+        let waker = futures::task::noop_waker_ref();
+        assert!(outbox.take(&mut buf, &mut Codec::new(), waker));
         let text = String::from_utf8_lossy(&buf);
         assert!(text.contains(r#"{"type":"lagged","dropped":2}"#), "{text}");
         assert!(
