@@ -195,20 +195,9 @@ impl Actor for Session {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.state.sessions.register(self.id, ctx.address());
         ctx.run_interval(self.state.settings.heartbeat(), |_, ctx| ctx.ping(b""));
+        // The forwarder gets the current state first, then every change.
         let watch = WatchConnection(self.forwarder.clone().recipient());
-        self.state
-            .mqtt
-            .send(watch)
-            .into_actor(self)
-            .map(|res, act, _| {
-                if let Ok(c) = res {
-                    act.outbox.event(&Event::Status {
-                        connected: c.connected,
-                        broker: c.broker,
-                    });
-                }
-            })
-            .spawn(ctx);
+        self.state.mqtt.do_send(watch);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {

@@ -726,11 +726,14 @@ impl Handler<WatchConnection> for MqttActor {
         WatchConnection(w): WatchConnection,
         _: &mut Context<Self>,
     ) -> Self::Result {
-        self.watchers.push(w);
-        MessageResult(ConnectionChanged {
+        let now = ConnectionChanged {
             connected: self.connected,
             broker: self.uri.clone(),
-        })
+        };
+        // The current state goes first, in order with every later notice.
+        w.do_send(now.clone());
+        self.watchers.push(w);
+        MessageResult(now)
     }
 }
 

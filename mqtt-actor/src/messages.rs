@@ -412,8 +412,9 @@ impl actix::Message for ConnectionChanged {
     type Result = ();
 }
 
-/// Register `recipient` for [`ConnectionChanged`] notices. Answers the current
-/// state at once; watchers whose actor stopped are dropped automatically.
+/// Register `recipient` for [`ConnectionChanged`] notices: the current state
+/// first, then every change, in order. Also answers the current state.
+/// Watchers whose actor stopped are dropped automatically.
 #[derive(Debug, Clone)]
 pub struct WatchConnection(pub Recipient<ConnectionChanged>);
 
