@@ -132,19 +132,25 @@ async fn tls_client_certificates_are_presented() {
 }
 
 #[actix_rt::test]
-async fn websockets_and_mqtt_5_carry_messages() {
+async fn websockets_with_and_without_tls_and_mqtt_5_carry_messages() {
     init_logging();
     let broker = Mosquitto::with(MosquittoOptions {
         websockets: true,
+        tls: true,
         ..Default::default()
     });
     let mut ws = mqtt_config("127.0.0.1");
     ws.broker_port = broker.ws_port.unwrap();
     ws.transport = Transport::Websockets;
+    let mut wss = mqtt_config("localhost");
+    wss.broker_port = broker.wss_port.unwrap();
+    wss.transport = Transport::Websockets;
+    wss.tls_enabled = true;
+    wss.tls_ca_certs = Some(broker.ca.as_ref().unwrap().ca.clone());
     let mut v5 = mqtt_config(&broker.url());
     v5.protocol_version = ProtocolVersion::V5;
 
-    for config in [ws, v5] {
+    for config in [ws, wss, v5] {
         let seen: Arc<Mutex<Vec<MqttMessage>>> = Arc::default();
         let held = seen.clone();
         let mqtt = MqttActor::builder(config)

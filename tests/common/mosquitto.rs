@@ -20,7 +20,7 @@ pub struct MosquittoOptions {
     pub tls: bool,
     /// Makes the TLS listener ask for a client certificate.
     pub require_client_cert: bool,
-    /// Adds a websockets listener.
+    /// Adds a websockets listener (with TLS too when `tls` is set).
     pub websockets: bool,
 }
 
@@ -29,6 +29,7 @@ pub struct Mosquitto {
     pub port: u16,
     pub tls_port: Option<u16>,
     pub ws_port: Option<u16>,
+    pub wss_port: Option<u16>,
     pub ca: Option<TestCa>,
     child: Option<Child>,
 }
@@ -46,6 +47,7 @@ impl Mosquitto {
             port: free_port(),
             tls_port: opts.tls.then(free_port),
             ws_port: opts.websockets.then(free_port),
+            wss_port: (opts.websockets && opts.tls).then(free_port),
             ca,
             dir,
             child: None,
@@ -85,6 +87,14 @@ impl Mosquitto {
         }
         if let Some(port) = self.ws_port {
             conf += &format!("listener {port} 127.0.0.1\nprotocol websockets\n");
+        }
+        if let (Some(port), Some(ca)) = (self.wss_port, &self.ca) {
+            conf += &format!(
+                "listener {port} 127.0.0.1\nprotocol websockets\ncafile {}\ncertfile {}\nkeyfile {}\n",
+                ca.ca.display(),
+                ca.server_cert.display(),
+                ca.server_key.display()
+            );
         }
         let mut f = std::fs::File::create(self.config_path()).expect("config file");
         f.write_all(conf.as_bytes()).expect("write config");
@@ -129,7 +139,7 @@ impl Mosquitto {
 
     fn wait_listening(&mut self) {
         let start = Instant::now();
-        let ports: Vec<u16> = [Some(self.port), self.tls_port, self.ws_port]
+        let ports: Vec<u16> = [Some(self.port), self.tls_port, self.ws_port, self.wss_port]
             .into_iter()
             .flatten()
             .collect();
