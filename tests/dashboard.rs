@@ -276,7 +276,7 @@ async fn rows_on(page: &Client, topic: &str) -> usize {
 }
 
 #[actix_rt::test]
-async fn the_page_shows_errors_and_hints_inline_and_its_log_pauses_and_filters() {
+async fn the_page_shows_errors_hints_and_topic_details_and_its_log_pauses_and_filters() {
     init_logging();
     let broker = Mosquitto::start();
     let app = App::start(broker.port, &[]);
@@ -306,6 +306,31 @@ async fn the_page_shows_errors_and_hints_inline_and_its_log_pauses_and_filters()
     let outside = Observer::connect(&broker.url(), &[]).await;
     outside.publish("log/a", "first", 1, false).await;
     wait_row(&page, "log/a", "first").await;
+
+    // The topic tree's detail pretty-prints JSON and shows binary as hex.
+    outside
+        .publish("log/json", r#"{"a":1,"b":[1,2]}"#, 1, false)
+        .await;
+    outside
+        .publish("log/raw", vec![0xdeu8, 0xad, 0xbe, 0xef, 0x00], 1, false)
+        .await;
+    for (topic, kind, shown) in [
+        ("log/json", "JSON", "\n  \"a\": 1,"),
+        ("log/raw", "hex", "de ad be ef 00"),
+    ] {
+        let row = format!("[data-testid=\"tree-node\"][data-topic=\"{topic}\"] > .tnode-row");
+        let node = eventually(&format!("{topic} in the tree"), || async {
+            page.find(Locator::Css(&row)).await.ok()
+        })
+        .await;
+        node.click().await.expect("select the topic");
+        eventually(&format!("the detail of {topic}"), || async {
+            let payload = text_of(&page, "detail-payload").await;
+            let detail_kind = text_of(&page, "detail-kind").await;
+            (payload.contains(shown) && detail_kind.contains(kind)).then_some(())
+        })
+        .await;
+    }
 
     // Paused: nothing new shows; resumed: it all arrives.
     click(&page, "log-pause").await;
