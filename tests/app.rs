@@ -447,6 +447,7 @@ async fn a_client_that_stops_reading_is_lagged_while_another_gets_everything() {
             _ => {}
         }
     }
+    println!("slow client: {received} received, {dropped} dropped");
     assert!(dropped > 0, "the slow client was told it lagged");
     assert_eq!(received + dropped, N as u64);
     let (_, status) = app.http().get("/api/status").await;
