@@ -32,44 +32,13 @@ pub type StartError = Box<dyn std::error::Error>;
 
 /// Starts everything and serves until SIGTERM / Ctrl-C, then shuts down cleanly.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
-    let embedded = match settings.mqtt.broker_url {
-        Some(_) => None,
-        None => Some(broker::EmbeddedBroker::start(
-            settings.embedded_broker_port,
-        )?),
-    };
-    if let Some(b) = &embedded {
-        say(&format!(
-            "embedded MQTT broker on {} (feed it: mosquitto_pub -h 127.0.0.1 -p {} -t demo/hello -m hi)",
-            b.address(),
-            b.port()
-        ));
-    }
-    let config = settings.mqtt.to_config(
-        embedded
-            .as_ref()
-            .map(|b| ("127.0.0.1".to_string(), b.port())),
-    )?;
+    // The embedded broker, if any, lives until the process exits.
+    let embedded = start_embedded_broker(&settings)?;
+    let broker = embedded
+        .as_ref()
+        .map(|b| ("127.0.0.1".to_string(), b.port()));
+    let state = start_mqtt(&settings, broker).await?;
 
-    let cache = Arc::new(Mutex::new(TopicCache::new(settings.topic_cache_size)));
-    let recorder = cache.clone();
-    let mqtt = MqttActor::builder(config)
-        .on_message(move |_, msg| recorder.lock().expect("cache lock").record(msg))
-        .start()?;
-    let connected = Arc::new(AtomicBool::new(false));
-    let watch = ConnectionWatch(connected.clone()).start();
-    mqtt.send(WatchConnection(watch.recipient())).await?;
-
-    let state = web::Data::new(AppState {
-        mqtt: mqtt.clone(),
-        settings: settings.clone(),
-        connected,
-        sessions: Sessions::default(),
-        dropped: Default::default(),
-        cache,
-        metrics: Default::default(),
-        started: Instant::now(),
-    });
     let payload_cap = settings.max_frame_bytes * 8 + (1 << 20);
     let app_state = state.clone();
     let server = HttpServer::new(move || {
@@ -82,9 +51,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             .configure(api::routes)
             .configure(pages::routes)
             .route("/ws", web::get().to(session::ws_route))
-            .default_service(web::to(|| async {
-                HttpResponse::NotFound().json(serde_json::json!({"error": {"code": "bad_request", "message": "no such route"}}))
-            }))
+            .default_service(web::to(no_such_route))
     })
     .disable_signals()
     .shutdown_timeout(5)
@@ -95,8 +62,54 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let server = server.run();
     actix_rt::spawn(shutdown_on_signal(state.into_inner(), server.handle()));
     server.await?;
-    // The embedded broker, if any, lives until the process exits.
     Ok(())
+}
+
+/// Starts the embedded broker when no broker URL is configured.
+fn start_embedded_broker(
+    settings: &Settings,
+) -> Result<Option<broker::EmbeddedBroker>, StartError> {
+    if settings.mqtt.broker_url.is_some() {
+        return Ok(None);
+    }
+    let b = broker::EmbeddedBroker::start(settings.embedded_broker_port)?;
+    say(&format!(
+        "embedded MQTT broker on {} (feed it: mosquitto_pub -h 127.0.0.1 -p {} -t demo/hello -m hi)",
+        b.address(),
+        b.port()
+    ));
+    Ok(Some(b))
+}
+
+/// Starts the `MqttActor` (feeding the last-value cache) and builds the shared state.
+async fn start_mqtt(
+    settings: &Settings,
+    broker: Option<(String, u16)>,
+) -> Result<web::Data<AppState>, StartError> {
+    let config = settings.mqtt.to_config(broker)?;
+    let cache = Arc::new(Mutex::new(TopicCache::new(settings.topic_cache_size)));
+    let recorder = cache.clone();
+    let mqtt = MqttActor::builder(config)
+        .on_message(move |_, msg| recorder.lock().expect("cache lock").record(msg))
+        .start()?;
+    let connected = Arc::new(AtomicBool::new(false));
+    let watch = ConnectionWatch(connected.clone()).start();
+    mqtt.send(WatchConnection(watch.recipient())).await?;
+    Ok(web::Data::new(AppState {
+        mqtt,
+        settings: settings.clone(),
+        connected,
+        sessions: Sessions::default(),
+        dropped: Default::default(),
+        cache,
+        metrics: Default::default(),
+        started: Instant::now(),
+    }))
+}
+
+async fn no_such_route() -> HttpResponse {
+    let err = ApiError::new(Code::BadRequest, "no such route");
+    HttpResponse::NotFound().json(serde_json::json!({ "error": err }))
 }
 
 /// Prints a line people (and the test harness) read on stdout.
