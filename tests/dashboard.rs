@@ -212,17 +212,30 @@ async fn the_dashboard_subscribes_publishes_and_rides_out_a_broker_restart() {
     })
     .await;
 
-    for i in 0..20 {
+    // A JSON reading for the detail pane, and a series for the chart (spread
+    // out a little so the screenshot shows a curve, not a spike).
+    let reading = r#"{"celsius": 44.5, "sensor": "line1-t3", "ok": true}"#;
+    outside
+        .publish("plant/line1/reading", reading, 1, false)
+        .await;
+    for i in 0..30u32 {
+        let value = 40.0 + 4.0 * (f64::from(i) / 4.0).sin();
         outside
-            .publish(
-                "plant/line1/temperature",
-                format!("{}", 40 + i % 7),
-                0,
-                false,
-            )
+            .publish("plant/line1/temperature", format!("{value:.2}"), 0, false)
             .await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
     }
+    outside
+        .publish("plant/line1/temperature", "46", 0, false)
+        .await;
     wait_row(&page, "plant/line1/temperature", "46").await;
+    let reading_row =
+        "[data-testid=\"tree-node\"][data-topic=\"plant/line1/reading\"] > .tnode-row";
+    let node = eventually("the reading in the tree", || async {
+        page.find(Locator::Css(reading_row)).await.ok()
+    })
+    .await;
+    node.click().await.expect("select the reading");
     choose(&page, "chart-topic", "plant/line1/temperature").await;
     eventually("the chart drawn", || async {
         let status = text_of(&page, "chart-status").await;
