@@ -151,11 +151,10 @@ async fn websockets_with_and_without_tls_and_mqtt_5_carry_messages() {
     v5.protocol_version = ProtocolVersion::V5;
 
     for config in [ws, wss, v5] {
-        let seen: Arc<Mutex<Vec<MqttMessage>>> = Arc::default();
-        let held = seen.clone();
+        let (seen, on_message) = recorder::<MqttMessage>();
         let mqtt = MqttActor::builder(config)
             .subscribe("t/#", QoS::ExactlyOnce)
-            .on_message(move |_, m| held.lock().unwrap().push(m.clone()))
+            .on_message(on_message)
             .start()
             .unwrap();
         wait_active(&mqtt, "t/#").await;
@@ -179,11 +178,10 @@ async fn mqtt_5_properties_reach_the_handlers() {
     let broker = Mosquitto::start();
     let mut v5 = mqtt_config(&broker.url());
     v5.protocol_version = ProtocolVersion::V5;
-    let seen: Arc<Mutex<Vec<MqttMessage>>> = Arc::default();
-    let held = seen.clone();
+    let (seen, on_message) = recorder::<MqttMessage>();
     let mqtt = MqttActor::builder(v5)
         .subscribe("props/#", QoS::AtLeastOnce)
-        .on_message(move |_, m| held.lock().unwrap().push(m.clone()))
+        .on_message(on_message)
         .start()
         .unwrap();
     wait_active(&mqtt, "props/#").await;

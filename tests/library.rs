@@ -61,16 +61,6 @@ async fn wait_for(seen: &Seen, topic: &str) -> MqttMessage {
     .await
 }
 
-type Recorded<T> = Arc<Mutex<Vec<T>>>;
-
-fn recorder<T: Clone + 'static>() -> (Recorded<T>, impl Fn(&Addr<MqttActor>, &T) + 'static) {
-    let list: Recorded<T> = Arc::default();
-    let held = list.clone();
-    (list, move |_: &Addr<MqttActor>, v: &T| {
-        held.lock().unwrap().push(v.clone())
-    })
-}
-
 #[actix_rt::test]
 async fn subscribe_in_on_connect_feeds_on_topic_and_on_message() {
     init_logging();

@@ -15,6 +15,16 @@ pub struct TestCa {
 }
 
 impl TestCa {
+    /// The Mosquitto listener options that serve the server certificate.
+    pub fn listener_options(&self) -> String {
+        format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\n",
+            self.ca.display(),
+            self.server_cert.display(),
+            self.server_key.display()
+        )
+    }
+
     /// Generates everything under `dir`, file names prefixed with `name`.
     pub fn generate(dir: &Path, name: &str) -> TestCa {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");

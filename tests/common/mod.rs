@@ -87,3 +87,21 @@ pub async fn wait_active(mqtt: &actix::Addr<mqtt_actor::MqttActor>, filter: &str
     })
     .await
 }
+
+/// What a handler recorded.
+pub type Recorded<T> = std::sync::Arc<std::sync::Mutex<Vec<T>>>;
+
+/// A handler that records every value it is called with, and the list it fills.
+pub fn recorder<T: Clone + 'static>() -> (
+    Recorded<T>,
+    impl Fn(&actix::Addr<mqtt_actor::MqttActor>, &T) + 'static,
+) {
+    let list: Recorded<T> = Default::default();
+    let held = list.clone();
+    (
+        list,
+        move |_: &actix::Addr<mqtt_actor::MqttActor>, v: &T| {
+            held.lock().expect("recorder lock").push(v.clone())
+        },
+    )
+}

@@ -75,12 +75,7 @@ impl Mosquitto {
         }
         conf += &format!("listener {} 127.0.0.1\n", self.port);
         if let (Some(port), Some(ca)) = (self.tls_port, &self.ca) {
-            conf += &format!(
-                "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
-                ca.ca.display(),
-                ca.server_cert.display(),
-                ca.server_key.display()
-            );
+            conf += &format!("listener {port} 127.0.0.1\n{}", ca.listener_options());
             if opts.require_client_cert {
                 conf += "require_certificate true\n";
             }
@@ -90,10 +85,8 @@ impl Mosquitto {
         }
         if let (Some(port), Some(ca)) = (self.wss_port, &self.ca) {
             conf += &format!(
-                "listener {port} 127.0.0.1\nprotocol websockets\ncafile {}\ncertfile {}\nkeyfile {}\n",
-                ca.ca.display(),
-                ca.server_cert.display(),
-                ca.server_key.display()
+                "listener {port} 127.0.0.1\nprotocol websockets\n{}",
+                ca.listener_options()
             );
         }
         let mut f = std::fs::File::create(self.config_path()).expect("config file");
