@@ -558,3 +558,35 @@ async fn without_a_broker_url_the_app_runs_its_own_broker() {
     assert_eq!(reply["type"], "published");
     assert_eq!(outside.next().await.payload_str(), "to the outside");
 }
+
+#[actix_rt::test]
+async fn session_churn_leaves_no_subscription_behind() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port, &[]);
+    let http = app.http();
+    let mut keeper = app.ws().await;
+    subscribed(&mut keeper, "churn/#", 1).await;
+    for round in 0..3u64 {
+        let mut sessions = Vec::new();
+        for i in 0..20u64 {
+            let mut ws = app.ws().await;
+            subscribed(&mut ws, "churn/#", 1).await;
+            subscribed(&mut ws, &format!("churn/{round}/{i}"), 2).await;
+            sessions.push(ws);
+        }
+        assert_eq!(sessions_on(&http, "churn/#").await, Some(21));
+        drop(sessions);
+        eventually("the churned sessions' filters released", || async {
+            let (_, subs) = http.get("/api/subscriptions").await;
+            (subs == json!([{"topic": "churn/#", "qos": 1, "sessions": 1, "server": false}]))
+                .then_some(())
+        })
+        .await;
+    }
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    feed.publish("churn/after", "still flowing", 1, false).await;
+    assert_eq!(keeper.next_of("message").await["payload"], "still flowing");
+    let (_, status) = http.get("/api/status").await;
+    assert_eq!(status["sessions"], 1);
+}
