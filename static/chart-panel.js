@@ -1,0 +1,189 @@
+/*
+ * The chart panel: which topics carry numbers (the topic picker), a short
+ * history of their payloads, and the chosen topic and field drawn with
+ * LineChart (chart.js).
+ */
+
+import { CONFIG } from './config.js';
+import { ui, h } from './dom.js';
+import { extractNumbers, pickNumber, compareNames } from './format.js';
+import { tree } from './tree.js';
+import { LineChart } from './chart.js';
+
+/** The chart's topic, field and points. */
+export const chart = {
+  view: null,        // LineChart
+  topic: '',
+  field: '',
+  fields: new Map(), // field path -> true ('' = the payload itself)
+  points: [],
+  options: new Set(), // topics listed in the chart's topic <select>
+  optionOrder: [],    // [{ topic, el }] sorted, for inserting new options
+  timer: 0,
+  historyChars: 0,    // total payload characters held in the topics' histories
+};
+
+function addChartTopicOption(topic) {
+  if (chart.options.has(topic)) return;
+  chart.options.add(topic);
+  const order = chart.optionOrder;
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareNames(order[mid].topic, topic) > 0) hi = mid;
+    else lo = mid + 1;
+  }
+  const el = h('option', { value: topic, text: topic });
+  ui.chartTopic.insertBefore(el, order[lo] ? order[lo].el : null);
+  order.splice(lo, 0, { topic, el });
+}
+
+function fieldLabel(f) { return f === '' ? '(value)' : f; }
+
+function noteChartFields(ex) {
+  let added = false;
+  if (ex.scalar !== undefined && !chart.fields.has('')) { chart.fields.set('', true); added = true; }
+  for (const [k] of ex.fields) if (!chart.fields.has(k)) { chart.fields.set(k, true); added = true; }
+  return added;
+}
+
+function rebuildFieldSelect() {
+  const sel = ui.chartField;
+  sel.textContent = '';
+  for (const f of chart.fields.keys()) sel.append(h('option', { value: f, text: fieldLabel(f) }));
+  sel.disabled = chart.fields.size === 0;
+  if (chart.fields.has(chart.field)) sel.value = chart.field;
+}
+
+/** Points for the current topic/field from the topic's history. */
+function rebuildChartPoints() {
+  chart.points = [];
+  const node = chart.topic ? tree.byPath.get(chart.topic) : null;
+  if (node) {
+    for (const e of node.history) {
+      const v = pickNumber(extractNumbers(e.p), chart.field);
+      if (v !== undefined) chart.points.push({ t: e.t, v });
+    }
+  }
+  scheduleChartRender(true);
+}
+
+export function setChartTopic(topic) {
+  chart.topic = topic;
+  chart.fields = new Map();
+  chart.field = '';
+  if (topic) addChartTopicOption(topic);
+  ui.chartTopic.value = topic;
+  const node = topic ? tree.byPath.get(topic) : null;
+  if (node) {
+    for (const e of node.history) {
+      const ex = extractNumbers(e.p);
+      if (ex) noteChartFields(ex);
+    }
+  }
+  chart.field = chart.fields.has('') ? '' : (chart.fields.keys().next().value || '');
+  rebuildFieldSelect();
+  rebuildChartPoints();
+}
+
+function setChartField(field) {
+  chart.field = field;
+  rebuildChartPoints();
+}
+
+/** Keep recent short payloads of numeric topics so the chart can start with some history. */
+function remember(node, m) {
+  if (m.payload.length > CONFIG.HISTORY_PAYLOAD_MAX) return;
+  if (chart.historyChars > CONFIG.HISTORY_BUDGET_CHARS && node.path !== chart.topic) return;
+  node.history.push({ t: m.t, p: m.payload });
+  chart.historyChars += m.payload.length;
+  if (node.history.length > CONFIG.HISTORY_MAX * 1.5) {
+    const gone = node.history.splice(0, node.history.length - CONFIG.HISTORY_MAX);
+    for (const e of gone) chart.historyChars -= e.p.length;
+  }
+}
+
+/** Detect topics with numeric payloads for the chart's topic list (at most once a second per topic). */
+function probeNumeric(node, m) {
+  if (node.numeric || m.payload.length > CONFIG.NUMERIC_PROBE_MAX) return;
+  if (m.t - node.numProbeAt < 1000) return;
+  node.numProbeAt = m.t;
+  if (extractNumbers(m.payload)) {
+    node.numeric = true;
+    addChartTopicOption(node.path);
+  }
+}
+
+/**
+ * A message arrived on `node`'s topic: note whether the topic is numeric,
+ * keep its history, and extend the chart when it is the charted topic.
+ */
+export function chartFeed(node, m) {
+  if (m.encoding !== 'base64') {
+    probeNumeric(node, m);
+    if (node.numeric) remember(node, m);
+  }
+  if (!chart.topic || m.topic !== chart.topic || m.encoding === 'base64') return;
+  const ex = extractNumbers(m.payload);
+  if (!ex) return;
+  if (noteChartFields(ex)) {
+    if (!chart.fields.has(chart.field)) chart.field = chart.fields.has('') ? '' : chart.fields.keys().next().value;
+    rebuildFieldSelect();
+  }
+  const v = pickNumber(ex, chart.field);
+  if (v === undefined) return;
+  chart.points.push({ t: m.t, v });
+  if (chart.points.length > CONFIG.CHART_MAX_POINTS * 1.25) chart.points.splice(0, chart.points.length - CONFIG.CHART_MAX_POINTS);
+  scheduleChartRender(false);
+}
+
+function scheduleChartRender(now) {
+  if (now) {
+    clearTimeout(chart.timer);
+    chart.timer = 0;
+    renderChart();
+    return;
+  }
+  if (chart.timer) return;
+  chart.timer = setTimeout(() => { chart.timer = 0; renderChart(); }, CONFIG.CHART_RENDER_MS);
+}
+
+export function renderChart() {
+  const pts = chart.points;
+  let empty = 'Pick a topic with numeric values';
+  if (chart.topic) empty = 'No numeric values yet for ' + chart.topic;
+  if (chart.view) chart.view.setData(pts, { emptyText: empty });
+  if (!pts.length) {
+    ui.chartStatus.textContent = chart.topic ? 'Waiting for numeric values…' : '';
+    return;
+  }
+  let min = Infinity;
+  let max = -Infinity;
+  for (const p of pts) { if (p.v < min) min = p.v; if (p.v > max) max = p.v; }
+  const last = pts[pts.length - 1].v;
+  ui.chartStatus.textContent = pts.length + ' points · last ' + last + ' · min ' + min + ' · max ' + max;
+}
+
+function clearChart() {
+  chart.points = [];
+  const node = chart.topic ? tree.byPath.get(chart.topic) : null;
+  if (node) {
+    for (const e of node.history) chart.historyChars -= e.p.length;
+    node.history = [];
+  }
+  scheduleChartRender(true);
+}
+
+/** Draw on the canvas, and wire the topic and field pickers, Clear, and "Chart this topic". */
+export function initChart() {
+  ui.detailChart.addEventListener('click', () => {
+    if (!tree.selected) return;
+    setChartTopic(tree.selected.path);
+    ui.chartCanvas.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  });
+  ui.chartTopic.addEventListener('change', () => setChartTopic(ui.chartTopic.value));
+  ui.chartField.addEventListener('change', () => setChartField(ui.chartField.value));
+  ui.chartClear.addEventListener('click', clearChart);
+  chart.view = new LineChart(ui.chartCanvas, { emptyText: 'Pick a topic with numeric values' });
+}

@@ -1,0 +1,131 @@
+/*
+ * DOM helpers shared by every panel: the page's elements (`ui`), element
+ * creation, notices and form feedback.
+ *
+ * Message data is only ever put into the page with textContent /
+ * createElement / setAttribute, never as HTML.
+ */
+
+import { CONFIG } from './config.js';
+
+const byTestId = (id) => document.querySelector('[data-testid="' + id + '"]');
+const byId = (id) => document.getElementById(id);
+/** The page's elements by role, filled once by collectElements(). */
+export const ui = {};
+
+/** createElement with attributes; children are nodes or strings (as text). */
+export function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v == null || v === false) continue;
+      if (k === 'class') node.className = v;
+      else if (k === 'text') node.textContent = v;
+      else if (k.startsWith('on') && typeof v === 'function') node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  for (const c of children) if (c != null) node.append(c);
+  return node;
+}
+
+/** A notice in the general area; `key` updates an existing one in place. */
+export function notice(kind, text, options = {}) {
+  const { key, testid, timeout } = options;
+  let el = key ? ui.notices.querySelector('[data-key="' + key + '"]') : null;
+  if (!el) {
+    const msg = h('span', { class: 'notice-text' });
+    const close = h('button', { type: 'button', class: 'notice-close', 'aria-label': 'Dismiss notice', text: '×' });
+    el = h('div', { class: 'notice notice-' + kind, role: kind === 'error' ? 'alert' : 'status', 'data-testid': testid || 'notice' }, msg, close);
+    if (key) el.dataset.key = key;
+    close.addEventListener('click', () => el.remove());
+    ui.notices.append(el);
+    while (ui.notices.childElementCount > CONFIG.NOTICES_MAX) ui.notices.firstElementChild.remove();
+  }
+  el.querySelector('.notice-text').textContent = text;
+  if (timeout) {
+    clearTimeout(el._timer);
+    el._timer = setTimeout(() => el.remove(), timeout);
+  }
+  return el;
+}
+
+export function showFormError(el, text) {
+  el.textContent = text;
+  el.hidden = false;
+}
+
+export function clearFormError(el) {
+  el.textContent = '';
+  el.hidden = true;
+}
+
+export function setFormStatus(el, text) {
+  el.textContent = text;
+  clearTimeout(el._timer);
+  if (text) el._timer = setTimeout(() => { el.textContent = ''; }, 6000);
+}
+
+export function collectElements() {
+  Object.assign(ui, {
+    brokerStatus: byTestId('broker-status'),
+    brokerUrl: byTestId('broker-url'),
+    socketStatus: byTestId('socket-status'),
+    socketRetry: byTestId('socket-retry'),
+    reconnectNow: byId('reconnect-now'),
+    notices: byTestId('notices'),
+
+    subForm: byId('subscribe-form'),
+    subTopic: byTestId('subscribe-topic'),
+    subQos: byTestId('subscribe-qos'),
+    subError: byTestId('subscribe-error'),
+    subStatus: byTestId('subscribe-status'),
+    subList: byTestId('subscription-list'),
+    subCount: byId('subscription-count'),
+
+    pubForm: byId('publish-form'),
+    pubTopic: byTestId('publish-topic'),
+    pubPayload: byTestId('publish-payload'),
+    pubQos: byTestId('publish-qos'),
+    pubEncoding: byTestId('publish-encoding'),
+    pubRetain: byTestId('publish-retain'),
+    pubFormat: byId('publish-format'),
+    pubHint: byTestId('publish-hint'),
+    pubError: byTestId('publish-error'),
+    pubStatus: byTestId('publish-status'),
+
+    log: byTestId('message-log'),
+    logFilter: byId('log-filter'),
+    logPause: byId('log-pause'),
+    logClear: byId('log-clear'),
+    logStats: byId('log-stats'),
+    logSkipped: byId('log-skipped'),
+
+    tree: byTestId('topic-tree'),
+    treeCount: byId('tree-count'),
+    treeExpand: byId('tree-expand'),
+    treeCollapse: byId('tree-collapse'),
+
+    detailEmpty: byId('detail-empty'),
+    detailBody: byId('detail-body'),
+    detailTopic: byId('detail-topic'),
+    detailTime: byId('detail-time'),
+    detailQos: byId('detail-qos'),
+    detailRetain: byId('detail-retain'),
+    detailCount: byId('detail-count'),
+    detailRate: byId('detail-rate'),
+    detailSize: byId('detail-size'),
+    detailKind: byId('detail-kind'),
+    detailPayload: byId('detail-payload'),
+    detailChart: byId('detail-chart'),
+    detailUse: byId('detail-use'),
+
+    chartTopic: byId('chart-topic'),
+    chartField: byId('chart-field'),
+    chartCanvas: byId('chart-canvas'),
+    chartStatus: byId('chart-status'),
+    chartClear: byId('chart-clear'),
+
+    knownTopics: byId('known-topics'),
+  });
+}

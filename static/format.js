@@ -1,0 +1,218 @@
+/*
+ * Pure helpers of the dashboard: payload previews and hex dumps, number
+ * extraction for the chart, clock and size formatting, per-topic rate
+ * counters. Nothing here touches the DOM.
+ */
+
+import { CONFIG } from './config.js';
+
+const NUMBER_RE = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/** Hint for the publish form: text when the payload looks like JSON but is not. */
+export function jsonHint(text) {
+  const t = text.trim();
+  if (!t || (t[0] !== '{' && t[0] !== '[')) return null;
+  try {
+    JSON.parse(t);
+    return null;
+  } catch (err) {
+    return 'looks like JSON but does not parse: ' + err.message;
+  }
+}
+
+/** Decode base64 to bytes; null when it is not valid base64. */
+export function base64ToBytes(b64) {
+  try {
+    const bin = atob(b64.replace(/\s+/g, ''));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch (_) {
+    return null;
+  }
+}
+
+function hex2(n) { return (n < 16 ? '0' : '') + n.toString(16); }
+
+/** Short single-line hex preview: "0a 1b 2c …". */
+export function hexPreview(bytes, max) {
+  const n = Math.min(bytes.length, max);
+  const parts = new Array(n);
+  for (let i = 0; i < n; i++) parts[i] = hex2(bytes[i]);
+  return parts.join(' ') + (bytes.length > n ? ' …' : '');
+}
+
+/** Classic hex dump: offset, 16 bytes, printable ASCII. */
+export function hexDump(bytes, maxBytes) {
+  const n = Math.min(bytes.length, maxBytes);
+  const lines = [];
+  for (let off = 0; off < n; off += 16) {
+    const end = Math.min(off + 16, n);
+    let hexPart = '';
+    let ascii = '';
+    for (let i = off; i < off + 16; i++) {
+      if (i < end) {
+        const b = bytes[i];
+        hexPart += hex2(b) + ' ';
+        ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+      } else {
+        hexPart += '   ';
+      }
+      if (i === off + 7) hexPart += ' ';
+    }
+    lines.push(off.toString(16).padStart(8, '0') + '  ' + hexPart + ' |' + ascii + '|');
+  }
+  if (bytes.length > n) lines.push('… ' + (bytes.length - n) + ' more bytes not shown');
+  return lines.join('\n');
+}
+
+function flattenNumbers(v, prefix, out, depth) {
+  if (out.length >= 64) return;
+  if (typeof v === 'number') {
+    if (Number.isFinite(v)) out.push([prefix, v]);
+  } else if (typeof v === 'boolean') {
+    out.push([prefix, v ? 1 : 0]);
+  } else if (typeof v === 'string') {
+    const s = v.trim();
+    if (NUMBER_RE.test(s)) out.push([prefix, Number(s)]);
+  } else if (v && typeof v === 'object' && depth < 4) {
+    if (Array.isArray(v)) {
+      const n = Math.min(v.length, 32);
+      for (let i = 0; i < n; i++) flattenNumbers(v[i], prefix ? prefix + '.' + i : String(i), out, depth + 1);
+    } else {
+      for (const k of Object.keys(v)) {
+        flattenNumbers(v[k], prefix ? prefix + '.' + k : k, out, depth + 1);
+        if (out.length >= 64) break;
+      }
+    }
+  }
+}
+
+/**
+ * Numbers in a utf8 payload. "21.5" -> {scalar: 21.5, fields: []};
+ * '{"a":1,"b":{"c":2}}' -> {scalar: undefined, fields: [["a",1],["b.c",2]]};
+ * anything else -> null.
+ */
+export function extractNumbers(payload) {
+  const s = payload.trim();
+  if (!s) return null;
+  if (NUMBER_RE.test(s)) return { scalar: Number(s), fields: [] };
+  if (s[0] !== '{' && s[0] !== '[') return null;
+  let v;
+  try {
+    v = JSON.parse(s);
+  } catch (_) {
+    return null;
+  }
+  const fields = [];
+  flattenNumbers(v, '', fields, 0);
+  return fields.length ? { scalar: undefined, fields } : null;
+}
+
+/** Value of `field` ('' = the payload itself) in an extractNumbers() result. */
+export function pickNumber(ex, field) {
+  if (!ex) return undefined;
+  if (field === '') return ex.scalar;
+  for (const [k, v] of ex.fields) if (k === field) return v;
+  return undefined;
+}
+
+/** How a payload is shown in the detail pane. */
+export function formatPayload(msg, maxChars) {
+  if (msg.encoding === 'base64') {
+    const bytes = base64ToBytes(msg.payload);
+    if (!bytes) return { kind: 'base64 (invalid)', text: msg.payload, size: msg.payload.length };
+    return { kind: 'binary · hex', text: bytes.length ? hexDump(bytes, CONFIG.HEX_MAX_BYTES) : '(empty)', size: bytes.length };
+  }
+  const s = msg.payload;
+  const size = utf8Length(s);
+  if (s === '') return { kind: 'empty', text: '(empty payload)', size: 0 };
+  const t = s.trim();
+  if (t[0] === '{' || t[0] === '[') {
+    try {
+      return { kind: 'JSON', text: clip(JSON.stringify(JSON.parse(t), null, 2), maxChars), size };
+    } catch (_) { /* fall through: show as text */ }
+  }
+  return { kind: 'text', text: clip(s, maxChars), size };
+}
+
+function clip(s, max) {
+  return s.length > max ? s.slice(0, max) + '\n… (' + (s.length - max) + ' more characters)' : s;
+}
+
+export function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; }
+    else n += 3;
+  }
+  return n;
+}
+
+function pad2(n) { return n < 10 ? '0' + n : String(n); }
+
+export function formatClock(t) {
+  const d = new Date(t);
+  return pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds()) +
+    '.' + String(d.getMilliseconds()).padStart(3, '0');
+}
+
+export function formatBytes(n) {
+  if (n < 1024) return n + ' B';
+  if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KiB';
+  return (n / 1024 / 1024).toFixed(1) + ' MiB';
+}
+
+export function formatRate(r) {
+  if (r <= 0) return '';
+  return (r >= 10 ? r.toFixed(0) : r.toFixed(1)) + '/s';
+}
+
+/** One-line preview used in log rows and tree nodes. */
+export function previewText(msg, maxChars) {
+  if (msg.encoding === 'base64') {
+    // Decode only the head; the size follows from the base64 length.
+    const b64 = msg.payload.replace(/\s+/g, '');
+    const want = Math.max(4, Math.floor(maxChars / 3));
+    const head = base64ToBytes(b64.slice(0, Math.ceil((want + 1) / 3) * 4));
+    if (!head || b64.length % 4 !== 0) return msg.payload.slice(0, maxChars);
+    const size = (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+    const shown = hexPreview(head.subarray(0, Math.min(want, size)), want);
+    return '[' + size + ' B] ' + shown + (size > want ? ' …' : '');
+  }
+  const s = msg.payload;
+  return s.length > maxChars ? s.slice(0, maxChars) + '…' : s;
+}
+
+/** Per-topic rate counter: one bucket per second over RATE_WINDOW_S seconds. */
+export function makeRate() {
+  return { buckets: new Uint32Array(CONFIG.RATE_WINDOW_S), sec: 0 };
+}
+
+function rateAdvance(r, sec) {
+  const W = r.buckets.length;
+  if (sec - r.sec >= W) r.buckets.fill(0);
+  else for (let s = r.sec + 1; s <= sec; s++) r.buckets[s % W] = 0;
+  if (sec > r.sec) r.sec = sec;
+}
+
+export function rateHit(r, now) {
+  const sec = Math.floor(now / 1000);
+  rateAdvance(r, sec);
+  r.buckets[sec % r.buckets.length]++;
+}
+
+export function rateValue(r, now) {
+  rateAdvance(r, Math.floor(now / 1000));
+  let sum = 0;
+  for (const b of r.buckets) sum += b;
+  return sum / r.buckets.length;
+}
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
+/** Order of topic levels in the tree and of the chart's topic list. */
+export function compareNames(a, b) { return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0); }

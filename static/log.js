@@ -1,0 +1,177 @@
+/*
+ * The message log, newest first: rows are batched per animation frame and
+ * bounded in number; it can be filtered, paused and cleared. Clicking a row
+ * selects its topic in the tree.
+ */
+
+import { CONFIG } from './config.js';
+import { ui, h } from './dom.js';
+import { previewText, formatClock } from './format.js';
+import { selectTopic } from './tree.js';
+
+/** The log's queues and counters. */
+export const log = {
+  queue: [],     // arrived, waiting for a frame
+  held: [],      // arrived while paused
+  paused: false,
+  skipped: 0,    // never rendered (dropped to stay within bounds)
+  total: 0,
+  filter: '',
+  scheduled: false,
+  raf: 0,
+  timer: 0,
+  statsQueued: false,
+};
+
+export function logEnqueue(m) {
+  log.total++;
+  const list = log.paused ? log.held : log.queue;
+  list.push(m);
+  // Amortised trim: only the newest LOG_MAX_ROWS can ever be shown.
+  if (list.length > CONFIG.LOG_MAX_ROWS * 2) {
+    const extra = list.length - CONFIG.LOG_MAX_ROWS;
+    list.splice(0, extra);
+    log.skipped += extra;
+  }
+  if (log.paused) scheduleLogStats();
+  else scheduleLogFlush();
+}
+
+function scheduleLogFlush() {
+  if (log.scheduled) return;
+  log.scheduled = true;
+  log.raf = requestAnimationFrame(flushLog);
+  // rAF does not run in hidden tabs; a timer keeps the log close to live anyway.
+  log.timer = setTimeout(flushLog, CONFIG.LOG_FALLBACK_MS);
+}
+
+function scheduleLogStats() {
+  if (log.statsQueued) return;
+  log.statsQueued = true;
+  setTimeout(() => { log.statsQueued = false; updateLogStats(); }, 200);
+}
+
+function flushLog() {
+  cancelAnimationFrame(log.raf);
+  clearTimeout(log.timer);
+  log.scheduled = false;
+  if (log.paused) return;
+  const q = log.queue;
+  if (q.length > CONFIG.LOG_MAX_ROWS) {
+    const extra = q.length - CONFIG.LOG_MAX_ROWS;
+    q.splice(0, extra);
+    log.skipped += extra;
+  }
+  const batch = q.splice(0, CONFIG.LOG_ROWS_PER_FRAME);
+  if (batch.length) {
+    const frag = document.createDocumentFragment();
+    for (let i = batch.length - 1; i >= 0; i--) frag.append(buildLogRow(batch[i]));
+    const box = ui.log;
+    const keepPosition = box.scrollTop > 2;
+    const before = keepPosition ? box.scrollHeight : 0;
+    box.prepend(frag);
+    let extra = box.childElementCount - CONFIG.LOG_MAX_ROWS;
+    while (extra-- > 0) box.lastElementChild.remove();
+    if (keepPosition) box.scrollTop += box.scrollHeight - before;
+  }
+  updateLogStats();
+  if (q.length) scheduleLogFlush();
+}
+
+function buildLogRow(m) {
+  const payloadText = previewText(m, CONFIG.LOG_PAYLOAD_CHARS);
+  const flags = h('span', { class: 'msg-flags' },
+    h('span', { class: 'badge badge-qos', title: 'QoS ' + m.qos, text: String(m.qos) }),
+    m.retain ? h('span', { class: 'badge badge-retain', title: 'retained', text: 'R' }) : null);
+  const row = h('div', { class: 'msg', 'data-testid': 'message', 'data-topic': m.topic, 'data-qos': m.qos, 'data-retain': m.retain ? 'true' : 'false' },
+    h('span', { class: 'msg-time', text: formatClock(m.t) }),
+    flags,
+    h('span', { class: 'msg-topic mono', title: m.topic, text: m.topic }),
+    h('span', { class: 'msg-payload mono' + (m.encoding === 'base64' ? ' is-binary' : ''), text: payloadText }));
+  row._search = null;
+  row._m = m;
+  if (log.filter && !logRowMatches(row)) row.hidden = true;
+  return row;
+}
+
+function logRowMatches(row) {
+  if (!log.filter) return true;
+  if (row._search === null) {
+    const m = row._m;
+    row._search = (m.topic + '\n' + previewText(m, CONFIG.LOG_PAYLOAD_CHARS)).toLowerCase();
+  }
+  return row._search.includes(log.filter);
+}
+
+function applyLogFilter() {
+  log.filter = ui.logFilter.value.trim().toLowerCase();
+  for (const row of ui.log.children) row.hidden = !logRowMatches(row);
+  updateLogStats();
+}
+
+export function updateLogStats() {
+  const rows = ui.log.childElementCount;
+  let shown = rows;
+  if (log.filter) {
+    shown = 0;
+    for (const row of ui.log.children) if (!row.hidden) shown++;
+  }
+  let text = log.filter ? shown + ' of ' + rows + ' shown' : rows + ' shown';
+  text += ' · ' + log.total + ' received';
+  if (log.paused) text += ' · paused, ' + log.held.length + ' held';
+  ui.logStats.textContent = text;
+  ui.logSkipped.hidden = log.skipped === 0;
+  ui.logSkipped.textContent = log.skipped ? log.skipped + ' skipped' : '';
+  ui.logSkipped.title = 'Messages not rendered because they arrived faster than the log shows (or while paused). They are still counted in the topic tree.';
+}
+
+function setPaused(paused) {
+  log.paused = paused;
+  ui.logPause.textContent = paused ? 'Resume' : 'Pause';
+  ui.logPause.setAttribute('aria-pressed', paused ? 'true' : 'false');
+  ui.log.closest('.log-card').classList.toggle('is-paused', paused);
+  if (!paused && log.held.length) {
+    log.queue.push(...log.held);
+    log.held = [];
+  }
+  if (!paused) scheduleLogFlush();
+  updateLogStats();
+}
+
+function clearLog() {
+  log.queue = [];
+  log.held = [];
+  log.skipped = 0;
+  log.total = 0;
+  ui.log.textContent = '';
+  updateLogStats();
+}
+
+function onLogClick(ev) {
+  const row = ev.target.closest('.msg');
+  if (!row || !ui.log.contains(row)) return;
+  if (window.getSelection && String(window.getSelection()).length) return; // user is selecting text
+  row.classList.toggle('open');
+  selectTopic(row.dataset.topic, true);
+}
+
+/** Wire the filter (also focused by "/"), Pause, Clear, and clicks on rows. */
+export function initLog() {
+  let filterTimer = 0;
+  ui.logFilter.addEventListener('input', () => {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(applyLogFilter, 120);
+  });
+  ui.logPause.addEventListener('click', () => setPaused(!log.paused));
+  ui.logClear.addEventListener('click', clearLog);
+  ui.log.addEventListener('click', onLogClick);
+
+  // "/" focuses the log filter (unless typing somewhere).
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    ev.preventDefault();
+    ui.logFilter.focus();
+  });
+}
