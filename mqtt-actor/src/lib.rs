@@ -32,7 +32,7 @@ mod messages;
 mod topic;
 
 pub use actor::{MqttActor, MqttActorBuilder};
-pub use config::{MqttConfig, ProtocolVersion, TlsVersion, Transport, SETTINGS};
+pub use config::{MqttConfig, ProtocolVersion, Setting, TlsVersion, Transport, SETTINGS};
 pub use error::{MqttError, Result};
 pub use handlers::{Connected, Disconnected, LogLevel, Published, Subscribed};
 pub use messages::{
