@@ -141,7 +141,7 @@ async fn unsubscribe_and_unsubscribe_all_stop_the_flow() {
     init_logging();
     let broker = Mosquitto::start();
     let (all, on_message) = recorder::<MqttMessage>();
-    let (unsubs, on_unsubscribe) = recorder::<String>();
+    let (unsubs, on_unsubscribe) = recorder::<Unsubscribed>();
     let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
         .subscribe("keep/#", QoS::AtLeastOnce)
         .on_message(on_message)
@@ -159,7 +159,10 @@ async fn unsubscribe_and_unsubscribe_all_stop_the_flow() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(*unsubs.lock().unwrap(), ["drop/#"]);
+    let unsuback = Unsubscribed {
+        filter: "drop/#".into(),
+    };
+    assert_eq!(*unsubs.lock().unwrap(), [unsuback]);
     let err = mqtt
         .send(Unsubscribe::new("drop/#"))
         .await
