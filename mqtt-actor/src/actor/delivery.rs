@@ -170,6 +170,10 @@ impl MqttActor {
             Step::Dropped => self.counters.dropped += 1,
             Step::Closed => self.drop_listener(r, ctx),
             Step::Wait(msg) => {
+                // `send` queues the message past the mailbox's capacity and
+                // resolves once the listener has handled it: the sign that it
+                // has room again. The future runs beside the actor's other
+                // work; nothing waits for it. An error means the listener stopped.
                 r.send(msg)
                     .into_actor(self)
                     .map(move |handled, act, ctx| match handled {
