@@ -2,8 +2,7 @@
 //! subscribe from on_connect, on_message, on_topic, unsubscribe, unsubscribe_all,
 //! publish, logging), QoS and retain, listener counting, dedupe and clean-up.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{mpsc, Arc, Mutex};
 
 use actix::prelude::*;
 use e2e::*;
@@ -12,8 +11,9 @@ use mqtt_actor::*;
 /// A listener actor that records what it gets.
 struct Collector {
     got: Arc<Mutex<Vec<MqttMessage>>>,
-    /// Simulates a stuck client: each message takes this long to handle.
-    stall: Option<Duration>,
+    /// Simulates a stuck client: each message waits until the test opens the
+    /// gate (drops its sending end). Such a collector runs on its own arbiter.
+    gate: Option<mpsc::Receiver<()>>,
 }
 
 impl Actor for Collector {
@@ -23,11 +23,40 @@ impl Actor for Collector {
 impl Handler<MqttMessage> for Collector {
     type Result = ();
     fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
-        if let Some(d) = self.stall {
-            std::thread::sleep(d);
+        if let Some(gate) = &self.gate {
+            let _ = gate.recv();
         }
         self.got.lock().unwrap().push(msg);
     }
+}
+
+/// A collector on its own thread, stuck on each message until the returned
+/// sender is dropped.
+fn gated_collector() -> (Addr<Collector>, Seen, mpsc::Sender<()>) {
+    let (open, gate) = mpsc::channel();
+    let got = Seen::default();
+    let held = got.clone();
+    let addr = Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| Collector {
+        got: held,
+        gate: Some(gate),
+    });
+    (addr, got, open)
+}
+
+/// The numbers `i` of the `prefix/{i}` topics seen, in order of arrival.
+fn numbers(seen: &Seen, prefix: &str) -> Vec<usize> {
+    topics(seen)
+        .iter()
+        .filter_map(|t| t.strip_prefix(prefix)?.parse().ok())
+        .collect()
+}
+
+async fn wait_messages_in(mqtt: &Addr<MqttActor>, n: u64) {
+    eventually(&format!("{n} messages received"), || async {
+        let status = mqtt.send(GetStatus).await.ok()?;
+        (status.messages_in >= n).then_some(())
+    })
+    .await
 }
 
 type Seen = Arc<Mutex<Vec<MqttMessage>>>;
@@ -36,7 +65,7 @@ fn collector() -> (Addr<Collector>, Seen) {
     let got = Seen::default();
     let addr = Collector {
         got: got.clone(),
-        stall: None,
+        gate: None,
     }
     .start();
     (addr, got)
@@ -141,7 +170,7 @@ async fn unsubscribe_and_unsubscribe_all_stop_the_flow() {
     init_logging();
     let broker = Mosquitto::start();
     let (all, on_message) = recorder::<MqttMessage>();
-    let (unsubs, on_unsubscribe) = recorder::<String>();
+    let (unsubs, on_unsubscribe) = recorder::<Unsubscribed>();
     let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
         .subscribe("keep/#", QoS::AtLeastOnce)
         .on_message(on_message)
@@ -159,7 +188,10 @@ async fn unsubscribe_and_unsubscribe_all_stop_the_flow() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(*unsubs.lock().unwrap(), ["drop/#"]);
+    let unsuback = Unsubscribed {
+        filter: "drop/#".into(),
+    };
+    assert_eq!(*unsubs.lock().unwrap(), [unsuback]);
     let err = mqtt
         .send(Unsubscribe::new("drop/#"))
         .await
@@ -337,18 +369,15 @@ async fn a_stuck_listener_loses_messages_but_delays_nobody() {
         .start()
         .unwrap();
     wait_connected(&mqtt, true).await;
-    let slow_seen = Seen::default();
-    let held = slow_seen.clone();
-    let slow = Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| Collector {
-        got: held,
-        stall: Some(Duration::from_millis(200)),
-    });
+    let (stuck, stuck_seen, gate) = gated_collector();
     let (fast, fast_seen) = collector();
-    for l in [slow.recipient(), fast.recipient()] {
-        mqtt.send(Subscribe::new("burst/#").listener(l))
-            .await
-            .unwrap()
-            .unwrap();
+    let subscribe = Subscribe::new("burst/#").qos(QoS::AtLeastOnce);
+    let subscriptions = [
+        subscribe.clone().listener(stuck.recipient()).backlog(10),
+        subscribe.listener(fast.recipient()),
+    ];
+    for s in subscriptions {
+        mqtt.send(s).await.unwrap().unwrap();
     }
     let feed = Observer::connect(&broker.url(), &[]).await;
     for i in 0..200 {
@@ -356,16 +385,52 @@ async fn a_stuck_listener_loses_messages_but_delays_nobody() {
     }
     wait_for(&fast_seen, "burst/199").await;
     assert_eq!(
-        fast_seen.lock().unwrap().len(),
-        200,
-        "the fast listener gets everything"
+        numbers(&fast_seen, "burst/"),
+        (0..200).collect::<Vec<_>>(),
+        "the fast listener gets everything, in order, while the other is stuck"
     );
-    let status = mqtt.send(GetStatus).await.unwrap();
-    assert!(
-        status.dropped > 0,
-        "the stuck listener's overflow is counted"
-    );
-    assert!(slow_seen.lock().unwrap().len() < 200);
+    let dropped = mqtt.send(GetStatus).await.unwrap().dropped;
+    assert!(dropped > 0, "the stuck listener's overflow is counted");
+
+    drop(gate);
+    eventually("every message delivered or counted as dropped", || async {
+        let got = stuck_seen.lock().unwrap().len() as u64;
+        (got + dropped == 200).then_some(())
+    })
+    .await;
+    let got = numbers(&stuck_seen, "burst/");
+    assert!(got.len() < 200);
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
+}
+
+#[actix_rt::test]
+async fn a_listener_that_is_briefly_slow_loses_nothing_in_a_burst() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .start()
+        .unwrap();
+    wait_connected(&mqtt, true).await;
+    // Its actix mailbox holds 16 messages: the burst is ten times that.
+    let (slow, slow_seen, gate) = gated_collector();
+    mqtt.send(
+        Subscribe::new("burst/#")
+            .qos(QoS::AtLeastOnce)
+            .listener(slow.recipient()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    for i in 0..160 {
+        feed.publish(&format!("burst/{i}"), "x", 1, false).await;
+    }
+    wait_messages_in(&mqtt, 160).await;
+
+    drop(gate);
+    wait_for(&slow_seen, "burst/159").await;
+    assert_eq!(numbers(&slow_seen, "burst/"), (0..160).collect::<Vec<_>>());
+    assert_eq!(mqtt.send(GetStatus).await.unwrap().dropped, 0);
 }
 
 #[actix_rt::test]

@@ -23,7 +23,7 @@ async fn main() -> mqtt_actor::Result<()> {
         .subscribe("mqtt-actor/examples/unsubscribe/a", QoS::AtMostOnce)
         .subscribe("mqtt-actor/examples/unsubscribe/b/#", QoS::AtLeastOnce)
         .subscribe("mqtt-actor/examples/unsubscribe/c/+", QoS::ExactlyOnce)
-        .on_unsubscribe(|_, filter| println!("  on_unsubscribe: {filter}"))
+        .on_unsubscribe(|_, u| println!("  on_unsubscribe: {}", u.filter))
         .start()?;
 
     sleep(Duration::from_secs(1)).await;

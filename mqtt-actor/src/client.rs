@@ -18,13 +18,15 @@ use crate::messages::{MessageProperties, MqttMessage, QoS};
 /// Paho's side drops and counts them.
 const INBOUND_CAPACITY: usize = 65_536;
 
-/// Connection events from Paho's callbacks; never dropped.
-pub(crate) enum Link {
+/// A connection event from Paho's callbacks; never dropped.
+pub(crate) enum ConnectionEvent {
+    /// Connected (first time or again).
     Up,
+    /// An established connection ended, for the reason given.
     Lost(String),
 }
 
-impl actix::Message for Link {
+impl actix::Message for ConnectionEvent {
     type Result = ();
 }
 
@@ -35,7 +37,7 @@ impl actix::Message for Inbound {
     type Result = ();
 }
 
-pub(crate) type LinkStream = std::pin::Pin<Box<async_channel::Receiver<Link>>>;
+pub(crate) type ConnectionEvents = std::pin::Pin<Box<async_channel::Receiver<ConnectionEvent>>>;
 pub(crate) type InboundStream = std::pin::Pin<Box<async_channel::Receiver<Inbound>>>;
 
 pub(crate) fn generated_client_id() -> String {
@@ -125,19 +127,21 @@ fn ssl_options(config: &MqttConfig) -> Result<paho::SslOptions> {
 pub(crate) fn install_callbacks(
     client: &paho::AsyncClient,
     dropped: Arc<AtomicU64>,
-) -> (LinkStream, InboundStream) {
-    let (link_tx, link_rx) = async_channel::unbounded();
+) -> (ConnectionEvents, InboundStream) {
+    let (event_tx, event_rx) = async_channel::unbounded();
     let (msg_tx, msg_rx) = async_channel::bounded(INBOUND_CAPACITY);
-    let tx = link_tx.clone();
+    let tx = event_tx.clone();
     client.set_connected_callback(move |_| {
-        let _ = tx.try_send(Link::Up);
+        let _ = tx.try_send(ConnectionEvent::Up);
     });
-    let tx = link_tx.clone();
+    let tx = event_tx.clone();
     client.set_connection_lost_callback(move |_| {
-        let _ = tx.try_send(Link::Lost("connection lost".into()));
+        let _ = tx.try_send(ConnectionEvent::Lost("connection lost".into()));
     });
     client.set_disconnected_callback(move |_, _, reason| {
-        let _ = link_tx.try_send(Link::Lost(format!("broker sent DISCONNECT: {reason}")));
+        let _ = event_tx.try_send(ConnectionEvent::Lost(format!(
+            "broker sent DISCONNECT: {reason}"
+        )));
     });
     client.set_message_callback(move |_, msg| {
         if let Some(msg) = msg {
@@ -146,7 +150,7 @@ pub(crate) fn install_callbacks(
             }
         }
     });
-    (Box::pin(link_rx), Box::pin(msg_rx))
+    (Box::pin(event_rx), Box::pin(msg_rx))
 }
 
 pub(crate) fn to_qos(q: QoS) -> paho::QoS {
@@ -179,8 +183,9 @@ pub(crate) fn from_paho(msg: &paho::Message) -> MqttMessage {
     )
 }
 
-/// Waits for a Paho token, bounded by the request timeout.
-pub(crate) async fn acked<F, T>(
+/// Awaits the broker's acknowledgement of a request (a Paho token), bounded
+/// by the request timeout; a refusal or a timeout names the operation and topic.
+pub(crate) async fn await_ack<F, T>(
     fut: F,
     timeout: Duration,
     operation: &'static str,

@@ -139,33 +139,110 @@ impl Default for MqttConfig {
     }
 }
 
-/// The setting names (without prefix), in the order of the README's table.
-pub const SETTINGS: &[&str] = &[
-    "CLIENT_ID",
-    "BROKER_URL",
-    "BROKER_PORT",
-    "USERNAME",
-    "PASSWORD",
-    "KEEPALIVE",
-    "CLEAN_SESSION",
-    "TLS_ENABLED",
-    "TLS_CA_CERTS",
-    "TLS_CERTFILE",
-    "TLS_KEYFILE",
-    "TLS_INSECURE",
-    "TLS_VERSION",
-    "TLS_CIPHERS",
-    "LAST_WILL_TOPIC",
-    "LAST_WILL_MESSAGE",
-    "LAST_WILL_QOS",
-    "LAST_WILL_RETAIN",
-    "TRANSPORT",
-    "PROTOCOL_VERSION",
-    "RECONNECT_MIN_DELAY_MS",
-    "RECONNECT_MAX_DELAY_MS",
-    "REQUEST_TIMEOUT_MS",
-    "MAX_BUFFERED_PUBLISHES",
-];
+/// One setting: its name, the [`MqttConfig`] field it fills, its default and
+/// what it means. [`SETTINGS`] lists them all; reading the environment, files
+/// and `(name, value)` pairs is driven by that list, and an application can
+/// derive its own flags from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// The name without prefix (`BROKER_PORT`); the environment variable is
+    /// `MQTT_BROKER_PORT` (or `{prefix}_BROKER_PORT`).
+    pub name: &'static str,
+    /// The [`MqttConfig`] field it fills (`broker_port`), also accepted as a key
+    /// in TOML / JSON sources.
+    pub field: &'static str,
+    /// The default, written the way the setting is given; empty means unset
+    /// (for the client id: a generated one).
+    pub default: &'static str,
+    /// What it means, in one line.
+    pub help: &'static str,
+    /// Whether the value is a secret that must not be echoed (in `--help`, logs).
+    pub secret: bool,
+    /// Parses a value given as text into the field; the error says what was expected.
+    apply: fn(&mut MqttConfig, &str) -> std::result::Result<(), &'static str>,
+}
+
+impl Setting {
+    /// The full name under `prefix`: `MQTT_BROKER_PORT` for prefix `MQTT`.
+    pub fn env_name(&self, prefix: &str) -> String {
+        format!("{prefix}_{}", self.name)
+    }
+}
+
+/// Writes the settings table once: each row names the setting, the field it
+/// fills and the parser that fills it, so names, fields and parsing cannot
+/// disagree.
+macro_rules! settings {
+    ($($name:literal => $field:ident: $parse:ident, $default:literal, $help:literal $(, $secret:ident)?;)*) => {
+        /// Every setting, in the order of the README's table.
+        pub const SETTINGS: &[Setting] = &[$(
+            Setting {
+                name: $name,
+                field: stringify!($field),
+                default: $default,
+                help: $help,
+                secret: settings!(@secret $($secret)?),
+                apply: |config, value| {
+                    config.$field = $parse(value)?;
+                    Ok(())
+                },
+            },
+        )*];
+    };
+    (@secret secret) => { true };
+    (@secret) => { false };
+}
+
+settings! {
+    "CLIENT_ID" => client_id: text, "",
+        "Client id sent to the broker; empty: mqtt-actor-<pid>-<n> is generated.";
+    "BROKER_URL" => broker_url: trimmed, "localhost",
+        "Broker host name, or a full URI (tcp://, ssl://, ws://, wss://) used as is.";
+    "BROKER_PORT" => broker_port: port, "1883",
+        "Broker port (1-65535); not used when the broker URL is a full URI.";
+    "USERNAME" => username: optional_text, "",
+        "User name; none means no authentication.";
+    "PASSWORD" => password: optional_text, "",
+        "Password, sent with the user name.", secret;
+    "KEEPALIVE" => keepalive: seconds, "60",
+        "Keep-alive interval, seconds.";
+    "CLEAN_SESSION" => clean_session: boolean, "true",
+        "Start a clean session (MQTT 5: clean start).";
+    "TLS_ENABLED" => tls_enabled: boolean, "false",
+        "Connect with TLS (ssl://, or wss:// with WebSockets).";
+    "TLS_CA_CERTS" => tls_ca_certs: optional_path, "",
+        "PEM file of the CA(s) to trust.";
+    "TLS_CERTFILE" => tls_certfile: optional_path, "",
+        "PEM client certificate (needs the key file too).";
+    "TLS_KEYFILE" => tls_keyfile: optional_path, "",
+        "PEM private key of the client certificate.";
+    "TLS_INSECURE" => tls_insecure: boolean, "false",
+        "Skip verification of the server certificate and host name.";
+    "TLS_VERSION" => tls_version: tls_version, "auto",
+        "TLS version: auto, tlsv1, tlsv1.1 or tlsv1.2.";
+    "TLS_CIPHERS" => tls_ciphers: optional, "",
+        "OpenSSL cipher list.";
+    "LAST_WILL_TOPIC" => last_will_topic: optional, "",
+        "Topic of the last will; none means no will.";
+    "LAST_WILL_MESSAGE" => last_will_message: text, "",
+        "Payload of the last will.";
+    "LAST_WILL_QOS" => last_will_qos: qos, "0",
+        "QoS of the last will: 0, 1 or 2.";
+    "LAST_WILL_RETAIN" => last_will_retain: boolean, "false",
+        "Whether the broker retains the last will.";
+    "TRANSPORT" => transport: transport, "tcp",
+        "tcp or websockets.";
+    "PROTOCOL_VERSION" => protocol_version: protocol, "3.1.1",
+        "MQTT version: 3.1.1 (also 4, MQTTv311) or 5 (also MQTTv5).";
+    "RECONNECT_MIN_DELAY_MS" => reconnect_min_delay: millis, "500",
+        "First wait before reconnecting, ms; doubles after each failure.";
+    "RECONNECT_MAX_DELAY_MS" => reconnect_max_delay: millis, "30000",
+        "Longest wait between reconnect attempts, ms.";
+    "REQUEST_TIMEOUT_MS" => request_timeout: millis, "10000",
+        "How long to wait for CONNACK, SUBACK, UNSUBACK, PUBACK / PUBCOMP, ms.";
+    "MAX_BUFFERED_PUBLISHES" => max_buffered_publishes: count, "1000",
+        "QoS 1/2 publishes kept while disconnected.";
+}
 
 impl MqttConfig {
     /// Reads `MQTT_*` environment variables over the defaults.
@@ -176,8 +253,8 @@ impl MqttConfig {
     /// Reads `{prefix}_*` environment variables (Flask-MQTT's `config_prefix`),
     /// e.g. `SENSORS_BROKER_URL` for prefix `SENSORS`.
     pub fn from_env_with_prefix(prefix: &str) -> Result<Self> {
-        let vars = SETTINGS.iter().filter_map(|name| {
-            let key = format!("{prefix}_{name}");
+        let vars = SETTINGS.iter().filter_map(|setting| {
+            let key = setting.env_name(prefix);
             std::env::var(&key).ok().map(|v| (key, v))
         });
         Self::from_pairs(prefix, vars)
@@ -229,74 +306,12 @@ impl MqttConfig {
         let upper = key.to_ascii_uppercase();
         let own = format!("{}_", prefix.to_ascii_uppercase());
         let name = upper.strip_prefix(&own).unwrap_or(&upper);
-        let setting = format!("{prefix}_{name}");
-        let bad = |reason: &str| MqttError::config(&setting, value, reason);
-        let v = value.trim();
-        match name {
-            "CLIENT_ID" => self.client_id = value.to_string(),
-            "BROKER_URL" => self.broker_url = v.to_string(),
-            "BROKER_PORT" => {
-                self.broker_port =
-                    parse_num(v).ok_or_else(|| bad("expected a port number 1-65535"))?
-            }
-            "USERNAME" => self.username = non_empty(value),
-            "PASSWORD" => self.password = non_empty(value),
-            "KEEPALIVE" => {
-                self.keepalive =
-                    parse_num(v).ok_or_else(|| bad("expected seconds as a whole number"))?
-            }
-            "CLEAN_SESSION" => {
-                self.clean_session = parse_bool(v).ok_or_else(|| bad("expected true or false"))?
-            }
-            "TLS_ENABLED" => {
-                self.tls_enabled = parse_bool(v).ok_or_else(|| bad("expected true or false"))?
-            }
-            "TLS_CA_CERTS" => self.tls_ca_certs = non_empty(v).map(PathBuf::from),
-            "TLS_CERTFILE" => self.tls_certfile = non_empty(v).map(PathBuf::from),
-            "TLS_KEYFILE" => self.tls_keyfile = non_empty(v).map(PathBuf::from),
-            "TLS_INSECURE" => {
-                self.tls_insecure = parse_bool(v).ok_or_else(|| bad("expected true or false"))?
-            }
-            "TLS_VERSION" => {
-                self.tls_version = parse_tls_version(v)
-                    .ok_or_else(|| bad("expected auto, tlsv1, tlsv1.1 or tlsv1.2"))?
-            }
-            "TLS_CIPHERS" => self.tls_ciphers = non_empty(v),
-            "LAST_WILL_TOPIC" => self.last_will_topic = non_empty(v),
-            "LAST_WILL_MESSAGE" => self.last_will_message = value.to_string(),
-            "LAST_WILL_QOS" => {
-                self.last_will_qos = parse_qos(v).ok_or_else(|| bad("expected 0, 1 or 2"))?
-            }
-            "LAST_WILL_RETAIN" => {
-                self.last_will_retain =
-                    parse_bool(v).ok_or_else(|| bad("expected true or false"))?
-            }
-            "TRANSPORT" => {
-                self.transport =
-                    parse_transport(v).ok_or_else(|| bad("expected tcp or websockets"))?
-            }
-            "PROTOCOL_VERSION" => {
-                self.protocol_version =
-                    parse_protocol(v).ok_or_else(|| bad("expected 3.1.1 or 5"))?
-            }
-            "RECONNECT_MIN_DELAY_MS" => {
-                self.reconnect_min_delay =
-                    parse_millis(v).ok_or_else(|| bad("expected milliseconds"))?
-            }
-            "RECONNECT_MAX_DELAY_MS" => {
-                self.reconnect_max_delay =
-                    parse_millis(v).ok_or_else(|| bad("expected milliseconds"))?
-            }
-            "REQUEST_TIMEOUT_MS" => {
-                self.request_timeout =
-                    parse_millis(v).ok_or_else(|| bad("expected milliseconds"))?
-            }
-            "MAX_BUFFERED_PUBLISHES" => {
-                self.max_buffered_publishes = parse_num(v).ok_or_else(|| bad("expected a count"))?
-            }
-            _ => return Err(MqttError::config(&setting, value, "unknown setting")),
-        }
-        Ok(())
+        let full = format!("{prefix}_{name}");
+        let setting = SETTINGS
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| MqttError::config(&full, value, "unknown setting"))?;
+        (setting.apply)(self, value).map_err(|reason| MqttError::config(&full, value, reason))
     }
 
     /// Checks the settings together: files exist, values fit, combinations make sense.
@@ -433,54 +448,102 @@ fn toml_scalar(v: &toml::Value) -> String {
     }
 }
 
-fn non_empty(v: &str) -> Option<String> {
-    (!v.is_empty()).then(|| v.to_string())
+// The parsers of the settings table. Each takes the value as given; the error
+// is what was expected, and `set` adds the setting's name and the value. Free
+// text keeps its spaces; everything else is trimmed.
+
+type Parsed<T> = std::result::Result<T, &'static str>;
+
+fn text(v: &str) -> Parsed<String> {
+    Ok(v.to_string())
 }
 
-fn parse_num<T: std::str::FromStr>(v: &str) -> Option<T> {
-    v.parse().ok()
+fn trimmed(v: &str) -> Parsed<String> {
+    Ok(v.trim().to_string())
 }
 
-fn parse_millis(v: &str) -> Option<Duration> {
-    parse_num(v).map(Duration::from_millis)
+fn optional_text(v: &str) -> Parsed<Option<String>> {
+    Ok((!v.is_empty()).then(|| v.to_string()))
 }
 
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" => Some(false),
-        _ => None,
-    }
+fn optional(v: &str) -> Parsed<Option<String>> {
+    optional_text(v.trim())
 }
 
-fn parse_qos(v: &str) -> Option<QoS> {
-    parse_num::<i64>(v).and_then(|n| QoS::try_from(n).ok())
+fn optional_path(v: &str) -> Parsed<Option<PathBuf>> {
+    Ok(optional(v)?.map(PathBuf::from))
 }
 
-fn parse_transport(v: &str) -> Option<Transport> {
-    match v.to_ascii_lowercase().as_str() {
-        "tcp" => Some(Transport::Tcp),
-        "websockets" | "websocket" | "ws" => Some(Transport::Websockets),
-        _ => None,
-    }
+fn number<T: std::str::FromStr>(v: &str, expected: &'static str) -> Parsed<T> {
+    v.trim().parse().map_err(|_| expected)
 }
 
-fn parse_protocol(v: &str) -> Option<ProtocolVersion> {
-    match v.to_ascii_lowercase().as_str() {
-        "3.1.1" | "4" | "mqttv311" | "v311" => Some(ProtocolVersion::V311),
-        "5" | "5.0" | "mqttv5" | "v5" => Some(ProtocolVersion::V5),
-        _ => None,
-    }
+fn port(v: &str) -> Parsed<u16> {
+    number(v, "expected a port number 1-65535")
 }
 
-fn parse_tls_version(v: &str) -> Option<TlsVersion> {
-    match v.to_ascii_lowercase().replace(['_', ' '], ".").as_str() {
-        "" | "auto" | "default" | "tls" => Some(TlsVersion::Auto),
-        "tlsv1" | "tlsv1.0" | "1.0" => Some(TlsVersion::V1_0),
-        "tlsv1.1" | "1.1" => Some(TlsVersion::V1_1),
-        "tlsv1.2" | "1.2" | "protocol.tlsv1.2" => Some(TlsVersion::V1_2),
-        _ => None,
-    }
+fn seconds(v: &str) -> Parsed<u64> {
+    number(v, "expected seconds as a whole number")
+}
+
+fn millis(v: &str) -> Parsed<Duration> {
+    number(v, "expected milliseconds").map(Duration::from_millis)
+}
+
+fn count(v: &str) -> Parsed<usize> {
+    number(v, "expected a count")
+}
+
+fn one_of<T: Copy>(v: &str, words: &[(&[&str], T)], expected: &'static str) -> Parsed<T> {
+    let v = v.trim().to_ascii_lowercase();
+    words
+        .iter()
+        .find(|(spellings, _)| spellings.contains(&v.as_str()))
+        .map(|(_, value)| *value)
+        .ok_or(expected)
+}
+
+fn boolean(v: &str) -> Parsed<bool> {
+    let words: &[(&[&str], bool)] = &[
+        (&["1", "true", "yes", "on"], true),
+        (&["0", "false", "no", "off"], false),
+    ];
+    one_of(v, words, "expected true or false")
+}
+
+fn qos(v: &str) -> Parsed<QoS> {
+    let expected = "expected 0, 1 or 2";
+    QoS::try_from(number::<i64>(v, expected)?).map_err(|_| expected)
+}
+
+fn transport(v: &str) -> Parsed<Transport> {
+    let words: &[(&[&str], Transport)] = &[
+        (&["tcp"], Transport::Tcp),
+        (&["websockets", "websocket", "ws"], Transport::Websockets),
+    ];
+    one_of(v, words, "expected tcp or websockets")
+}
+
+fn protocol(v: &str) -> Parsed<ProtocolVersion> {
+    let words: &[(&[&str], ProtocolVersion)] = &[
+        (&["3.1.1", "4", "mqttv311", "v311"], ProtocolVersion::V311),
+        (&["5", "5.0", "mqttv5", "v5"], ProtocolVersion::V5),
+    ];
+    one_of(v, words, "expected 3.1.1 or 5")
+}
+
+fn tls_version(v: &str) -> Parsed<TlsVersion> {
+    let words: &[(&[&str], TlsVersion)] = &[
+        (&["", "auto", "default", "tls"], TlsVersion::Auto),
+        (&["tlsv1", "tlsv1.0", "1.0"], TlsVersion::V1_0),
+        (&["tlsv1.1", "1.1"], TlsVersion::V1_1),
+        (&["tlsv1.2", "1.2", "protocol.tlsv1.2"], TlsVersion::V1_2),
+    ];
+    one_of(
+        &v.trim().replace(['_', ' '], "."),
+        words,
+        "expected auto, tlsv1, tlsv1.1 or tlsv1.2",
+    )
 }
 
 #[cfg(test)]
@@ -565,5 +628,85 @@ mod tests {
         }
         let app: App = serde_json::from_str(r#"{"mqtt":{"keepalive":"7"}}"#).unwrap();
         assert_eq!(app.mqtt.keepalive, 7);
+    }
+
+    #[test]
+    fn every_field_of_the_config_is_a_setting_and_every_setting_a_field() {
+        // `{:#?}` puts each field of the struct on its own line, indented once.
+        let debug = format!("{:#?}", MqttConfig::default());
+        let fields: Vec<&str> = debug
+            .lines()
+            .filter_map(|l| l.strip_prefix("    ")?.split_once(": ").map(|(f, _)| f))
+            .filter(|f| !f.starts_with(' '))
+            .collect();
+        let table: Vec<&str> = SETTINGS.iter().map(|s| s.field).collect();
+        assert_eq!(fields, table, "MqttConfig's fields, in order");
+        let mut names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), SETTINGS.len(), "setting names are unique");
+    }
+
+    #[test]
+    fn the_table_defaults_are_the_config_defaults() {
+        for s in SETTINGS {
+            let mut c = MqttConfig::default();
+            c.set("MQTT", s.name, s.default).unwrap();
+            assert_eq!(c, MqttConfig::default(), "default of {}", s.name);
+        }
+    }
+
+    #[test]
+    fn booleans_read_every_spelling_and_name_the_setting_otherwise() {
+        for (text, value) in [("TRUE", true), (" yes", true), ("on", true), ("0", false)] {
+            for s in SETTINGS.iter().filter(|s| s.default == "false") {
+                let c = MqttConfig::from_pairs("MQTT", [(s.name, text)]).unwrap();
+                let debug = format!("{c:?}");
+                assert!(debug.contains(&format!("{}: {value}", s.field)), "{debug}");
+            }
+        }
+        let err = MqttConfig::from_pairs("MQTT", [("TLS_INSECURE", "maybe")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid value "maybe" for MQTT_TLS_INSECURE: expected true or false"#
+        );
+    }
+
+    #[test]
+    fn free_text_keeps_its_spaces_and_the_rest_is_trimmed() {
+        let c = MqttConfig::from_pairs(
+            "MQTT",
+            [
+                ("LAST_WILL_MESSAGE", " bye "),
+                ("BROKER_URL", " h "),
+                ("TLS_VERSION", " PROTOCOL_TLSv1_2 "),
+                ("KEEPALIVE", " 7"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.last_will_message, " bye ");
+        assert_eq!(c.broker_url, "h");
+        assert_eq!((c.tls_version, c.keepalive), (TlsVersion::V1_2, 7));
+    }
+
+    #[test]
+    fn the_readme_table_lists_the_settings_in_order() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<(String, String)> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| Environment variable | Field |"))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| {
+                let mut cells = l.strip_prefix("| `MQTT_")?.split('|');
+                let name = cells.next()?.trim().trim_end_matches('`');
+                let field = cells.next()?.trim().trim_matches('`');
+                Some((name.to_string(), field.to_string()))
+            })
+            .collect();
+        let table: Vec<(String, String)> = SETTINGS
+            .iter()
+            .map(|s| (s.name.to_string(), s.field.to_string()))
+            .collect();
+        assert_eq!(rows, table);
     }
 }

@@ -69,6 +69,14 @@ pub struct Subscribed {
     pub granted: QoS,
 }
 
+/// Passed to `on_unsubscribe` handlers once the broker acknowledged an
+/// unsubscription (UNSUBACK).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsubscribed {
+    /// The filter the broker no longer serves.
+    pub filter: String,
+}
+
 type Callback<T> = Box<dyn Fn(&Addr<MqttActor>, &T)>;
 type LogCallback = Box<dyn Fn(LogLevel, &str)>;
 
@@ -82,7 +90,7 @@ pub(crate) struct Handlers {
     pub topics: Option<TopicMatcher<Vec<Callback<MqttMessage>>>>,
     pub publish: Vec<Callback<Published>>,
     pub subscribe: Vec<Callback<Subscribed>>,
-    pub unsubscribe: Vec<Callback<String>>,
+    pub unsubscribe: Vec<Callback<Unsubscribed>>,
     pub log: Vec<LogCallback>,
 }
 

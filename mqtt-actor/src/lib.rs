@@ -21,6 +21,29 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Listener actors get the messages of their own filters in their mailbox:
+//! `Subscribe::new(filter).listener(addr.recipient())`. The actor never waits
+//! on a listener; a listener whose mailbox is full has its messages kept in a
+//! bounded backlog, in order, and only past it are messages dropped and
+//! counted ([`Subscribe::backlog`], [`Status::dropped`]).
+//!
+//! # Layout
+//!
+//! - `config.rs`: [`MqttConfig`], the table of settings ([`SETTINGS`]), reading
+//!   them from the environment, TOML or JSON, and validation.
+//! - `actor/`: the [`MqttActor`] and its [`MqttActorBuilder`]; one file per
+//!   job (builder, connection state, lifecycle, subscriptions, publishing,
+//!   delivery to listeners, queries), listed in its module docs.
+//! - `messages.rs`: the public vocabulary: [`Subscribe`], [`Unsubscribe`],
+//!   [`Publish`], the queries and their answers, [`MqttMessage`].
+//! - `handlers.rs`: the `on_*` callbacks and the events they get
+//!   ([`Connected`], [`Subscribed`], [`Unsubscribed`], ...).
+//! - `topic.rs`: topic and filter validation, and the index of who holds
+//!   which filter.
+//! - `client.rs`: the Paho side: options from the configuration, callbacks
+//!   that only forward, conversions.
+//! - `error.rs`: [`MqttError`], one enum for the crate.
 #![warn(missing_docs)]
 
 mod actor;
@@ -32,9 +55,9 @@ mod messages;
 mod topic;
 
 pub use actor::{MqttActor, MqttActorBuilder};
-pub use config::{MqttConfig, ProtocolVersion, TlsVersion, Transport, SETTINGS};
+pub use config::{MqttConfig, ProtocolVersion, Setting, TlsVersion, Transport, SETTINGS};
 pub use error::{MqttError, Result};
-pub use handlers::{Connected, Disconnected, LogLevel, Published, Subscribed};
+pub use handlers::{Connected, Disconnected, LogLevel, Published, Subscribed, Unsubscribed};
 pub use messages::{
     ConnectionChanged, Disconnect, GetStatus, GetSubscriptions, MessageProperties, MqttMessage,
     Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll, WaitConnected,

@@ -208,15 +208,25 @@ pub struct Subscribe {
     pub qos: QoS,
     /// Who gets the matching messages; `None` means the application (its handlers).
     pub listener: Option<Recipient<MqttMessage>>,
+    /// For a listener: how many messages the actor keeps for it while its
+    /// mailbox is full, before it drops any (see [`Subscribe::backlog`]).
+    /// `None` keeps the listener's current backlog, or
+    /// [`Subscribe::DEFAULT_BACKLOG`] for a new listener.
+    pub backlog: Option<usize>,
 }
 
 impl Subscribe {
+    /// Messages kept for a listener whose mailbox is full, unless its
+    /// `Subscribe` asks for another number.
+    pub const DEFAULT_BACKLOG: usize = 1024;
+
     /// A QoS 0 subscription held by the application.
     pub fn new(filter: impl Into<String>) -> Self {
         Subscribe {
             filter: filter.into(),
             qos: QoS::AtMostOnce,
             listener: None,
+            backlog: None,
         }
     }
 
@@ -229,6 +239,18 @@ impl Subscribe {
     /// Holds the subscription on behalf of `listener`, which gets every matching message.
     pub fn listener(mut self, listener: Recipient<MqttMessage>) -> Self {
         self.listener = Some(listener);
+        self
+    }
+
+    /// Sets the listener's backlog: while its mailbox is full, the actor keeps
+    /// up to `messages` for it, in order, and hands them over as it makes
+    /// room; past that, messages are dropped for this listener and counted in
+    /// [`Status::dropped`]. The backlog belongs to the listener, not to the
+    /// filter: the latest `Subscribe` that sets it wins. Size it for the
+    /// longest burst the listener must not lose messages to; a stuck listener
+    /// costs at most that many messages of memory.
+    pub fn backlog(mut self, messages: usize) -> Self {
+        self.backlog = Some(messages);
         self
     }
 }
@@ -369,8 +391,8 @@ pub struct Status {
     pub messages_in: u64,
     /// Messages published and accepted.
     pub messages_out: u64,
-    /// Messages not delivered to a listener whose mailbox was full, plus
-    /// messages Paho's own stream dropped.
+    /// Messages not delivered to a listener whose mailbox and backlog were
+    /// full, plus messages Paho's side dropped before they reached the actor.
     pub dropped: u64,
     /// Listeners currently registered.
     pub listeners: usize,

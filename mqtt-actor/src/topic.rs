@@ -225,6 +225,11 @@ impl<H: Clone + Eq + Hash> Index<H> {
         }
     }
 
+    /// Whether `holder` holds any filter.
+    pub fn holds(&self, holder: &H) -> bool {
+        self.by_holder.contains_key(holder)
+    }
+
     /// Every holder known to the index.
     pub fn holders(&self) -> impl Iterator<Item = &H> {
         self.by_holder.keys()
@@ -291,7 +296,9 @@ mod tests {
         assert_eq!(idx.remove("a/#", &1), Some(Change::Nothing));
         assert_eq!(idx.remove("a/#", &1), None);
         assert_eq!(idx.remove_holder(&2), Vec::<String>::new());
+        assert!(idx.holds(&3));
         assert_eq!(idx.remove_holder(&3), vec!["a/#".to_string()]);
+        assert!(!idx.holds(&3));
         assert_eq!(idx.entries().count(), 0);
     }
 

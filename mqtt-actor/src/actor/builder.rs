@@ -1,0 +1,151 @@
+//! The builder: every handler and initial subscription is registered before
+//! the actor connects, so `on_connect` cannot miss the first connection.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use paho_mqtt as paho;
+
+use super::{Connection, Counters, Holder, MqttActor, OfflineBuffer};
+use crate::client::{connect_options, generated_client_id, install_callbacks, mqtt_version};
+use crate::config::MqttConfig;
+use crate::error::{MqttError, Result};
+use crate::handlers::Unsubscribed;
+use crate::handlers::{Connected, Disconnected, Handlers, LogLevel, Published, Subscribed};
+use crate::messages::{MqttMessage, QoS};
+use crate::topic::{validate_filter, Index};
+
+/// Registers handlers and initial subscriptions, then starts the actor.
+pub struct MqttActorBuilder {
+    config: MqttConfig,
+    handlers: Handlers,
+    /// Application subscriptions held from the start: `(filter, qos)`.
+    initial: Vec<(String, QoS)>,
+}
+
+impl MqttActorBuilder {
+    pub(super) fn new(config: MqttConfig) -> Self {
+        MqttActorBuilder {
+            config,
+            handlers: Handlers::default(),
+            initial: Vec::new(),
+        }
+    }
+
+    /// Called on every successful connection, after the subscriptions were re-issued.
+    pub fn on_connect(mut self, f: impl Fn(&Addr<MqttActor>, &Connected) + 'static) -> Self {
+        self.handlers.connect.push(Box::new(f));
+        self
+    }
+
+    /// Called when an established connection is lost.
+    pub fn on_disconnect(mut self, f: impl Fn(&Addr<MqttActor>, &Disconnected) + 'static) -> Self {
+        self.handlers.disconnect.push(Box::new(f));
+        self
+    }
+
+    /// Called for every message that matches one of the application's own filters
+    /// (after the matching `on_topic` handlers).
+    pub fn on_message(mut self, f: impl Fn(&Addr<MqttActor>, &MqttMessage) + 'static) -> Self {
+        self.handlers.message.push(Box::new(f));
+        self
+    }
+
+    /// Called for messages of the application's subscriptions whose topic matches
+    /// `filter` (`+` and `#` allowed). It does not subscribe by itself.
+    pub fn on_topic(
+        mut self,
+        filter: impl Into<String>,
+        f: impl Fn(&Addr<MqttActor>, &MqttMessage) + 'static,
+    ) -> Self {
+        self.handlers.add_topic(filter.into(), Box::new(f));
+        self
+    }
+
+    /// Called once the broker accepted a publish (PUBACK / PUBCOMP, or sent for QoS 0).
+    pub fn on_publish(mut self, f: impl Fn(&Addr<MqttActor>, &Published) + 'static) -> Self {
+        self.handlers.publish.push(Box::new(f));
+        self
+    }
+
+    /// Called on every SUBACK.
+    pub fn on_subscribe(mut self, f: impl Fn(&Addr<MqttActor>, &Subscribed) + 'static) -> Self {
+        self.handlers.subscribe.push(Box::new(f));
+        self
+    }
+
+    /// Called on every UNSUBACK.
+    pub fn on_unsubscribe(mut self, f: impl Fn(&Addr<MqttActor>, &Unsubscribed) + 'static) -> Self {
+        self.handlers.unsubscribe.push(Box::new(f));
+        self
+    }
+
+    /// Called for every log line of the actor, with Flask-MQTT's levels.
+    pub fn on_log(mut self, f: impl Fn(LogLevel, &str) + 'static) -> Self {
+        self.handlers.log.push(Box::new(f));
+        self
+    }
+
+    /// An application subscription held from the start and re-issued on every connect.
+    pub fn subscribe(mut self, filter: impl Into<String>, qos: QoS) -> Self {
+        self.initial.push((filter.into(), qos));
+        self
+    }
+
+    /// Validates the configuration, creates the client and starts the actor,
+    /// which connects in the background and keeps retrying with back-off.
+    pub fn start(self) -> Result<Addr<MqttActor>> {
+        Ok(self.build()?.start())
+    }
+
+    fn build(self) -> Result<MqttActor> {
+        let config = self.config;
+        config.validate()?;
+        if let Some(topics) = &self.handlers.topics {
+            for (filter, _) in topics.iter() {
+                validate_filter(filter)?;
+            }
+        }
+        let mut index = Index::default();
+        for (filter, qos) in self.initial {
+            validate_filter(&filter)?;
+            index.add(&filter, Holder::App, qos);
+        }
+        let uri = config.server_uri();
+        let client_id = if config.client_id.is_empty() {
+            generated_client_id()
+        } else {
+            config.client_id.clone()
+        };
+        let client = paho::CreateOptionsBuilder::new()
+            .server_uri(&uri)
+            .client_id(&client_id)
+            .mqtt_version(mqtt_version(&config))
+            .persistence(None)
+            .create_client()
+            .map_err(|e| MqttError::Client(format!("cannot create a client for {uri}: {e}")))?;
+        let connect_opts = connect_options(&config)?;
+        let inbound_dropped = Arc::new(AtomicU64::new(0));
+        let streams = install_callbacks(&client, inbound_dropped.clone());
+        Ok(MqttActor {
+            uri,
+            client_id,
+            client,
+            connect_opts,
+            handlers: self.handlers,
+            index,
+            connection: Connection::new(config.reconnect_min_delay, config.reconnect_max_delay),
+            offline: OfflineBuffer::new(config.max_buffered_publishes),
+            backlogs: HashMap::new(),
+            watchers: Vec::new(),
+            waiting: Vec::new(),
+            counters: Counters::new(inbound_dropped),
+            last_error: None,
+            streams: Some(streams),
+            addr: None,
+            config,
+        })
+    }
+}

@@ -1,0 +1,191 @@
+//! Connecting and staying connected: attempts with back-off, what happens when
+//! the connection comes up or goes down, waiting for and watching the
+//! connection, and `Disconnect`.
+
+use actix::prelude::*;
+use futures::channel::oneshot;
+
+use super::MqttActor;
+use crate::client::ConnectionEvent;
+use crate::error::{MqttError, Result};
+use crate::handlers::{self, Connected, Disconnected, LogLevel};
+use crate::messages::{ConnectionChanged, Disconnect, WaitConnected, WatchConnection};
+
+impl MqttActor {
+    pub(super) fn connect(&mut self, ctx: &mut Context<Self>) {
+        if !self.connection.may_connect() {
+            return;
+        }
+        let token = self.client.connect(self.connect_opts.clone());
+        let tls = self.config.uses_tls();
+        let uri = self.uri.clone();
+        let addr = self.config.tcp_address();
+        async move {
+            match token.await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    // Paho reports a refused TCP connection and a failed TLS
+                    // handshake alike; a plain TCP probe tells them apart.
+                    let reachable = tls && tokio::net::TcpStream::connect(&addr).await.is_ok();
+                    Err(MqttError::from_connect(&uri, &e, tls, reachable))
+                }
+            }
+        }
+        .into_actor(self)
+        .map(|res, act, ctx| {
+            if let Err(e) = res {
+                act.log(LogLevel::Err, &format!("client {}: {e}", act.client_id));
+                act.last_error = Some(e);
+                act.schedule_reconnect(ctx);
+            }
+        })
+        .spawn(ctx);
+    }
+
+    fn schedule_reconnect(&mut self, ctx: &mut Context<Self>) {
+        let Some(delay) = self.connection.retry() else {
+            return;
+        };
+        self.log(
+            LogLevel::Warning,
+            &format!(
+                "client {}: reconnecting to {} in {delay:?}",
+                self.client_id, self.uri
+            ),
+        );
+        ctx.run_later(delay, |act, ctx| act.connect(ctx));
+    }
+
+    fn on_up(&mut self, ctx: &mut Context<Self>) {
+        let reconnect = self.connection.up();
+        self.last_error = None;
+        self.log(
+            LogLevel::Info,
+            &format!("client {} connected to {}", self.client_id, self.uri),
+        );
+        self.resubscribe(ctx);
+        self.flush_offline(ctx);
+        self.notify_watchers();
+        for w in self.waiting.drain(..) {
+            let _ = w.send(());
+        }
+        let event = Connected {
+            broker: self.uri.clone(),
+            reconnect,
+        };
+        handlers::call(&self.handlers.connect, &self.me(), &event);
+    }
+
+    fn on_lost(&mut self, reason: String, ctx: &mut Context<Self>) {
+        if !self.connection.lost() {
+            return;
+        }
+        self.index.clear_grants();
+        self.log(
+            LogLevel::Warning,
+            &format!("client {} lost {}: {reason}", self.client_id, self.uri),
+        );
+        self.notify_watchers();
+        let event = Disconnected {
+            broker: self.uri.clone(),
+            reason,
+        };
+        handlers::call(&self.handlers.disconnect, &self.me(), &event);
+        self.schedule_reconnect(ctx);
+    }
+
+    fn connection_changed(&self) -> ConnectionChanged {
+        ConnectionChanged {
+            connected: self.connection.is_connected(),
+            broker: self.uri.clone(),
+        }
+    }
+
+    fn notify_watchers(&mut self) {
+        let notice = self.connection_changed();
+        self.watchers.retain(|w| w.connected());
+        for w in &self.watchers {
+            w.do_send(notice.clone());
+        }
+    }
+}
+
+impl Handler<ConnectionEvent> for MqttActor {
+    type Result = ();
+    fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
+        match event {
+            ConnectionEvent::Up => self.on_up(ctx),
+            ConnectionEvent::Lost(reason) => self.on_lost(reason, ctx),
+        }
+    }
+}
+
+impl Handler<WatchConnection> for MqttActor {
+    type Result = MessageResult<WatchConnection>;
+    fn handle(
+        &mut self,
+        WatchConnection(w): WatchConnection,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        let now = self.connection_changed();
+        // The current state goes first, in order with every later notice.
+        w.do_send(now.clone());
+        self.watchers.push(w);
+        MessageResult(now)
+    }
+}
+
+impl Handler<WaitConnected> for MqttActor {
+    type Result = ResponseActFuture<Self, Result<()>>;
+    fn handle(
+        &mut self,
+        WaitConnected(limit): WaitConnected,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        if self.connection.is_connected() {
+            return Box::pin(actix::fut::ready(Ok(())));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiting.push(tx);
+        Box::pin(
+            async move { tokio::time::timeout(limit, rx).await }
+                .into_actor(self)
+                .map(|res, act, _| match res {
+                    Ok(Ok(())) => Ok(()),
+                    _ => Err(act
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| act.not_connected())),
+                }),
+        )
+    }
+}
+
+impl Handler<Disconnect> for MqttActor {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: Disconnect, _: &mut Context<Self>) -> Self::Result {
+        self.connection.stop();
+        self.log(
+            LogLevel::Info,
+            &format!("client {} disconnecting from {}", self.client_id, self.uri),
+        );
+        let token = self
+            .connection
+            .is_connected()
+            .then(|| self.client.disconnect(None));
+        let timeout = self.config.request_timeout;
+        Box::pin(
+            async move {
+                if let Some(t) = token {
+                    let _ = tokio::time::timeout(timeout, t).await;
+                }
+            }
+            .into_actor(self)
+            .map(|_, act, ctx| {
+                act.connection.lost();
+                act.notify_watchers();
+                ctx.stop();
+            }),
+        )
+    }
+}

@@ -1,0 +1,137 @@
+//! The `MqttActor`: owns the Paho client, keeps the subscriptions, reconnects,
+//! buffers publishes while disconnected and fans incoming messages out.
+//!
+//! The actor is one struct whose state lives in plain parts, tested without a
+//! broker; the files of this module wire them to Paho and actix:
+//!
+//! - `builder.rs`: [`MqttActorBuilder`], handlers and initial subscriptions,
+//!   validation, the Paho client.
+//! - `connection.rs`: whether the connection is up, and the back-off between
+//!   attempts (pure).
+//! - `lifecycle.rs`: connecting, reconnecting, connection events, waiting for
+//!   and watching the connection, `Disconnect`.
+//! - `subscriptions.rs`: `Subscribe`, `Unsubscribe`, `UnsubscribeAll`, what the
+//!   broker granted, re-subscribing after a reconnect, releasing the filters of
+//!   listeners that stopped.
+//! - `publishing.rs`: `Publish`, and the bounded buffer of QoS 1/2 publishes
+//!   made while disconnected (pure).
+//! - `delivery.rs`: incoming messages to handlers and listeners, with the
+//!   delivery policy and each listener's backlog (pure).
+//! - `queries.rs`: the counters, `GetStatus`, `GetSubscriptions`.
+
+mod builder;
+mod connection;
+mod delivery;
+mod lifecycle;
+mod publishing;
+mod queries;
+mod subscriptions;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::channel::oneshot;
+use paho_mqtt as paho;
+
+use crate::client::{ConnectionEvents, InboundStream};
+use crate::config::MqttConfig;
+use crate::error::MqttError;
+use crate::handlers::{Handlers, LogLevel};
+use crate::messages::{ConnectionChanged, MqttMessage};
+use crate::topic::Index;
+
+pub use builder::MqttActorBuilder;
+
+use connection::Connection;
+use delivery::Backlog;
+use publishing::{Buffered, OfflineBuffer};
+use queries::Counters;
+use subscriptions::Holder;
+
+/// How often listeners whose actor stopped are looked for.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The actor. Build it with [`MqttActor::builder`].
+pub struct MqttActor {
+    config: MqttConfig,
+    /// The broker URI handed to Paho; named in logs, errors and events.
+    uri: String,
+    /// The id sent to the broker: the configured one, or one generated at build.
+    client_id: String,
+    client: paho::AsyncClient,
+    /// Built once from `config` (TLS files are read then); every attempt clones it.
+    connect_opts: paho::ConnectOptions,
+    handlers: Handlers,
+    /// Who holds which filter, at what QoS, and what the broker granted on the
+    /// current connection. A filter is one broker subscription however many
+    /// holders it has.
+    index: Index<Holder>,
+    /// Up or down, stopping or not, and the back-off between attempts.
+    connection: Connection,
+    /// QoS 1/2 publishes made while disconnected, with the callers waiting for
+    /// their answer; sent in order on the next connection.
+    offline: OfflineBuffer<Buffered>,
+    /// Per listener, the messages waiting while its mailbox is full (see
+    /// `delivery.rs` for the policy). Keyed like the index's holders.
+    backlogs: std::collections::HashMap<Recipient<MqttMessage>, Backlog<MqttMessage>>,
+    /// Actors told of every connection change ([`crate::WatchConnection`]).
+    watchers: Vec<Recipient<ConnectionChanged>>,
+    /// Callers of [`crate::WaitConnected`] waiting for the next connection.
+    waiting: Vec<oneshot::Sender<()>>,
+    counters: Counters,
+    /// The last failure to connect, reported by `GetStatus` and `WaitConnected`;
+    /// cleared once connected.
+    last_error: Option<MqttError>,
+    /// Paho's connection events and messages; taken in `started`, where they
+    /// become message streams of the actor.
+    streams: Option<(ConnectionEvents, InboundStream)>,
+    /// The actor's own address, set in `started`: handlers get it so that they
+    /// can send the actor messages, and answers from the broker come back to it.
+    addr: Option<Addr<MqttActor>>,
+}
+
+impl MqttActor {
+    /// Starts building an actor for `config`.
+    pub fn builder(config: MqttConfig) -> MqttActorBuilder {
+        MqttActorBuilder::new(config)
+    }
+
+    fn me(&self) -> Addr<MqttActor> {
+        self.addr.clone().expect("address is set in started()")
+    }
+
+    fn log(&self, level: LogLevel, text: &str) {
+        self.handlers.log(level, text);
+    }
+
+    fn not_connected(&self) -> MqttError {
+        MqttError::NotConnected {
+            broker: self.uri.clone(),
+        }
+    }
+}
+
+impl Actor for MqttActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.addr = Some(ctx.address());
+        if let Some((events, inbound)) = self.streams.take() {
+            ctx.add_message_stream(events);
+            ctx.add_message_stream(inbound);
+        }
+        ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep_dead(ctx));
+        self.log(
+            LogLevel::Info,
+            &format!("client {} connecting to {}", self.client_id, self.uri),
+        );
+        self.connect(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if self.client.is_connected() {
+            // The DISCONNECT is already under way; nobody is left to await it.
+            drop(self.client.disconnect(None));
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Publishing: `Publish` answers once the broker accepted it; QoS 1/2
+//! publishes made while disconnected wait in a bounded [`OfflineBuffer`] and go
+//! out, in order, on the next connection. A QoS 0 publish while disconnected
+//! fails at once: it promises nothing, so keeping it would promise too much.
+
+use std::collections::VecDeque;
+
+use actix::prelude::*;
+use futures::channel::oneshot;
+use paho_mqtt as paho;
+
+use super::MqttActor;
+use crate::client::{await_ack, to_qos};
+use crate::error::{MqttError, Result};
+use crate::handlers::{self, LogLevel, Published};
+use crate::messages::{Publish, QoS};
+use crate::topic::validate_topic;
+
+/// A publish waiting for the connection, with its caller waiting for the answer.
+pub(crate) struct Buffered {
+    publish: Publish,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+/// A FIFO queue that holds at most `limit` items. Plain state, no I/O.
+#[derive(Debug)]
+pub(crate) struct OfflineBuffer<T> {
+    queue: VecDeque<T>,
+    limit: usize,
+}
+
+impl<T> OfflineBuffer<T> {
+    /// An empty buffer for at most `limit` items.
+    pub fn new(limit: usize) -> Self {
+        OfflineBuffer {
+            queue: VecDeque::new(),
+            limit,
+        }
+    }
+
+    /// Keeps `item` behind the others, or hands it back when the buffer is full.
+    pub fn push(&mut self, item: T) -> std::result::Result<(), T> {
+        if self.queue.len() >= self.limit {
+            return Err(item);
+        }
+        self.queue.push_back(item);
+        Ok(())
+    }
+
+    /// Empties the buffer, oldest first.
+    pub fn take(&mut self) -> VecDeque<T> {
+        std::mem::take(&mut self.queue)
+    }
+
+    /// Items waiting.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The bound.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+impl MqttActor {
+    fn publish(&mut self, p: Publish, reply: oneshot::Sender<Result<()>>, ctx: &mut Context<Self>) {
+        if !self.connection.is_connected() {
+            match p.qos {
+                QoS::AtMostOnce => drop(reply.send(Err(self.not_connected()))),
+                _ => self.keep_for_later(p, reply),
+            }
+            return;
+        }
+        let msg = paho::MessageBuilder::new()
+            .topic(&p.topic)
+            .payload(p.payload.to_vec())
+            .qos(to_qos(p.qos))
+            .retained(p.retain)
+            .finalize();
+        let token = self.client.publish(msg);
+        await_ack(
+            token,
+            self.config.request_timeout,
+            "publish",
+            p.topic.clone(),
+        )
+        .into_actor(self)
+        .map(move |res, act, ctx| match res {
+            Ok(()) => {
+                act.counters.messages_out += 1;
+                let event = Published {
+                    topic: p.topic.clone(),
+                    qos: p.qos,
+                };
+                handlers::call(&act.handlers.publish, &act.me(), &event);
+                let _ = reply.send(Ok(()));
+            }
+            // Lost with the connection: keep it for the next one.
+            Err(_) if !act.connection.is_connected() && p.qos != QoS::AtMostOnce => {
+                act.publish(p, reply, ctx)
+            }
+            Err(e) => {
+                act.log(
+                    LogLevel::Err,
+                    &format!("publish to {:?} failed: {e}", p.topic),
+                );
+                let _ = reply.send(Err(e));
+            }
+        })
+        .spawn(ctx);
+    }
+
+    /// Keeps a QoS 1/2 publish for the next connection, up to the configured bound.
+    fn keep_for_later(&mut self, publish: Publish, reply: oneshot::Sender<Result<()>>) {
+        if let Err(refused) = self.offline.push(Buffered { publish, reply }) {
+            let full = MqttError::BufferFull {
+                topic: refused.publish.topic,
+                limit: self.offline.limit(),
+            };
+            let _ = refused.reply.send(Err(full));
+        }
+    }
+
+    /// Sends what was published while disconnected, in order.
+    pub(super) fn flush_offline(&mut self, ctx: &mut Context<Self>) {
+        let pending = self.offline.take();
+        if !pending.is_empty() {
+            self.log(
+                LogLevel::Notice,
+                &format!("sending {} buffered publishes", pending.len()),
+            );
+        }
+        for b in pending {
+            self.publish(b.publish, b.reply, ctx);
+        }
+    }
+}
+
+impl Handler<Publish> for MqttActor {
+    type Result = ResponseFuture<Result<()>>;
+    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = validate_topic(&msg.topic) {
+            return Box::pin(async move { Err(e) });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.publish(msg, tx, ctx);
+        Box::pin(async move { rx.await.unwrap_or(Err(MqttError::Stopped)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buffer_keeps_order_and_hands_back_what_does_not_fit() {
+        let mut b = OfflineBuffer::new(2);
+        assert_eq!(b.push(1), Ok(()));
+        assert_eq!(b.push(2), Ok(()));
+        assert_eq!(b.push(3), Err(3));
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.take(), [1, 2]);
+        assert_eq!(b.len(), 0);
+        assert_eq!(b.push(4), Ok(()), "taking makes room again");
+    }
+
+    #[test]
+    fn a_buffer_of_zero_keeps_nothing() {
+        let mut b = OfflineBuffer::new(0);
+        assert_eq!(b.push("x"), Err("x"));
+        assert!(b.take().is_empty());
+    }
+}
