@@ -7,7 +7,8 @@
 //! - [`origin`]: the same-origin rules for `Host` and `Origin` ([`SameOrigin`]);
 //! - [`ratelimit`]: failed logins per address ([`LoginLimiter`]);
 //! - this file: [`Access`], the one policy the HTTP and WebSocket layers ask,
-//!   which holds both files and swaps them on [`Access::reload`] (SIGHUP).
+//!   which holds both files and swaps them on [`Access::reload`] (SIGHUP), and
+//!   [`check_exposure`], the refusal to start anonymous on a public address.
 //!
 //! The policy, in one place:
 //!
@@ -28,6 +29,7 @@ pub mod passwd;
 pub mod ratelimit;
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -140,8 +142,9 @@ impl fmt::Display for Operation {
 pub enum Reason {
     /// Users are configured and the client is not (or no longer) one of them.
     SignInRequired,
-    /// The filter is not one (defensive: callers validate first).
-    InvalidFilter,
+    /// The topic or filter breaks MQTT's rules (defensive: callers validate
+    /// first and answer `invalid_topic`).
+    Invalid,
     /// What the ACL file said.
     Acl(Denial),
     /// `$share/...` without an ACL file that names it.
@@ -186,7 +189,8 @@ impl Refusal {
     fn why(&self) -> &'static str {
         match (&self.reason, self.operation) {
             (Reason::SignInRequired, _) => "sign in first",
-            (Reason::InvalidFilter, _) => "not a valid topic filter",
+            (Reason::Invalid, Operation::Subscribe) => "not a valid topic filter",
+            (Reason::Invalid, _) => "not a valid topic",
             (Reason::SharedWithoutAcl, _) | (Reason::Acl(Denial::SharedNotNamed), _) => {
                 "shared subscriptions need an ACL line naming them"
             }
@@ -221,6 +225,27 @@ impl fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+/// Mosquitto 2's secure-by-default rule for the web side: without users, the
+/// app serves loopback addresses only unless `--allow-anonymous` is given.
+/// `bound` are the addresses actually listened on; the error is the one line
+/// to print when refusing to start.
+pub fn check_exposure(
+    bound: &[SocketAddr],
+    requires_login: bool,
+    allow_anonymous: bool,
+) -> Result<(), String> {
+    if requires_login || allow_anonymous {
+        return Ok(());
+    }
+    match bound.iter().find(|a| !a.ip().to_canonical().is_loopback()) {
+        Some(public) => Err(format!(
+            "refusing to serve anonymous clients on {public}, which is not a loopback address: \
+             give --password-file, or --allow-anonymous to let anyone who reaches it use the broker"
+        )),
+        None => Ok(()),
+    }
+}
 
 /// What [`Access::reload`] loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,8 +406,12 @@ impl Access {
                 return Err(refuse(Reason::SignInRequired));
             }
         }
-        if operation == Operation::Subscribe && mqtt_actor::validate_filter(target).is_err() {
-            return Err(refuse(Reason::InvalidFilter));
+        let valid = match operation {
+            Operation::Subscribe => mqtt_actor::validate_filter(target).is_ok(),
+            Operation::Publish | Operation::Read => mqtt_actor::validate_topic(target).is_ok(),
+        };
+        if !valid {
+            return Err(refuse(Reason::Invalid));
         }
         match &files.acl {
             Some(acl) => ask_acl(acl, &who).map_err(|denial| refuse(Reason::Acl(denial))),
@@ -503,12 +532,22 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_filter_is_refused_rather_than_judged() {
-        let access = Access::open_to_all();
+    fn an_invalid_topic_or_filter_is_refused_rather_than_judged() {
+        let access = Access::new(None, Some(acl("topic #\n")));
+        let nobody = Who::anonymous();
         for bad in ["a/#/b", "", "a+", "$share/g"] {
-            let refusal = access.can_subscribe(&Who::anonymous(), bad).unwrap_err();
-            assert_eq!(refusal.reason, Reason::InvalidFilter, "{bad:?}");
+            let refusal = access.can_subscribe(&nobody, bad).unwrap_err();
+            assert_eq!(refusal.reason, Reason::Invalid, "{bad:?}");
         }
+        for bad in ["a/+", "#", "", "a\0b"] {
+            let refusal = access.can_publish(&nobody, bad).unwrap_err();
+            assert_eq!(refusal.reason, Reason::Invalid, "{bad:?}");
+            assert_eq!(
+                access.can_read(&nobody, bad).unwrap_err().reason,
+                Reason::Invalid
+            );
+        }
+        assert!(access.can_publish(&nobody, "a/b").is_ok());
     }
 
     #[test]
@@ -554,6 +593,25 @@ mod tests {
                 .reason,
             Reason::SignInRequired
         );
+    }
+
+    #[test]
+    fn anonymous_service_on_a_public_address_needs_to_be_asked_for() {
+        let loopback: Vec<SocketAddr> = vec![
+            "127.0.0.1:5000".parse().unwrap(),
+            "[::1]:5000".parse().unwrap(),
+            "[::ffff:127.0.0.1]:5000".parse().unwrap(),
+        ];
+        assert!(check_exposure(&loopback, false, false).is_ok());
+        for public in ["0.0.0.0:5000", "[::]:5000", "192.168.1.5:5000"] {
+            let mut bound = loopback.clone();
+            bound.push(public.parse().unwrap());
+            let e = check_exposure(&bound, false, false).unwrap_err();
+            assert!(e.contains(public) && e.contains("--allow-anonymous"), "{e}");
+            assert!(!e.contains('\n'));
+            assert!(check_exposure(&bound, true, false).is_ok());
+            assert!(check_exposure(&bound, false, true).is_ok());
+        }
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //!
 //! A window opens at an address's first failure and lasts a fixed time; it is
 //! not extended by further attempts, so a refused client knows when to retry
-//! ([`LoginLimiter::check`] says). Success does not reset the count: a user who
+//! ([`LoginLimiter::begin`] says). Success does not reset the count: a user who
 //! knows one password cannot use it to keep guessing another.
+//!
+//! Use: hold the limiter in a `Mutex`, lock it for `begin` before checking the
+//! password (not during the check), and for `forgive` after a right one.
 //!
 //! Memory is bounded: at most `capacity` addresses are tracked; expired windows
 //! go first, and when every window is live the oldest is dropped (an attacker
@@ -64,8 +67,8 @@ impl LoginLimiter {
         }
     }
 
-    /// Before checking a password from `addr`: `Err(wait)` when the address
-    /// has used up its failures, with the time until its window ends.
+    /// Whether an attempt from `addr` would be refused now, without counting
+    /// one: `Err(wait)` with the time until its window ends.
     pub fn check(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
         self.expire(now);
         match self.windows.get(&key(addr)) {
@@ -76,13 +79,29 @@ impl LoginLimiter {
         }
     }
 
-    /// After a wrong user name or password from `addr`.
-    pub fn record_failure(&mut self, addr: IpAddr, now: Instant) {
+    /// Before checking a password from `addr`: `Err(wait)` when the address
+    /// has used up its failures, with the time until its window ends.
+    /// Otherwise the attempt counts as a failure from now on, so that many
+    /// attempts in flight at once cannot overrun the limit; [`forgive`] takes
+    /// it back when the password was right.
+    ///
+    /// [`forgive`]: LoginLimiter::forgive
+    pub fn begin(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
         self.expire(now);
         let key = key(addr);
         if let Some(window) = self.windows.get_mut(&key) {
-            window.failures = window.failures.saturating_add(1);
-            return;
+            if window.failures >= self.max_failures {
+                return Err((window.started + self.window).saturating_duration_since(now));
+            }
+            window.failures += 1;
+            return Ok(());
+        }
+        if self.opened.len() >= 2 * self.capacity {
+            // Forgiven windows leave stale entries; drop them so the queue
+            // stays within twice the capacity.
+            let windows = &self.windows;
+            self.opened
+                .retain(|(started, addr)| windows.get(addr).is_some_and(|w| w.started == *started));
         }
         while self.windows.len() >= self.capacity {
             let Some((started, oldest)) = self.opened.pop_front() else {
@@ -98,6 +117,22 @@ impl LoginLimiter {
             },
         );
         self.opened.push_back((now, key));
+        Ok(())
+    }
+
+    /// After a right password from `addr`: takes back the failure [`begin`]
+    /// counted. Earlier failures stay counted.
+    ///
+    /// [`begin`]: LoginLimiter::begin
+    pub fn forgive(&mut self, addr: IpAddr) {
+        let key = key(addr);
+        if let Some(window) = self.windows.get_mut(&key) {
+            window.failures = window.failures.saturating_sub(1);
+            if window.failures == 0 {
+                // Its entry in `opened` goes stale and is skipped later.
+                self.windows.remove(&key);
+            }
+        }
     }
 
     /// How many addresses are tracked now.
@@ -152,8 +187,7 @@ mod tests {
 
     fn fail(limiter: &mut LoginLimiter, addr: IpAddr, now: Instant, times: u32) {
         for _ in 0..times {
-            assert!(limiter.check(addr, now).is_ok());
-            limiter.record_failure(addr, now);
+            assert!(limiter.begin(addr, now).is_ok());
         }
     }
 
@@ -170,6 +204,29 @@ mod tests {
         // The window ends a minute after the first failure.
         assert!(limiter.check(ip(1), at(60)).is_ok());
         assert_eq!(limiter.tracked(), 0);
+    }
+
+    #[test]
+    fn attempts_in_flight_count_against_the_limit() {
+        let mut limiter = LoginLimiter::default();
+        let t0 = Instant::now();
+        let admitted = (0..20).filter(|_| limiter.begin(ip(1), t0).is_ok()).count();
+        assert_eq!(admitted, 5);
+    }
+
+    #[test]
+    fn a_right_password_takes_back_only_its_own_attempt() {
+        let mut limiter = LoginLimiter::default();
+        let t0 = Instant::now();
+        fail(&mut limiter, ip(1), t0, 4);
+        assert!(limiter.begin(ip(1), t0).is_ok());
+        limiter.forgive(ip(1));
+        // The four failures stand: one more attempt, then a wait.
+        fail(&mut limiter, ip(1), t0, 1);
+        assert!(limiter.begin(ip(1), t0).is_err());
+        // Forgiving an address with no window is harmless.
+        limiter.forgive(ip(2));
+        assert_eq!(limiter.tracked(), 1);
     }
 
     #[test]
@@ -214,7 +271,7 @@ mod tests {
         }
         // Expired windows make room before live ones are evicted.
         let much_later = t0 + Duration::from_secs(61);
-        limiter.record_failure(ip(5), much_later);
+        assert!(limiter.begin(ip(5), much_later).is_ok());
         assert_eq!(limiter.tracked(), 3);
         assert!(limiter.check(ip(3), much_later).is_err());
     }
@@ -225,10 +282,23 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..10_000u32 {
             let addr = IpAddr::V4(Ipv4Addr::from(i));
-            limiter.record_failure(addr, t0 + Duration::from_millis(u64::from(i)));
+            let _ = limiter.begin(addr, t0 + Duration::from_millis(u64::from(i)));
             assert!(limiter.tracked() <= 100);
         }
         assert!(limiter.opened.len() <= 100);
+    }
+
+    #[test]
+    fn successful_logins_from_many_addresses_leave_nothing_behind() {
+        let mut limiter = LoginLimiter::new(5, WINDOW, 10);
+        let t0 = Instant::now();
+        for i in 0..1000u32 {
+            let addr = IpAddr::V4(Ipv4Addr::from(i));
+            assert!(limiter.begin(addr, t0).is_ok());
+            limiter.forgive(addr);
+        }
+        assert_eq!(limiter.tracked(), 0);
+        assert!(limiter.opened.len() <= 20, "{}", limiter.opened.len());
     }
 
     #[test]
@@ -237,7 +307,7 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..5u16 {
             let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i, i, i, i));
-            limiter.record_failure(addr, t0);
+            assert!(limiter.begin(addr, t0).is_ok());
         }
         let same_64: IpAddr = "2001:db8:1:2::ffff".parse().unwrap();
         let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
