@@ -185,8 +185,8 @@ impl Acl {
         self.everyone.len() + self.patterns.len() + self.users.values().map(Vec::len).sum::<usize>()
     }
 
-    /// Whether `who` may receive messages on `topic` (a topic name, no
-    /// wildcards), e.g. to list it.
+    /// Whether `who` has `need` access to `topic` (a topic name, no
+    /// wildcards): read to receive or list it, write to publish it.
     pub fn check_topic(&self, who: &Who<'_>, topic: &str, need: Need) -> Result<(), Denial> {
         let rules = self.rules_for(who)?;
         if let Some(rule) = rules
@@ -224,12 +224,17 @@ impl Acl {
         {
             return Err(Denial::DeniedBy { line: rule.line });
         }
-        let reads = rules.iter().filter(|r| r.permission.reads());
-        match inner {
-            Some(_) if reads.clone().any(|r| r.filter == filter) => Ok(()),
-            Some(_) => Err(Denial::SharedNotNamed),
-            None if reads.clone().any(|r| covers(&r.filter, filter)) => Ok(()),
-            None => Err(Denial::NotGranted),
+        let grants = |r: &Cow<'_, Rule>| {
+            r.permission.reads()
+                && match inner {
+                    Some(_) => r.filter == filter,
+                    None => covers(&r.filter, filter),
+                }
+        };
+        match (rules.iter().any(grants), inner) {
+            (true, _) => Ok(()),
+            (false, Some(_)) => Err(Denial::SharedNotNamed),
+            (false, None) => Err(Denial::NotGranted),
         }
     }
 

@@ -89,7 +89,8 @@ pub struct Who<'a> {
     /// The signed-in user; `None` for anonymous clients.
     pub user: Option<&'a str>,
     /// What ACL patterns' `%c` stands for (e.g. the session id); patterns using
-    /// `%c` do not apply without one.
+    /// `%c` do not apply without one. Like a user name, it must not be empty
+    /// or hold `+`, `#` or `/` when a pattern splices it in.
     pub client_id: Option<&'a str>,
 }
 
@@ -170,8 +171,9 @@ impl Refusal {
     /// The info log line: `refused: user alice subscribe plant/# (...)`; it
     /// names ACL lines, which the client's message does not.
     pub fn log_line(&self) -> String {
+        // Topics may hold line breaks; a log line must stay one line.
         let who = match &self.user {
-            Some(user) => format!("user {user}"),
+            Some(user) => format!("user {}", user.escape_debug()),
             None => "anonymous client".to_string(),
         };
         let why = match (&self.reason, &self.acl_path) {
@@ -183,7 +185,11 @@ impl Refusal {
             }
             _ => self.why().to_string(),
         };
-        format!("refused: {who} {} {} ({why})", self.operation, self.target)
+        format!(
+            "refused: {who} {} {} ({why})",
+            self.operation,
+            self.target.escape_debug()
+        )
     }
 
     fn why(&self) -> &'static str {
@@ -529,6 +535,17 @@ mod tests {
             refusal.to_string(),
             "not allowed to publish to secret: access denied"
         );
+    }
+
+    #[test]
+    fn a_log_line_stays_one_line_whatever_the_topic() {
+        let access = Access::new(None, Some(acl("topic read a/#\n")));
+        let refusal = access
+            .can_publish(&Who::anonymous(), "a/x\nrefused: user root")
+            .unwrap_err();
+        let line = refusal.log_line();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("a/x\\nrefused"), "{line}");
     }
 
     #[test]
