@@ -2,6 +2,7 @@
 //! WebSocket protocol, an HTTP API and a live dashboard (../shared/PROTOCOL.md).
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod api;
 pub mod broker;
 pub mod cache;
