@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use mqtt_actor::{MqttConfig, MqttError};
 
 /// The example app: a live MQTT dashboard and web API over mqtt-actor.
@@ -167,6 +167,18 @@ impl MqttArgs {
     }
 }
 
+impl Default for Settings {
+    /// Every setting at its default, whatever the environment says (for
+    /// tests and for embedding the app; `main` reads flags and environment).
+    fn default() -> Self {
+        let command = Settings::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["example-app"])
+            .expect("every setting has a default or is optional");
+        Settings::from_arg_matches(&matches).expect("defaults are valid settings")
+    }
+}
+
 impl Settings {
     /// Heartbeat interval.
     pub fn heartbeat(&self) -> Duration {
@@ -204,5 +216,13 @@ mod tests {
         );
         let c = s.mqtt.to_config(Some(("127.0.0.1".into(), 4000))).unwrap();
         assert_eq!(c.broker_port, 4000);
+    }
+
+    #[test]
+    fn the_default_settings_are_the_flags_defaults() {
+        let s = Settings::default();
+        assert_eq!(s.bind, "127.0.0.1:5000");
+        assert_eq!((s.max_filters, s.queue_frames), (100, 1000));
+        assert!(s.mqtt.broker_url.is_none());
     }
 }
