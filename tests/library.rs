@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use e2e::*;
 use mqtt_actor::*;
+use test_support::*;
 
 /// A listener actor that records what it gets.
 struct Collector {
-    got: Arc<Mutex<Vec<MqttMessage>>>,
+    got: Recorded<MqttMessage>,
     /// Simulates a stuck client: each message takes this long to handle.
     stall: Option<Duration>,
 }
@@ -30,35 +30,14 @@ impl Handler<MqttMessage> for Collector {
     }
 }
 
-type Seen = Arc<Mutex<Vec<MqttMessage>>>;
-
-fn collector() -> (Addr<Collector>, Seen) {
-    let got = Seen::default();
+fn collector() -> (Addr<Collector>, Recorded<MqttMessage>) {
+    let got = Recorded::default();
     let addr = Collector {
         got: got.clone(),
         stall: None,
     }
     .start();
     (addr, got)
-}
-
-fn topics(seen: &Seen) -> Vec<String> {
-    seen.lock()
-        .unwrap()
-        .iter()
-        .map(|m| m.topic().to_string())
-        .collect()
-}
-
-async fn wait_for(seen: &Seen, topic: &str) -> MqttMessage {
-    eventually(&format!("a message on {topic}"), || async {
-        seen.lock()
-            .unwrap()
-            .iter()
-            .find(|m| m.topic() == topic)
-            .cloned()
-    })
-    .await
 }
 
 #[actix_rt::test]
@@ -337,7 +316,7 @@ async fn a_stuck_listener_loses_messages_but_delays_nobody() {
         .start()
         .unwrap();
     wait_connected(&mqtt, true).await;
-    let slow_seen = Seen::default();
+    let slow_seen = Recorded::default();
     let held = slow_seen.clone();
     let slow = Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| Collector {
         got: held,
