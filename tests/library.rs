@@ -11,7 +11,7 @@ use test_support::*;
 
 /// A listener actor that records what it gets.
 struct Collector {
-    got: Recorded<MqttMessage>,
+    got: Arc<Mutex<Vec<MqttMessage>>>,
     /// Simulates a stuck client: each message takes this long to handle.
     stall: Option<Duration>,
 }
@@ -30,8 +30,10 @@ impl Handler<MqttMessage> for Collector {
     }
 }
 
-fn collector() -> (Addr<Collector>, Recorded<MqttMessage>) {
-    let got = Recorded::default();
+type Seen = Arc<Mutex<Vec<MqttMessage>>>;
+
+fn collector() -> (Addr<Collector>, Seen) {
+    let got = Seen::default();
     let addr = Collector {
         got: got.clone(),
         stall: None,
@@ -316,7 +318,7 @@ async fn a_stuck_listener_loses_messages_but_delays_nobody() {
         .start()
         .unwrap();
     wait_connected(&mqtt, true).await;
-    let slow_seen = Recorded::default();
+    let slow_seen = Seen::default();
     let held = slow_seen.clone();
     let slow = Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| Collector {
         got: held,
