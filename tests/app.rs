@@ -522,8 +522,8 @@ async fn stopping_the_app_closes_sockets_with_1001_and_leaves_the_broker_without
     let broker = Mosquitto::start();
     let mut watcher = Observer::connect(&broker.url(), &["app/will", "app/marker"]).await;
     let app = App::start_with(broker.port, |s| {
-        s.mqtt.last_will_topic = Some("app/will".into());
-        s.mqtt.last_will_message = Some("gone".into());
+        s.mqtt.set("LAST_WILL_TOPIC", "app/will").unwrap();
+        s.mqtt.set("LAST_WILL_MESSAGE", "gone").unwrap();
     })
     .await;
     let mut ws = app.ws().await;

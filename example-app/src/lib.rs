@@ -153,7 +153,7 @@ pub async fn run(
 fn start_embedded_broker(
     settings: &Settings,
 ) -> Result<Option<broker::EmbeddedBroker>, StartError> {
-    if settings.mqtt.broker_url.is_some() {
+    if settings.mqtt.get("BROKER_URL").is_some() {
         return Ok(None);
     }
     let b = broker::EmbeddedBroker::start(settings.embedded_broker_port)?;

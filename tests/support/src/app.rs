@@ -25,8 +25,12 @@ pub fn test_settings() -> Settings {
         bind: "127.0.0.1:0".into(),
         ..Settings::default()
     };
-    s.mqtt.reconnect_min_delay_ms = Some("100".into());
-    s.mqtt.reconnect_max_delay_ms = Some("500".into());
+    for (name, value) in [
+        ("RECONNECT_MIN_DELAY_MS", "100"),
+        ("RECONNECT_MAX_DELAY_MS", "500"),
+    ] {
+        s.mqtt.set(name, value).expect("a setting of the library");
+    }
     s
 }
 
@@ -41,8 +45,15 @@ impl App {
     /// test settings changed by `configure`, and waits until it is connected.
     pub async fn start_with(broker_port: u16, configure: impl FnOnce(&mut Settings)) -> App {
         let mut settings = test_settings();
-        settings.mqtt.broker_url = Some("127.0.0.1".into());
-        settings.mqtt.broker_port = Some(broker_port.to_string());
+        for (name, value) in [
+            ("BROKER_URL", "127.0.0.1".to_string()),
+            ("BROKER_PORT", broker_port.to_string()),
+        ] {
+            settings
+                .mqtt
+                .set(name, value)
+                .expect("a setting of the library");
+        }
         configure(&mut settings);
         let app = Self::run(settings).await;
         app.wait_ready().await;
