@@ -406,6 +406,12 @@ async fn the_http_api_publishes_subscribes_and_reports() {
     assert_eq!(code, 200);
     assert!(page.contains("data-testid=\"message-log\""));
     assert_eq!(http.get_text("/static/app.js").await.0, 200);
+    let (code, err) = http.get("/static/no-such-asset.js").await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{err}"
+    );
 }
 
 #[actix_rt::test]

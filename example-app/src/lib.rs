@@ -80,7 +80,7 @@ pub struct RunningApp {
 
 impl RunningApp {
     /// The address HTTP is served on (the first, when the bind address named
-    /// several).
+    /// several; there is always one).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addrs[0]
     }
@@ -135,6 +135,9 @@ pub async fn run(
     .shutdown_timeout(5)
     .bind(&settings.bind)?;
     let http_addrs = server.addrs();
+    if http_addrs.is_empty() {
+        return Err(format!("{:?} names no address to serve HTTP on", settings.bind).into());
+    }
     let server = server.run();
     let handle = server.handle();
     let state = state.into_inner();
