@@ -1,4 +1,4 @@
-//! The HTTP API of PROTOCOL.md: publish, server-side subscriptions, the
+//! The HTTP API of `docs/protocol.md`: publish, server-side subscriptions, the
 //! last-value cache, status, health, readiness and metrics.
 
 use std::sync::atomic::Ordering;

@@ -1,4 +1,4 @@
-//! The app's error type: one of PROTOCOL.md's error codes and a message for
+//! The app's error type: one of the error codes of `docs/protocol.md` and a message for
 //! people. The same value becomes a WebSocket `error` frame (see
 //! `protocol.rs`) or an HTTP answer `{"error":{"code","message"}}` with the
 //! code's status; every error body of the HTTP API is built here.
@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use mqtt_actor::MqttError;
 use serde::Serialize;
 
-/// PROTOCOL.md's error codes.
+/// The error codes of `docs/protocol.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
@@ -42,7 +42,7 @@ impl Code {
     }
 }
 
-/// An error as PROTOCOL.md shows it: a code and a message.
+/// An error as `docs/protocol.md` shows it: a code and a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiError {
     /// The code.

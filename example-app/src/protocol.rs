@@ -139,7 +139,7 @@ pub enum Event {
         /// The request's id.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<Value>,
-        /// One of PROTOCOL.md's codes.
+        /// One of the error codes of `docs/protocol.md`.
         code: Code,
         /// For people.
         message: String,

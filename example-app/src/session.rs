@@ -1,4 +1,4 @@
-//! The WebSocket session actor (actix-web-actors): reads PROTOCOL.md requests
+//! The WebSocket session actor (actix-web-actors): reads the requests of `docs/protocol.md`
 //! from one client and answers them; the filters it holds are held at the
 //! `MqttActor` by its [`Forwarder`], which fills the session's bounded
 //! [`Outbox`] (see `outbox.rs` for why the two are apart).
