@@ -1,5 +1,6 @@
-//! Fan-out benchmark: one MQTT publisher, the real app (release build), a real
-//! Mosquitto and K WebSocket clients subscribed to the same filter. Prints the
+//! Fan-out benchmark: one MQTT publisher, the app (release build, started
+//! in-process), a real Mosquitto and K WebSocket clients subscribed to the
+//! same filter. Prints the
 //! delivered messages per second and how many were dropped for slow readers.
 //!
 //! `cargo bench --bench fanout` (env: `SESSIONS`, `MESSAGES`, `PAYLOAD_BYTES`).
@@ -7,8 +8,8 @@
 
 use std::time::Instant;
 
-use e2e::*;
 use serde_json::json;
+use test_support::*;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -23,7 +24,7 @@ fn main() {
     let payload = "x".repeat(env_or("PAYLOAD_BYTES", 100));
     actix_rt::System::new().block_on(async move {
         let broker = Mosquitto::start();
-        let app = App::start(broker.port, &[("WS_QUEUE_FRAMES", "100000")]);
+        let app = App::start_with(broker.port, |s| s.queue_frames = 100_000).await;
         let mut clients = Vec::new();
         for _ in 0..sessions {
             let mut ws = app.ws().await;

@@ -1,11 +1,13 @@
-//! The example app end to end: the real binary, a real Mosquitto, real
-//! WebSocket and HTTP clients, every row and rule of PROTOCOL.md.
+//! The example app end to end: the app started in-process, a real Mosquitto,
+//! real WebSocket and HTTP clients, every row and rule of the web API contract
+//! (`docs/protocol.md`). The tests about the binary as a process are in
+//! `example-app/tests/process.rs`.
 
 use std::time::Duration;
 
 use base64::Engine;
-use e2e::*;
 use serde_json::{json, Value};
+use test_support::*;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -35,7 +37,7 @@ async fn messages_until(ws: &mut Ws, marker: &str) -> Vec<Value> {
 async fn a_session_gets_status_replies_and_only_its_messages_once() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let mut ws = app.ws().await;
     let status = ws.next().await;
     assert_eq!(status["type"], "status");
@@ -96,7 +98,7 @@ async fn a_session_gets_status_replies_and_only_its_messages_once() {
 async fn publishing_from_a_session_is_acknowledged_and_seen_outside() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let mut watcher = Observer::connect(&broker.url(), &["from-ws/#"]).await;
     let mut ws = app.ws().await;
     let reply = ws
@@ -126,10 +128,11 @@ async fn publishing_from_a_session_is_acknowledged_and_seen_outside() {
 async fn bad_input_gets_the_right_error_and_disturbs_nobody() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(
-        broker.port,
-        &[("WS_MAX_FRAME_BYTES", "1024"), ("WS_MAX_FILTERS", "2")],
-    );
+    let app = App::start_with(broker.port, |s| {
+        s.max_frame_bytes = 1024;
+        s.max_filters = 2;
+    })
+    .await;
     let mut bystander = app.ws().await;
     subscribed(&mut bystander, "calm/#", 1).await;
     let feed = Observer::connect(&broker.url(), &[]).await;
@@ -220,7 +223,7 @@ async fn sessions_on(http: &Http, topic: &str) -> Option<i64> {
 async fn two_sessions_share_a_broker_subscription_until_both_leave() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let http = app.http();
     let mut a = app.ws().await;
     let mut b = app.ws().await;
@@ -252,10 +255,11 @@ async fn two_sessions_share_a_broker_subscription_until_both_leave() {
 async fn a_silent_client_is_timed_out_and_its_filters_released() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(
-        broker.port,
-        &[("WS_HEARTBEAT_S", "1"), ("WS_IDLE_TIMEOUT_S", "2")],
-    );
+    let app = App::start_with(broker.port, |s| {
+        s.heartbeat_s = 1;
+        s.idle_timeout_s = 2;
+    })
+    .await;
     let http = app.http();
     let mut silent = app.ws().await;
     subscribed(&mut silent, "quiet/#", 1).await;
@@ -273,7 +277,7 @@ async fn a_silent_client_is_timed_out_and_its_filters_released() {
 async fn the_http_api_publishes_subscribes_and_reports() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[("WS_MAX_FRAME_BYTES", "1024")]);
+    let app = App::start_with(broker.port, |s| s.max_frame_bytes = 1024).await;
     let http = app.http();
     let mut watcher = Observer::connect(&broker.url(), &["api/#"]).await;
 
@@ -357,13 +361,24 @@ async fn the_http_api_publishes_subscribes_and_reports() {
             .0,
         200
     );
+    let (code, err) = http.delete("/api/subscriptions?topic=sensors%2F%2B").await;
     assert_eq!(
-        http.delete("/api/subscriptions?topic=sensors%2F%2B")
-            .await
-            .0,
-        404
+        (code, err["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{err}"
     );
-    assert_eq!(http.delete("/api/subscriptions").await.0, 400);
+    let (code, err) = http.delete("/api/subscriptions").await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{err}"
+    );
+    let (code, err) = http.get("/api/no-such-thing").await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{err}"
+    );
 
     let (code, status) = http.get("/api/status").await;
     assert_eq!(code, 200);
@@ -391,13 +406,19 @@ async fn the_http_api_publishes_subscribes_and_reports() {
     assert_eq!(code, 200);
     assert!(page.contains("data-testid=\"message-log\""));
     assert_eq!(http.get_text("/static/app.js").await.0, 200);
+    let (code, err) = http.get("/static/no-such-asset.js").await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{err}"
+    );
 }
 
 #[actix_rt::test]
 async fn a_client_that_stops_reading_is_lagged_while_another_gets_everything() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[("WS_QUEUE_FRAMES", "50")]);
+    let app = App::start_with(broker.port, |s| s.queue_frames = 50).await;
     let mut slow = app.ws().await;
     let mut fast = app.ws().await;
     subscribed(&mut slow, "flood/#", 1).await;
@@ -453,7 +474,7 @@ async fn a_client_that_stops_reading_is_lagged_while_another_gets_everything() {
 async fn readiness_and_status_frames_follow_the_broker_and_subscriptions_come_back() {
     init_logging();
     let mut broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let http = app.http();
     let mut ws = app.ws().await;
     assert_eq!(ws.next_of("status").await["connected"], true);
@@ -502,23 +523,21 @@ async fn readiness_and_status_frames_follow_the_broker_and_subscriptions_come_ba
 }
 
 #[actix_rt::test]
-async fn sigterm_closes_sockets_with_1001_and_exits_cleanly_without_the_will() {
+async fn stopping_the_app_closes_sockets_with_1001_and_leaves_the_broker_without_the_will() {
     init_logging();
     let broker = Mosquitto::start();
     let mut watcher = Observer::connect(&broker.url(), &["app/will", "app/marker"]).await;
-    let mut app = App::start(
-        broker.port,
-        &[
-            ("MQTT_LAST_WILL_TOPIC", "app/will"),
-            ("MQTT_LAST_WILL_MESSAGE", "gone"),
-        ],
-    );
+    let app = App::start_with(broker.port, |s| {
+        s.mqtt.set("LAST_WILL_TOPIC", "app/will").unwrap();
+        s.mqtt.set("LAST_WILL_MESSAGE", "gone").unwrap();
+    })
+    .await;
     let mut ws = app.ws().await;
     assert_eq!(ws.next_of("status").await["connected"], true);
 
-    let status = app.terminate();
-    assert!(status.success(), "exit status {status}");
-    match ws.closed().await {
+    let (stopped, closed) = futures::join!(app.stop(), ws.closed());
+    let () = stopped;
+    match closed {
         Closed::Frame(Some(reason)) => assert_eq!(u16::from(reason.code), 1001),
         other => panic!("expected a 1001 close frame, got {other:?}"),
     }
@@ -533,10 +552,10 @@ async fn sigterm_closes_sockets_with_1001_and_exits_cleanly_without_the_will() {
 #[actix_rt::test]
 async fn without_a_broker_url_the_app_runs_its_own_broker() {
     init_logging();
-    let app = App::start_with(&[]);
+    let app = App::embedded().await;
     let port = app
-        .embedded_port
-        .expect("the app printed its embedded broker's port");
+        .embedded_broker_port()
+        .expect("the app runs an embedded broker");
     let url = format!("tcp://127.0.0.1:{port}");
     let mut ws = app.ws().await;
     assert_eq!(ws.next_of("status").await["connected"], true);
@@ -563,7 +582,7 @@ async fn without_a_broker_url_the_app_runs_its_own_broker() {
 async fn session_churn_leaves_no_subscription_behind() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let http = app.http();
     let mut keeper = app.ws().await;
     subscribed(&mut keeper, "churn/#", 1).await;

@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use e2e::*;
 use mqtt_actor::*;
+use test_support::*;
 
 fn credentials() -> MosquittoOptions {
     MosquittoOptions {

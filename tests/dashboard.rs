@@ -2,80 +2,10 @@
 //! chromium-driver, over WebDriver): subscribe and publish through the forms,
 //! see rows arrive, follow a broker outage without reloading the page.
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::*;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-
-struct Driver {
-    child: Child,
-    port: u16,
-    _profile: tempfile::TempDir,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        let port = free_port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "chromedriver is installed (the README's test command installs chromium-driver)",
-            );
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < PATIENCE, "chromedriver did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver {
-            child,
-            port,
-            _profile: tempfile::tempdir().expect("profile dir"),
-        }
-    }
-
-    async fn browser(&self) -> Client {
-        let args = [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1440,1150",
-        ];
-        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        args.push(format!(
-            "--user-data-dir={}",
-            self._profile.path().display()
-        ));
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": "/usr/bin/chromium", "args": args}),
-        );
-        ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a WebDriver session")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use fantoccini::{Client, Locator};
+use test_support::*;
 
 fn testid(id: &str) -> String {
     format!("[data-testid=\"{id}\"]")
@@ -155,7 +85,7 @@ async fn choose(page: &Client, id: &str, value: &str) {
 async fn the_dashboard_subscribes_publishes_and_rides_out_a_broker_restart() {
     init_logging();
     let mut broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let driver = Driver::start();
     let page = driver.browser().await;
     page.goto(&app.url("/")).await.expect("the page loads");
@@ -254,17 +184,17 @@ async fn the_page_reconnects_its_socket_and_restores_its_subscriptions() {
     init_logging();
     let broker = Mosquitto::start();
     let bind = format!("127.0.0.1:{}", free_port());
-    let mut app = App::start(broker.port, &[("HTTP_BIND", &bind)]);
+    let app = App::start_with(broker.port, |s| s.bind = bind.clone()).await;
     let driver = Driver::start();
     let page = driver.browser().await;
     page.goto(&app.url("/")).await.expect("the page loads");
     wait_text(&page, "socket-status", "socket: open").await;
     subscribe_on_page(&page, "line/+/speed", "0").await;
 
-    assert!(app.terminate().success());
+    app.stop().await;
     wait_text(&page, "socket-status", "socket: closed").await;
     wait_text(&page, "broker-status", "broker: disconnected").await;
-    let _app = App::start(broker.port, &[("HTTP_BIND", &bind)]);
+    let _app = App::start_with(broker.port, |s| s.bind = bind).await;
     wait_text(&page, "socket-status", "socket: open").await;
     wait_active_on_page(&page, "line/+/speed").await;
     let outside = Observer::connect(&broker.url(), &[]).await;
@@ -292,7 +222,7 @@ async fn rows_on(page: &Client, topic: &str) -> usize {
 async fn the_page_shows_errors_hints_and_topic_details_and_its_log_pauses_and_filters() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let driver = Driver::start();
     let page = driver.browser().await;
     page.goto(&app.url("/")).await.expect("the page loads");

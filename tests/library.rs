@@ -5,8 +5,8 @@
 use std::sync::{mpsc, Arc, Mutex};
 
 use actix::prelude::*;
-use e2e::*;
 use mqtt_actor::*;
+use test_support::*;
 
 /// A listener actor that records what it gets.
 struct Collector {
@@ -69,25 +69,6 @@ fn collector() -> (Addr<Collector>, Seen) {
     }
     .start();
     (addr, got)
-}
-
-fn topics(seen: &Seen) -> Vec<String> {
-    seen.lock()
-        .unwrap()
-        .iter()
-        .map(|m| m.topic().to_string())
-        .collect()
-}
-
-async fn wait_for(seen: &Seen, topic: &str) -> MqttMessage {
-    eventually(&format!("a message on {topic}"), || async {
-        seen.lock()
-            .unwrap()
-            .iter()
-            .find(|m| m.topic() == topic)
-            .cloned()
-    })
-    .await
 }
 
 #[actix_rt::test]

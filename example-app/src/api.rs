@@ -1,38 +1,18 @@
-//! The HTTP API of PROTOCOL.md: publish, server-side subscriptions, the
+//! The HTTP API of `docs/protocol.md`: publish, server-side subscriptions, the
 //! last-value cache, status, health, readiness and metrics.
 
 use std::sync::atomic::Ordering;
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse};
 use mqtt_actor::{GetStatus, GetSubscriptions, MqttError, Subscribe, Unsubscribe};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::protocol::{parse_body, ApiError, Code, PublishBody, SubscriptionBody};
+use crate::error::{ApiError, Code};
+use crate::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
 use crate::state::AppState;
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(json!({ "error": self }))
-    }
-}
-
 type ApiResult = Result<HttpResponse, ApiError>;
-
-fn stopped(_: actix::MailboxError) -> ApiError {
-    ApiError::from(MqttError::Stopped)
-}
 
 fn body_limit(state: &AppState, body: &web::Bytes) -> Result<(), ApiError> {
     // Room for JSON quoting and base64 around a payload of the limit.
@@ -51,7 +31,7 @@ pub async fn publish(state: web::Data<AppState>, body: web::Bytes) -> ApiResult 
     body_limit(&state, &body)?;
     let body: PublishBody = parse_body(&body)?;
     let request = state.publish_request(&body)?;
-    state.mqtt.send(request).await.map_err(stopped)??;
+    state.mqtt.send(request).await??;
     Ok(HttpResponse::Ok().json(json!({ "ok": true })))
 }
 
@@ -66,7 +46,7 @@ pub struct SubscriptionRow {
 
 /// `GET /api/subscriptions`
 pub async fn subscriptions(state: web::Data<AppState>) -> ApiResult {
-    let list = state.mqtt.send(GetSubscriptions).await.map_err(stopped)?;
+    let list = state.mqtt.send(GetSubscriptions).await?;
     let rows: Vec<SubscriptionRow> = list
         .into_iter()
         .map(|s| SubscriptionRow {
@@ -86,8 +66,7 @@ pub async fn add_subscription(state: web::Data<AppState>, body: web::Bytes) -> A
     let granted = state
         .mqtt
         .send(Subscribe::new(body.topic.clone()).qos(body.qos))
-        .await
-        .map_err(stopped)??;
+        .await??;
     Ok(HttpResponse::Ok().json(json!({ "topic": body.topic, "qos": granted })))
 }
 
@@ -102,11 +81,16 @@ pub async fn remove_subscription(
     state: web::Data<AppState>,
     query: web::Query<TopicQuery>,
 ) -> ApiResult {
-    match state.mqtt.send(Unsubscribe::new(query.topic.clone())).await.map_err(stopped)? {
+    match state
+        .mqtt
+        .send(Unsubscribe::new(query.topic.clone()))
+        .await?
+    {
         Ok(()) => Ok(HttpResponse::Ok().json(json!({ "topic": query.topic }))),
-        Err(e @ MqttError::NotSubscribed { .. }) => Ok(HttpResponse::NotFound().json(json!({
-            "error": ApiError::new(Code::BadRequest, format!("the server holds no subscription: {e}"))
-        }))),
+        Err(e @ MqttError::NotSubscribed { .. }) => Err(ApiError::new(
+            Code::NotFound,
+            format!("the server holds no subscription: {e}"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -117,29 +101,8 @@ pub async fn topics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(entries)
 }
 
-/// The body of `GET /api/status`.
-#[derive(Debug, Serialize)]
-pub struct StatusBody {
-    /// Connected to the broker.
-    pub connected: bool,
-    /// The broker.
-    pub broker: String,
-    /// The client id.
-    pub client_id: String,
-    /// Seconds since start.
-    pub uptime_s: u64,
-    /// Open sessions.
-    pub sessions: usize,
-    /// Messages from the broker.
-    pub messages_in: u64,
-    /// Messages published.
-    pub messages_out: u64,
-    /// Messages dropped for slow sessions and listeners.
-    pub dropped: u64,
-}
-
 async fn status_body(state: &AppState) -> Result<StatusBody, ApiError> {
-    let s = state.mqtt.send(GetStatus).await.map_err(stopped)?;
+    let s = state.mqtt.send(GetStatus).await?;
     Ok(StatusBody {
         connected: s.connected,
         broker: s.broker,
@@ -179,6 +142,14 @@ pub async fn metrics(state: web::Data<AppState>) -> ApiResult {
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))
+}
+
+/// Any other route: `404` with `not_found`.
+pub async fn no_such_route(req: HttpRequest) -> ApiResult {
+    Err(ApiError::new(
+        Code::NotFound,
+        format!("no such route: {} {}", req.method(), req.path()),
+    ))
 }
 
 /// Every route of the API.

@@ -1,18 +1,56 @@
-//! Starts the example app; see `--help`.
+//! Starts the example app and serves until SIGTERM or Ctrl-C; see `--help`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use example_app::Settings;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let settings = example_app::settings::Settings::parse();
-    match example_app::run(settings).await {
+    let settings = Settings::parse();
+    let app = match example_app::run(settings, signal()).await {
+        Ok(app) => app,
+        Err(e) => return fail(e),
+    };
+    if let Some(port) = app.embedded_broker_port() {
+        say(&format!(
+            "embedded MQTT broker on 127.0.0.1:{port} (feed it: mosquitto_pub -h 127.0.0.1 -p {port} -t demo/hello -m hi)"
+        ));
+    }
+    for addr in app.http_addrs() {
+        say(&format!("listening on http://{addr}"));
+    }
+    match app.finished().await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: example_app::StartError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}
+
+/// Prints a line people (and the process tests) read on stdout.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
         }
     }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

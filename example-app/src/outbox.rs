@@ -143,21 +143,22 @@ fn encode(codec: &mut Codec, text: ByteString, buf: &mut BytesMut) {
         .expect("encoding a text frame cannot fail");
 }
 
-/// The session's response body: the session context's own frames (pongs,
-/// pings, close) first, then the outbox, as fast as the client reads.
-pub struct Body {
+/// The session's outbound stream, which is its HTTP response body: the
+/// session context's own frames (pongs, pings, close) first, then the outbox,
+/// as fast as the client reads.
+pub struct OutboundStream {
     ctx: Pin<Box<dyn Stream<Item = Result<Bytes, actix_web::Error>>>>,
     outbox: Arc<Outbox>,
     codec: Codec,
 }
 
-impl Body {
+impl OutboundStream {
     /// Joins the session context's stream and the outbox.
     pub fn new(
         ctx: impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
         outbox: Arc<Outbox>,
     ) -> Self {
-        Body {
+        OutboundStream {
             ctx: Box::pin(ctx),
             outbox,
             codec: Codec::new(),
@@ -165,7 +166,7 @@ impl Body {
     }
 }
 
-impl Stream for Body {
+impl Stream for OutboundStream {
     type Item = Result<Bytes, actix_web::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {

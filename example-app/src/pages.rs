@@ -3,6 +3,7 @@
 use actix_web::{http::header, web, HttpResponse};
 use rust_embed::RustEmbed;
 
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 
 #[derive(RustEmbed)]
@@ -45,17 +46,20 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /static/{path}`
-pub async fn asset(path: web::Path<String>) -> HttpResponse {
+pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     match Assets::get(&path) {
-        Some(file) => HttpResponse::Ok()
+        Some(file) => Ok(HttpResponse::Ok()
             .content_type(
                 mime_guess::from_path(path.as_str())
                     .first_or_octet_stream()
                     .as_ref(),
             )
             .insert_header((header::CACHE_CONTROL, "no-cache"))
-            .body(file.data.into_owned()),
-        None => HttpResponse::NotFound().body("no such asset"),
+            .body(file.data.into_owned())),
+        None => Err(ApiError::new(
+            Code::NotFound,
+            format!("no such asset: {}", path.as_str()),
+        )),
     }
 }
 

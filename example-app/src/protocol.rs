@@ -1,11 +1,14 @@
-//! The serde types of ../shared/PROTOCOL.md (WebSocket and HTTP), and the
-//! mapping of library errors to its error codes. Nothing else lives here.
+//! The serde types of the web API contract (`docs/protocol.md`): WebSocket
+//! requests and events, HTTP bodies. Nothing else lives here; the error codes
+//! and their HTTP form are in `error.rs`.
 
 use base64::Engine;
 use bytes::Bytes;
-use mqtt_actor::{MqttError, MqttMessage, QoS};
+use mqtt_actor::{MqttMessage, QoS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::error::{ApiError, Code};
 
 /// A request from a WebSocket client (without its `id`, which is kept apart).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -136,7 +139,7 @@ pub enum Event {
         /// The request's id.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<Value>,
-        /// One of PROTOCOL.md's codes.
+        /// One of the error codes of `docs/protocol.md`.
         code: Code,
         /// For people.
         message: String,
@@ -149,6 +152,15 @@ pub enum Event {
 }
 
 impl Event {
+    /// The `error` frame for a request with `id`.
+    pub fn error(id: Option<Value>, err: ApiError) -> Event {
+        Event::Error {
+            id,
+            code: err.code,
+            message: err.message,
+        }
+    }
+
     /// The JSON text of the frame.
     pub fn to_text(&self) -> String {
         serde_json::to_string(self).expect("protocol events always serialize")
@@ -205,76 +217,25 @@ impl<'a> MessageView<'a> {
     }
 }
 
-/// PROTOCOL.md's error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Code {
-    /// Not JSON, unknown type, missing or mistyped field, binary frame.
-    BadRequest,
-    /// A topic or filter that breaks MQTT's rules.
-    InvalidTopic,
-    /// Outside what this client may use.
-    Forbidden,
-    /// Broker unreachable right now.
-    NotConnected,
-    /// Over a size limit.
-    TooLarge,
-    /// The broker failed the request.
-    BrokerError,
-}
-
-impl Code {
-    /// The HTTP status that goes with the code.
-    pub fn http_status(self) -> u16 {
-        match self {
-            Code::BadRequest | Code::InvalidTopic => 400,
-            Code::Forbidden => 403,
-            Code::TooLarge => 413,
-            Code::NotConnected => 503,
-            Code::BrokerError => 502,
-        }
-    }
-}
-
-/// An error as PROTOCOL.md shows it: a code and a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiError {
-    /// The code.
-    pub code: Code,
-    /// For people.
-    pub message: String,
-}
-
-impl ApiError {
-    /// An error with `code` and `message`.
-    pub fn new(code: Code, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// The WebSocket `error` frame for a request with `id`.
-    pub fn event(self, id: Option<Value>) -> Event {
-        Event::Error {
-            id,
-            code: self.code,
-            message: self.message,
-        }
-    }
-}
-
-impl From<MqttError> for ApiError {
-    fn from(e: MqttError) -> Self {
-        let code = match &e {
-            MqttError::InvalidTopic { .. } | MqttError::InvalidFilter { .. } => Code::InvalidTopic,
-            MqttError::InvalidQos(_) | MqttError::NotSubscribed { .. } => Code::BadRequest,
-            MqttError::NotConnected { .. } | MqttError::BufferFull { .. } => Code::NotConnected,
-            MqttError::Refused { .. } => Code::Forbidden,
-            _ => Code::BrokerError,
-        };
-        ApiError::new(code, e.to_string())
-    }
+/// The body of `GET /api/status` (and what `/metrics` exposes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusBody {
+    /// Connected to the broker.
+    pub connected: bool,
+    /// The broker.
+    pub broker: String,
+    /// The client id.
+    pub client_id: String,
+    /// Seconds since start.
+    pub uptime_s: u64,
+    /// Open sessions.
+    pub sessions: usize,
+    /// Messages from the broker.
+    pub messages_in: u64,
+    /// Messages published.
+    pub messages_out: u64,
+    /// Messages dropped for slow sessions and listeners.
+    pub dropped: u64,
 }
 
 /// Parses one text frame into its `id` and request; the error keeps the `id`.
@@ -361,7 +322,7 @@ mod tests {
             qos: QoS::AtLeastOnce,
         };
         assert_eq!(e.to_text(), r#"{"type":"subscribed","topic":"a","qos":1}"#);
-        let e = ApiError::new(Code::NotConnected, "down").event(Some(json!(1)));
+        let e = Event::error(Some(json!(1)), ApiError::new(Code::NotConnected, "down"));
         assert_eq!(
             e.to_text(),
             r#"{"type":"error","id":1,"code":"not_connected","message":"down"}"#

@@ -1,4 +1,4 @@
-//! The WebSocket session actor (actix-web-actors): reads PROTOCOL.md requests
+//! The WebSocket session actor (actix-web-actors): reads the requests of `docs/protocol.md`
 //! from one client and answers them; the filters it holds are held at the
 //! `MqttActor` by its [`Forwarder`], which fills the session's bounded
 //! [`Outbox`] (see `outbox.rs` for why the two are apart).
@@ -17,14 +17,10 @@ use mqtt_actor::{
 };
 use serde_json::Value;
 
-use crate::outbox::{Activity, Body, Forwarder, Outbox, Stop};
-use crate::protocol::{parse_request, ApiError, Code, Event, PublishBody, Request};
-use crate::state::AppState;
-
-/// Sent to every session when the server shuts down: close with 1001.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct GoingAway;
+use crate::error::{ApiError, Code};
+use crate::outbox::{Activity, Forwarder, OutboundStream, Outbox, Stop};
+use crate::protocol::{parse_request, Event, PublishBody, Request};
+use crate::state::{AppState, GoingAway};
 
 /// `GET /ws`: upgrades to a WebSocket served by a new [`Session`].
 pub async fn ws_route(
@@ -40,7 +36,7 @@ pub async fn ws_route(
     let hard_cap = (state.settings.max_frame_bytes * 4).max(1 << 20);
     let session = Session::new(state, outbox.clone());
     let ctx = WebsocketContext::with_codec(session, payload, Codec::new().max_size(hard_cap));
-    Ok(response.streaming(Body::new(ctx, outbox)))
+    Ok(response.streaming(OutboundStream::new(ctx, outbox)))
 }
 
 /// One WebSocket client.
@@ -78,11 +74,11 @@ impl Session {
                 Code::TooLarge,
                 format!("frame of {} bytes is over the limit of {limit}", text.len()),
             );
-            return self.outbox.event(&err.event(None));
+            return self.outbox.event(&Event::error(None, err));
         }
         match parse_request(&text) {
             Ok((id, request)) => self.on_request(id, request, ctx),
-            Err((id, err)) => self.outbox.event(&err.event(id)),
+            Err((id, err)) => self.outbox.event(&Event::error(id, err)),
         }
     }
 
@@ -101,7 +97,7 @@ impl Session {
     }
 
     fn reply(&mut self, id: Option<Value>, result: Result<Event, ApiError>) {
-        let event = result.unwrap_or_else(|e| e.event(id));
+        let event = result.unwrap_or_else(|e| Event::error(id, e));
         self.outbox.event(&event);
     }
 
@@ -193,7 +189,9 @@ impl Actor for Session {
     type Context = WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.state.sessions.register(self.id, ctx.address());
+        self.state
+            .sessions
+            .register(self.id, ctx.address().recipient());
         ctx.run_interval(self.state.settings.heartbeat(), |_, ctx| ctx.ping(b""));
         // The forwarder gets the current state first, then every change.
         let watch = WatchConnection(self.forwarder.clone().recipient());
@@ -233,11 +231,11 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
                     Code::BadRequest,
                     "binary frames are not accepted: send JSON text frames",
                 );
-                self.outbox.event(&err.event(None));
+                self.outbox.event(&Event::error(None, err));
             }
             Ok(ws::Message::Continuation(_)) => {
                 let err = ApiError::new(Code::BadRequest, "fragmented frames are not accepted");
-                self.outbox.event(&err.event(None));
+                self.outbox.event(&Event::error(None, err));
             }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
@@ -247,7 +245,7 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
             }
             Err(ProtocolError::Overflow) => {
                 let err = ApiError::new(Code::TooLarge, "frame too large to read");
-                ctx.text(err.event(None).to_text());
+                ctx.text(Event::error(None, err).to_text());
                 ctx.close(Some(CloseReason::from((
                     CloseCode::Size,
                     "frame too large",

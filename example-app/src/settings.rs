@@ -1,9 +1,10 @@
-//! Command-line flags and environment variables (clap): every `MQTT_*` setting of
-//! the library plus the app's own limits.
+//! Command-line flags and environment variables (clap): the app's own limits,
+//! and one flag per setting of the library, generated from its table.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use mqtt_actor::{MqttConfig, MqttError};
 
 /// The example app: a live MQTT dashboard and web API over mqtt-actor.
@@ -42,128 +43,147 @@ pub struct Settings {
     pub mqtt: MqttArgs,
 }
 
-/// The library's settings, as flags / `MQTT_*` variables. Kept as text and
-/// handed to `MqttConfig::from_pairs`, so a bad value gets the library's error
-/// naming the setting and the value.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// The library's settings as given by flags or `MQTT_*` variables: one flag
+/// per row of the library's table (`mqtt_actor::SETTINGS`), generated from it,
+/// so `BROKER_PORT` is `--broker-port` or `MQTT_BROKER_PORT`. Values are kept
+/// as text and handed to `MqttConfig::from_pairs`, so a bad value gets the
+/// library's error naming the setting and the value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MqttArgs {
-    /// Client id (default: generated).
-    #[arg(long, env = "MQTT_CLIENT_ID")]
-    pub client_id: Option<String>,
-    /// Broker host or URI (tcp://, ssl://, ws://, wss://). Unset: embedded broker.
-    #[arg(long, env = "MQTT_BROKER_URL")]
-    pub broker_url: Option<String>,
-    /// Broker port [default: 1883].
-    #[arg(long, env = "MQTT_BROKER_PORT")]
-    pub broker_port: Option<String>,
-    /// User name.
-    #[arg(long, env = "MQTT_USERNAME")]
-    pub username: Option<String>,
-    /// Password.
-    #[arg(long, env = "MQTT_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-    /// Keep-alive, seconds [default: 60].
-    #[arg(long, env = "MQTT_KEEPALIVE")]
-    pub keepalive: Option<String>,
-    /// Clean session [default: true].
-    #[arg(long, env = "MQTT_CLEAN_SESSION")]
-    pub clean_session: Option<String>,
-    /// Use TLS [default: false].
-    #[arg(long, env = "MQTT_TLS_ENABLED")]
-    pub tls_enabled: Option<String>,
-    /// CA certificates (PEM file).
-    #[arg(long, env = "MQTT_TLS_CA_CERTS")]
-    pub tls_ca_certs: Option<String>,
-    /// Client certificate (PEM file).
-    #[arg(long, env = "MQTT_TLS_CERTFILE")]
-    pub tls_certfile: Option<String>,
-    /// Client key (PEM file).
-    #[arg(long, env = "MQTT_TLS_KEYFILE")]
-    pub tls_keyfile: Option<String>,
-    /// Skip server certificate verification [default: false].
-    #[arg(long, env = "MQTT_TLS_INSECURE")]
-    pub tls_insecure: Option<String>,
-    /// TLS version: auto, tlsv1, tlsv1.1, tlsv1.2 [default: auto].
-    #[arg(long, env = "MQTT_TLS_VERSION")]
-    pub tls_version: Option<String>,
-    /// OpenSSL cipher list.
-    #[arg(long, env = "MQTT_TLS_CIPHERS")]
-    pub tls_ciphers: Option<String>,
-    /// Last will topic.
-    #[arg(long, env = "MQTT_LAST_WILL_TOPIC")]
-    pub last_will_topic: Option<String>,
-    /// Last will payload.
-    #[arg(long, env = "MQTT_LAST_WILL_MESSAGE")]
-    pub last_will_message: Option<String>,
-    /// Last will QoS [default: 0].
-    #[arg(long, env = "MQTT_LAST_WILL_QOS")]
-    pub last_will_qos: Option<String>,
-    /// Last will retain flag [default: false].
-    #[arg(long, env = "MQTT_LAST_WILL_RETAIN")]
-    pub last_will_retain: Option<String>,
-    /// tcp or websockets [default: tcp].
-    #[arg(long, env = "MQTT_TRANSPORT")]
-    pub transport: Option<String>,
-    /// 3.1.1 or 5 [default: 3.1.1].
-    #[arg(long, env = "MQTT_PROTOCOL_VERSION")]
-    pub protocol_version: Option<String>,
-    /// First reconnect delay, ms; doubles up to the max [default: 500].
-    #[arg(long, env = "MQTT_RECONNECT_MIN_DELAY_MS")]
-    pub reconnect_min_delay_ms: Option<String>,
-    /// Longest reconnect delay, ms [default: 30000].
-    #[arg(long, env = "MQTT_RECONNECT_MAX_DELAY_MS")]
-    pub reconnect_max_delay_ms: Option<String>,
-    /// Wait for broker acknowledgements, ms [default: 10000].
-    #[arg(long, env = "MQTT_REQUEST_TIMEOUT_MS")]
-    pub request_timeout_ms: Option<String>,
-    /// QoS 1/2 publishes kept while disconnected [default: 1000].
-    #[arg(long, env = "MQTT_MAX_BUFFERED_PUBLISHES")]
-    pub max_buffered_publishes: Option<String>,
+    /// Setting name (`BROKER_PORT`) to the value given; unset ones are absent,
+    /// so the library's defaults apply.
+    given: BTreeMap<&'static str, String>,
 }
 
 impl MqttArgs {
+    /// The value given for the setting `name` (`BROKER_URL`), if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.given.get(name).map(String::as_str)
+    }
+
+    /// Gives the setting `name` (`LAST_WILL_TOPIC`) a value, as its flag would.
+    /// The value is checked by [`MqttArgs::to_config`]; a name that is not one
+    /// of the library's settings is refused here.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) -> Result<(), MqttError> {
+        let value = value.into();
+        match library_settings().find(|s| s.name == name) {
+            Some(setting) => {
+                self.given.insert(setting.name, value);
+                Ok(())
+            }
+            None => Err(MqttError::Config {
+                setting: format!("{PREFIX}_{name}"),
+                value,
+                reason: "unknown setting".into(),
+            }),
+        }
+    }
+
     /// The library configuration; `broker_override` replaces the broker URL
-    /// (the embedded broker's address).
+    /// and port (the embedded broker's address).
     pub fn to_config(
         &self,
         broker_override: Option<(String, u16)>,
     ) -> Result<MqttConfig, MqttError> {
-        let a = self;
-        let mut pairs: Vec<(&str, String)> = [
-            ("CLIENT_ID", &a.client_id),
-            ("BROKER_URL", &a.broker_url),
-            ("BROKER_PORT", &a.broker_port),
-            ("USERNAME", &a.username),
-            ("PASSWORD", &a.password),
-            ("KEEPALIVE", &a.keepalive),
-            ("CLEAN_SESSION", &a.clean_session),
-            ("TLS_ENABLED", &a.tls_enabled),
-            ("TLS_CA_CERTS", &a.tls_ca_certs),
-            ("TLS_CERTFILE", &a.tls_certfile),
-            ("TLS_KEYFILE", &a.tls_keyfile),
-            ("TLS_INSECURE", &a.tls_insecure),
-            ("TLS_VERSION", &a.tls_version),
-            ("TLS_CIPHERS", &a.tls_ciphers),
-            ("LAST_WILL_TOPIC", &a.last_will_topic),
-            ("LAST_WILL_MESSAGE", &a.last_will_message),
-            ("LAST_WILL_QOS", &a.last_will_qos),
-            ("LAST_WILL_RETAIN", &a.last_will_retain),
-            ("TRANSPORT", &a.transport),
-            ("PROTOCOL_VERSION", &a.protocol_version),
-            ("RECONNECT_MIN_DELAY_MS", &a.reconnect_min_delay_ms),
-            ("RECONNECT_MAX_DELAY_MS", &a.reconnect_max_delay_ms),
-            ("REQUEST_TIMEOUT_MS", &a.request_timeout_ms),
-            ("MAX_BUFFERED_PUBLISHES", &a.max_buffered_publishes),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-        .collect();
+        let mut given = self.given.clone();
         if let Some((host, port)) = broker_override {
-            pairs.retain(|(k, _)| *k != "BROKER_URL" && *k != "BROKER_PORT");
-            pairs.push(("BROKER_URL", host));
-            pairs.push(("BROKER_PORT", port.to_string()));
+            given.insert("BROKER_URL", host);
+            given.insert("BROKER_PORT", port.to_string());
         }
-        MqttConfig::from_pairs("MQTT", pairs)
+        // In the table's order, so the first bad value reported is the first listed.
+        let pairs = library_settings()
+            .filter_map(|setting| given.get(setting.name).map(|v| (setting.name, v.as_str())));
+        MqttConfig::from_pairs(PREFIX, pairs.collect::<Vec<_>>())
+    }
+}
+
+/// The prefix of the library's setting names in the environment.
+const PREFIX: &str = "MQTT";
+
+/// What a flag needs to know of one setting of the library.
+struct LibrarySetting {
+    name: &'static str,
+    help: &'static str,
+    /// The default, as the setting is written; empty: none or generated.
+    default: &'static str,
+    /// Its value is never shown (in `--help`).
+    secret: bool,
+}
+
+/// The library's settings table, as the flags need it. The broker URL's
+/// default differs: unset, the app runs its own broker.
+fn library_settings() -> impl Iterator<Item = LibrarySetting> {
+    mqtt_actor::SETTINGS.iter().map(|s| {
+        let (help, default) = match s.name {
+            "BROKER_URL" => (
+                "Broker host or URI (tcp://, ssl://, ws://, wss://); unset: the embedded broker",
+                "",
+            ),
+            _ => (s.help, s.default),
+        };
+        LibrarySetting {
+            name: s.name,
+            help,
+            default,
+            secret: s.secret,
+        }
+    })
+}
+
+/// `BROKER_PORT` → `broker-port`.
+fn flag_name(setting: &str) -> String {
+    setting.to_ascii_lowercase().replace('_', "-")
+}
+
+impl clap::Args for MqttArgs {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for setting in library_settings() {
+            let mut help = setting.help.to_string();
+            if !setting.default.is_empty() {
+                help += &format!(" [default: {}]", setting.default);
+            }
+            let arg = clap::Arg::new(setting.name)
+                .long(flag_name(setting.name))
+                .env(format!("{PREFIX}_{}", setting.name))
+                .value_name(setting.name)
+                .help(help)
+                .hide_env_values(setting.secret);
+            cmd = cmd.arg(arg);
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for MqttArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = MqttArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for setting in library_settings() {
+            if let Some(value) = matches.get_one::<String>(setting.name) {
+                self.given.insert(setting.name, value.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for Settings {
+    /// Every setting at its default, whatever the environment says (for
+    /// tests and for embedding the app; `main` reads flags and environment).
+    fn default() -> Self {
+        let command = Settings::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["example-app"])
+            .expect("every setting has a default or is optional");
+        Settings::from_arg_matches(&matches).expect("defaults are valid settings")
     }
 }
 
@@ -204,5 +224,50 @@ mod tests {
         );
         let c = s.mqtt.to_config(Some(("127.0.0.1".into(), 4000))).unwrap();
         assert_eq!(c.broker_port, 4000);
+    }
+
+    #[test]
+    fn every_library_setting_has_its_flag_and_variable_and_help() {
+        let command = Settings::command();
+        for name in mqtt_actor::SETTINGS.iter().map(|s| s.name) {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_id() == name)
+                .unwrap_or_else(|| panic!("no flag for {name}"));
+            assert_eq!(arg.get_long(), Some(flag_name(name).as_str()));
+            let env = arg.get_env().and_then(|e| e.to_str());
+            assert_eq!(env, Some(format!("MQTT_{name}").as_str()));
+        }
+    }
+
+    #[test]
+    fn each_flag_reaches_its_setting_and_set_refuses_unknown_names() {
+        let s = Settings::parse_from([
+            "app",
+            "--last-will-topic",
+            "app/will",
+            "--tls-insecure",
+            "yes",
+            "--keepalive",
+            "7",
+        ]);
+        assert_eq!(s.mqtt.get("LAST_WILL_TOPIC"), Some("app/will"));
+        let c = s.mqtt.to_config(None).unwrap();
+        assert_eq!(c.last_will_topic.as_deref(), Some("app/will"));
+        assert!(c.tls_insecure);
+        assert_eq!(c.keepalive, 7);
+        let mut args = MqttArgs::default();
+        args.set("CLEAN_SESSION", "false").unwrap();
+        assert!(!args.to_config(None).unwrap().clean_session);
+        let err = args.set("NO_SUCH", "x").unwrap_err().to_string();
+        assert!(err.contains("MQTT_NO_SUCH"), "{err}");
+    }
+
+    #[test]
+    fn the_default_settings_are_the_flags_defaults() {
+        let s = Settings::default();
+        assert_eq!(s.bind, "127.0.0.1:5000");
+        assert_eq!((s.max_filters, s.queue_frames), (100, 1000));
+        assert_eq!(s.mqtt, MqttArgs::default());
     }
 }

@@ -10,9 +10,9 @@ use actix::prelude::*;
 use mqtt_actor::{ConnectionChanged, MqttActor, Publish};
 
 use crate::cache::TopicCache;
+use crate::error::{ApiError, Code};
 use crate::metrics::Metrics;
-use crate::protocol::{ApiError, Code, PublishBody};
-use crate::session::{GoingAway, Session};
+use crate::protocol::PublishBody;
 use crate::settings::Settings;
 
 /// Shared by every worker.
@@ -21,7 +21,8 @@ pub struct AppState {
     pub mqtt: Addr<MqttActor>,
     /// Settings.
     pub settings: Settings,
-    /// Broker connection, kept current by [`ConnectionWatch`].
+    /// Broker connection (`/readyz`, and publishes fail fast without it),
+    /// kept current by [`ReadinessFlag`].
     pub connected: Arc<AtomicBool>,
     /// Open sessions.
     pub sessions: Sessions,
@@ -64,11 +65,18 @@ impl AppState {
     }
 }
 
-/// The open sessions, so shutdown can close each with 1001.
+/// Sent to every session when the server shuts down: close with 1001.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoingAway;
+
+/// The open sessions, so shutdown can close each with 1001. It holds them as
+/// recipients of [`GoingAway`] only, so that shared state need not know the
+/// session type.
 #[derive(Default)]
 pub struct Sessions {
     next: AtomicU64,
-    open: Mutex<HashMap<u64, Addr<Session>>>,
+    open: Mutex<HashMap<u64, Recipient<GoingAway>>>,
 }
 
 impl Sessions {
@@ -78,8 +86,8 @@ impl Sessions {
     }
 
     /// Adds a session.
-    pub fn register(&self, id: u64, addr: Addr<Session>) {
-        self.open.lock().expect("sessions lock").insert(id, addr);
+    pub fn register(&self, id: u64, session: Recipient<GoingAway>) {
+        self.open.lock().expect("sessions lock").insert(id, session);
     }
 
     /// Removes a session.
@@ -94,20 +102,21 @@ impl Sessions {
 
     /// Tells every session to close with 1001.
     pub fn close_all(&self) {
-        for addr in self.open.lock().expect("sessions lock").values() {
-            addr.do_send(GoingAway);
+        for session in self.open.lock().expect("sessions lock").values() {
+            session.do_send(GoingAway);
         }
     }
 }
 
-/// Keeps [`AppState::connected`] current from the actor's connection notices.
-pub struct ConnectionWatch(pub Arc<AtomicBool>);
+/// The readiness flag's writer: an actor that stores each connection notice
+/// of the `MqttActor` into [`AppState::connected`].
+pub struct ReadinessFlag(pub Arc<AtomicBool>);
 
-impl Actor for ConnectionWatch {
+impl Actor for ReadinessFlag {
     type Context = Context<Self>;
 }
 
-impl Handler<ConnectionChanged> for ConnectionWatch {
+impl Handler<ConnectionChanged> for ReadinessFlag {
     type Result = ();
     fn handle(&mut self, c: ConnectionChanged, _: &mut Context<Self>) {
         self.0.store(c.connected, Ordering::Release);

@@ -1,11 +1,7 @@
-//! The real example app as a child process (the same `main` as `example-app`,
-//! built as this package's `app-under-test` binary), plus WebSocket and HTTP
-//! clients that speak PROTOCOL.md to it.
+//! HTTP and WebSocket clients that speak the web API contract
+//! (`docs/protocol.md`) to the app, in-process or as a process.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_http::ws;
 use bytes::Bytes;
@@ -14,135 +10,6 @@ use serde_json::Value;
 
 use crate::PATIENCE;
 
-pub struct App {
-    child: Child,
-    /// `127.0.0.1:PORT` of the HTTP server.
-    pub addr: String,
-    /// The embedded broker's port, when the app started one.
-    pub embedded_port: Option<u16>,
-    lines: mpsc::Receiver<String>,
-}
-
-impl App {
-    /// Starts the app against the broker at `broker_port` on 127.0.0.1.
-    pub fn start(broker_port: u16, env: &[(&str, &str)]) -> App {
-        let port = broker_port.to_string();
-        let mut all = vec![
-            ("MQTT_BROKER_URL", "127.0.0.1"),
-            ("MQTT_BROKER_PORT", port.as_str()),
-        ];
-        all.extend_from_slice(env);
-        Self::start_with(&all)
-    }
-
-    /// Starts the app with exactly `env` (no MQTT_BROKER_URL: embedded broker).
-    pub fn start_with(env: &[(&str, &str)]) -> App {
-        let mut cmd = Command::new(binary());
-        for key in ["MQTT_BROKER_URL", "MQTT_BROKER_PORT", "HTTP_BIND"] {
-            cmd.env_remove(key);
-        }
-        cmd.env("HTTP_BIND", "127.0.0.1:0")
-            .env("MQTT_RECONNECT_MIN_DELAY_MS", "100")
-            .env("MQTT_RECONNECT_MAX_DELAY_MS", "500")
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("the app starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("app: {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut app = App {
-            child,
-            addr: String::new(),
-            embedded_port: None,
-            lines,
-        };
-        let deadline = Instant::now() + PATIENCE;
-        while app.addr.is_empty() {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            let line = app
-                .lines
-                .recv_timeout(wait)
-                .expect("the app prints its address");
-            if let Some(addr) = line.strip_prefix("listening on http://") {
-                app.addr = addr.trim().to_string();
-            } else if let Some(rest) = line.strip_prefix("embedded MQTT broker on 127.0.0.1:") {
-                let port = rest.split_whitespace().next().unwrap_or_default();
-                app.embedded_port = port.parse().ok();
-            }
-        }
-        app
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait on the app") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the app did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// An HTTP client for this app.
-    pub fn http(&self) -> Http {
-        Http {
-            base: format!("http://{}", self.addr),
-            client: awc::Client::builder()
-                .timeout(Duration::from_secs(15))
-                .finish(),
-        }
-    }
-
-    pub async fn ws(&self) -> Ws {
-        Ws::connect(&format!("ws://{}/ws", self.addr)).await
-    }
-}
-
-/// The `app-under-test` binary that cargo builds beside the test executables
-/// (`target/<profile>/deps/<test>` → `target/<profile>/app-under-test`).
-fn binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    dir.join(format!("app-under-test{}", std::env::consts::EXE_SUFFIX))
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An HTTP client for the app's API.
 pub struct Http {
     base: String,
@@ -150,6 +17,16 @@ pub struct Http {
 }
 
 impl Http {
+    /// A client for the app serving HTTP on `addr` (`127.0.0.1:PORT`).
+    pub fn new(addr: impl std::fmt::Display) -> Http {
+        Http {
+            base: format!("http://{addr}"),
+            client: awc::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .finish(),
+        }
+    }
+
     async fn send(&self, request: awc::ClientRequest, body: Option<Bytes>) -> (u16, Bytes) {
         let sent = match body {
             Some(body) => {

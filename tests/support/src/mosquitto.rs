@@ -2,14 +2,12 @@
 //! it can be stopped and restarted on the same ports, and is killed on drop.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::{free_port, TestCa, PATIENCE};
+use crate::{free_port, wait_listening, TestCa};
 
 /// Which listeners and checks the broker gets.
 #[derive(Debug, Clone, Default)]
@@ -131,26 +129,16 @@ impl Mosquitto {
     }
 
     fn wait_listening(&mut self) {
-        let start = Instant::now();
         let ports: Vec<u16> = [Some(self.port), self.tls_port, self.ws_port, self.wss_port]
             .into_iter()
             .flatten()
             .collect();
-        while !ports
-            .iter()
-            .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
-        {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!(
-                    "mosquitto exited with {status}; config:\n{}",
-                    std::fs::read_to_string(self.config_path()).unwrap_or_default()
-                );
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "mosquitto did not listen on {ports:?}"
+        let child = self.child.as_mut().expect("the broker was started");
+        if let Err(status) = wait_listening("mosquitto", child, &ports) {
+            panic!(
+                "mosquitto exited with {status}; config:\n{}",
+                std::fs::read_to_string(self.config_path()).unwrap_or_default()
             );
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

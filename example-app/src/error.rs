@@ -1,0 +1,122 @@
+//! The app's error type: one of the error codes of `docs/protocol.md` and a message for
+//! people. The same value becomes a WebSocket `error` frame (see
+//! `protocol.rs`) or an HTTP answer `{"error":{"code","message"}}` with the
+//! code's status; every error body of the HTTP API is built here.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use mqtt_actor::MqttError;
+use serde::Serialize;
+
+/// The error codes of `docs/protocol.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// Not JSON, unknown type, missing or mistyped field, binary frame.
+    BadRequest,
+    /// A topic or filter that breaks MQTT's rules.
+    InvalidTopic,
+    /// Outside what this client may use.
+    Forbidden,
+    /// HTTP: no such route or resource.
+    NotFound,
+    /// Broker unreachable right now.
+    NotConnected,
+    /// Over a size limit.
+    TooLarge,
+    /// The broker failed the request.
+    BrokerError,
+}
+
+impl Code {
+    /// The HTTP status that goes with the code.
+    pub fn http_status(self) -> StatusCode {
+        match self {
+            Code::BadRequest | Code::InvalidTopic => StatusCode::BAD_REQUEST,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::NotConnected => StatusCode::SERVICE_UNAVAILABLE,
+            Code::BrokerError => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// An error as `docs/protocol.md` shows it: a code and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    /// The code.
+    pub code: Code,
+    /// For people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.http_status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        #[derive(Serialize)]
+        struct ErrorBody<'a> {
+            error: &'a ApiError,
+        }
+        HttpResponse::build(self.status_code()).json(ErrorBody { error: self })
+    }
+}
+
+impl From<MqttError> for ApiError {
+    fn from(e: MqttError) -> Self {
+        let code = match &e {
+            MqttError::InvalidTopic { .. } | MqttError::InvalidFilter { .. } => Code::InvalidTopic,
+            MqttError::InvalidQos(_) | MqttError::NotSubscribed { .. } => Code::BadRequest,
+            MqttError::NotConnected { .. } | MqttError::BufferFull { .. } => Code::NotConnected,
+            MqttError::Refused { .. } => Code::Forbidden,
+            _ => Code::BrokerError,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<actix::MailboxError> for ApiError {
+    // The `MqttActor` is gone: the app is shutting down.
+    fn from(e: actix::MailboxError) -> Self {
+        MqttError::from(e).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn an_http_error_is_the_code_status_and_the_error_object() {
+        let response = ApiError::new(Code::NotFound, "no such route").error_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let body = response.into_body().try_into_bytes().expect("a full body");
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            value,
+            serde_json::json!({"error": {"code": "not_found", "message": "no such route"}})
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! Headless Chromium over WebDriver: Debian's `chromium` and
+//! `chromium-driver`, one ChromeDriver per test on a free port.
+
+use std::process::{Child, Command, Stdio};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::{free_port, wait_listening};
+
+/// A running ChromeDriver, killed on drop.
+pub struct Driver {
+    child: Child,
+    port: u16,
+    /// Chromium's profile, so that parallel tests share no browser state.
+    profile: TempDir,
+}
+
+impl Driver {
+    /// Starts ChromeDriver and waits until it listens.
+    pub fn start() -> Driver {
+        let port = free_port();
+        let mut child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver is installed (the README's test command installs chromium-driver)",
+            );
+        if let Err(status) = wait_listening("chromedriver", &mut child, &[port]) {
+            panic!("chromedriver exited with {status}");
+        }
+        Driver {
+            child,
+            port,
+            profile: tempfile::tempdir().expect("profile dir"),
+        }
+    }
+
+    /// A new headless browser session (a window of 1440x1150).
+    pub async fn browser(&self) -> Client {
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1440,1150",
+        ];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", self.profile.path().display()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": "/usr/bin/chromium", "args": args}),
+        );
+        ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,45 @@
+//! What the end-to-end tests share. Everything here starts real parts and
+//! cleans them up on drop:
+//!
+//! * `mosquitto`: a real Mosquitto per test on free ports, with generated
+//!   configs (plain, password file, TLS, websockets) and `certs`: a CA and
+//!   certificates made for the run;
+//! * `observer`: an outside MQTT client (plain Paho) that watches or feeds a
+//!   broker; `proxy`: a TCP relay a test can cut like a network fault;
+//! * `mqtt`: helpers for tests of the `MqttActor` (settings, waits, handlers
+//!   that record what they get);
+//! * `app`: the example app started in-process on port 0, stopped through
+//!   its shutdown future; `process`: the real `example-app` binary, for the
+//!   tests about the process itself; `client`: HTTP and WebSocket clients
+//!   speaking the web API contract to either;
+//! * `browser`: ChromeDriver and a headless Chromium session;
+//! * `wait`: polling with one generous deadline, and waiting for ports.
+#![allow(missing_docs)]
+
+pub mod app;
+pub mod browser;
+pub mod certs;
+pub mod client;
+pub mod mosquitto;
+pub mod mqtt;
+pub mod observer;
+pub mod process;
+pub mod proxy;
+pub mod wait;
+
+pub use app::App;
+pub use browser::Driver;
+pub use certs::TestCa;
+pub use client::{Closed, Http, Ws};
+pub use mosquitto::{Mosquitto, MosquittoOptions};
+pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
+pub use observer::Observer;
+pub use process::AppProcess;
+pub use proxy::Proxy;
+pub use wait::{eventually, free_port, wait_listening, PATIENCE};
+
+/// Initialises logging once (`RUST_LOG` shows the actor's and the app's log
+/// lines in failing tests).
+pub fn init_logging() {
+    let _ = env_logger::builder().is_test(true).try_init();
+}
