@@ -1,6 +1,7 @@
 //! Headless Chromium over WebDriver: Debian's `chromium` and
 //! `chromium-driver`, one ChromeDriver per test on a free port.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use fantoccini::{Client, ClientBuilder};
@@ -9,7 +10,7 @@ use tempfile::TempDir;
 
 use crate::{free_port, wait_listening};
 
-/// A running ChromeDriver, killed on drop.
+/// A running ChromeDriver, killed on drop with the browsers it started.
 pub struct Driver {
     child: Child,
     port: u16,
@@ -23,6 +24,10 @@ impl Driver {
         let port = free_port();
         let mut child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            // Its own process group, so that drop can end the Chromium
+            // processes it started too: a test that fails before closing its
+            // session would otherwise leave a browser running.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -70,6 +75,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
