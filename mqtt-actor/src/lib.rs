@@ -52,6 +52,7 @@ mod config;
 mod error;
 mod handlers;
 mod messages;
+mod plan;
 mod topic;
 
 pub use actor::{MqttActor, MqttActorBuilder};
@@ -59,8 +60,8 @@ pub use config::{MqttConfig, ProtocolVersion, Setting, TlsVersion, Transport, SE
 pub use error::{MqttError, Result};
 pub use handlers::{Connected, Disconnected, LogLevel, Published, Subscribed, Unsubscribed};
 pub use messages::{
-    ConnectionChanged, Disconnect, GetStatus, GetSubscriptions, MessageProperties, MqttMessage,
-    Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll, WaitConnected,
-    WatchConnection,
+    ConnectionChanged, Disconnect, GetStatus, GetSubscriptions, ListenerNotice, MessageProperties,
+    MqttMessage, Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll,
+    WaitConnected, WatchConnection,
 };
 pub use topic::{validate_filter, validate_topic};
