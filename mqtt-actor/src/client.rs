@@ -243,19 +243,30 @@ pub(crate) fn from_paho(msg: &paho::Message) -> MqttMessage {
     )
 }
 
+/// A request to the broker at `broker`: what it is, on which topic or filter.
+pub(crate) struct Request {
+    pub operation: &'static str,
+    pub topic: String,
+    pub broker: String,
+}
+
 /// Awaits the broker's acknowledgement of a request (a Paho token), bounded
-/// by the request timeout; a refusal or a timeout names the operation and topic.
-pub(crate) async fn await_ack<F, T>(
-    fut: F,
-    timeout: Duration,
-    operation: &'static str,
-    topic: String,
-) -> Result<T>
+/// by the request timeout; a refusal or a timeout names the operation and
+/// topic, and a request cut off by the connection's end is `NotConnected`.
+pub(crate) async fn await_ack<F, T>(fut: F, timeout: Duration, request: Request) -> Result<T>
 where
     F: Future<Output = paho::Result<T>>,
 {
+    let Request {
+        operation,
+        topic,
+        broker,
+    } = request;
     match tokio::time::timeout(timeout, fut).await {
         Ok(Ok(v)) => Ok(v),
+        Ok(Err(paho::Error::Disconnected | paho::Error::OperationIncomplete)) => {
+            Err(MqttError::NotConnected { broker })
+        }
         Ok(Err(e)) => Err(refusal(operation, topic, &e)),
         Err(_) => Err(MqttError::Timeout {
             operation,

@@ -121,6 +121,15 @@ impl MqttActor {
         self.handlers.log(level, text);
     }
 
+    /// A request to this actor's broker, for [`await_ack`](crate::client::await_ack).
+    fn ack(&self, operation: &'static str, topic: &str) -> crate::client::Request {
+        crate::client::Request {
+            operation,
+            topic: topic.to_string(),
+            broker: self.uri.clone(),
+        }
+    }
+
     fn not_connected(&self) -> MqttError {
         MqttError::NotConnected {
             broker: self.uri.clone(),

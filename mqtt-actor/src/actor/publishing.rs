@@ -111,8 +111,7 @@ impl MqttActor {
         await_ack(
             token,
             self.config.request_timeout,
-            "publish",
-            p.topic.clone(),
+            self.ack("publish", &p.topic),
         )
         .into_actor(self)
         .map(move |res, act, _| {

@@ -276,8 +276,9 @@ impl MqttActor {
     fn subscribe_at_broker(&self, filter: String, qos: QoS) -> impl Future<Output = Result<QoS>> {
         let token = self.client.subscribe(filter.clone(), to_qos(qos));
         let timeout = self.config.request_timeout;
+        let ack = self.ack("subscribe", &filter);
         async move {
-            let rsp = await_ack(token, timeout, "subscribe", filter.clone()).await?;
+            let rsp = await_ack(token, timeout, ack).await?;
             QoS::try_from(granted_qos(&rsp)).map_err(|_| MqttError::Refused {
                 operation: "subscribe",
                 topic: filter,
@@ -311,7 +312,19 @@ impl MqttActor {
                     };
                     handlers::call(&self.handlers.subscribe, &self.me(), &event);
                 }
-                Err(e) => self.log(LogLevel::Err, &format!("subscribing {j:?} failed: {e}")),
+                Err(e) => {
+                    self.log(LogLevel::Err, &format!("subscribing {j:?} failed: {e}"));
+                    // Unanswered is not refused: the broker may hold it after
+                    // all. Unconfirmed, it is unsubscribed once the plan lets go.
+                    if !matches!(e, MqttError::Refused { .. }) && !self.at_broker.contains_key(&j) {
+                        let at = AtBroker {
+                            asked,
+                            granted: asked,
+                            confirmed: false,
+                        };
+                        self.at_broker.insert(j.clone(), at);
+                    }
+                }
             }
             outcome.insert(j, res);
         }
@@ -456,11 +469,8 @@ impl MqttActor {
     fn unsubscribe_at_broker(&self, filter: String) -> impl Future<Output = Result<()>> {
         let token = self.client.unsubscribe(filter.clone());
         let timeout = self.config.request_timeout;
-        async move {
-            await_ack(token, timeout, "unsubscribe", filter)
-                .await
-                .map(|_| ())
-        }
+        let ack = self.ack("unsubscribe", &filter);
+        async move { await_ack(token, timeout, ack).await.map(|_| ()) }
     }
 
     /// The UNSUBSCRIBEs of the step in flight were answered: the step ends.
