@@ -315,7 +315,8 @@ impl<H: Clone + Eq + Hash> RetainedWindows<H> {
 
     /// Drops the windows that closed.
     pub fn sweep(&mut self, now: Instant) {
-        self.open.retain(|_, w| !matches!(w.closes, Some(t) if now > t));
+        self.open
+            .retain(|_, w| !matches!(w.closes, Some(t) if now > t));
     }
 }
 
