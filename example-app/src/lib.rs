@@ -5,6 +5,7 @@
 pub mod api;
 pub mod broker;
 pub mod cache;
+pub mod guard;
 pub mod metrics;
 pub mod outbox;
 pub mod pages;
@@ -34,9 +35,10 @@ pub type StartError = Box<dyn std::error::Error>;
 pub async fn run(settings: Settings) -> Result<(), StartError> {
     // The embedded broker, if any, lives until the process exits.
     let embedded = start_embedded_broker(&settings)?;
+    // The app's own client skips the guard in front of the broker (guard.rs).
     let broker = embedded
         .as_ref()
-        .map(|b| ("127.0.0.1".to_string(), b.port()));
+        .map(|b| ("127.0.0.1".to_string(), b.internal_port()));
     let state = start_mqtt(&settings, broker).await?;
 
     let payload_cap = settings.max_frame_bytes * 8 + (1 << 20);
