@@ -63,7 +63,8 @@ pub struct Published {
 /// Passed to `on_subscribe` handlers once the broker acknowledged a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscribed {
-    /// The filter.
+    /// The broker subscription's filter: the held filter, or the wider one
+    /// serving overlapping held filters.
     pub filter: String,
     /// The QoS granted in SUBACK.
     pub granted: QoS,

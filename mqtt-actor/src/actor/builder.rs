@@ -75,13 +75,15 @@ impl MqttActorBuilder {
         self
     }
 
-    /// Called on every SUBACK.
+    /// Called on every SUBACK, with the broker subscription it answers: the
+    /// held filter itself, or the wider filter serving overlapping held
+    /// filters (see the README's "Subscriptions").
     pub fn on_subscribe(mut self, f: impl Fn(&Addr<MqttActor>, &Subscribed) + 'static) -> Self {
         self.handlers.subscribe.push(Box::new(f));
         self
     }
 
-    /// Called on every UNSUBACK.
+    /// Called on every UNSUBACK, with the broker subscription that ended.
     pub fn on_unsubscribe(mut self, f: impl Fn(&Addr<MqttActor>, &Unsubscribed) + 'static) -> Self {
         self.handlers.unsubscribe.push(Box::new(f));
         self

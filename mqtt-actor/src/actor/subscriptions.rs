@@ -126,6 +126,15 @@ impl Steps {
         self.resubscribe = true;
     }
 
+    /// Whether a `Subscribe` of `holder` waits for a step or is being answered.
+    fn asking(&self, holder: &Holder) -> bool {
+        self.requests.iter().any(|r| r.holder == *holder)
+            || self
+                .in_flight
+                .as_ref()
+                .is_some_and(|s| s.joining.iter().any(|j| j.holder == *holder))
+    }
+
     fn has_work(&self) -> bool {
         !self.requests.is_empty()
             || !self.released.is_empty()
@@ -576,9 +585,11 @@ impl MqttActor {
             );
             self.drop_listener(listener, ctx);
         }
-        let index = &self.index;
+        let (index, steps) = (&self.index, &self.steps);
         self.listeners.retain(|r, l| {
-            r.connected() && (l.backlog.is_waiting() || index.holds(&Holder::Listener(r.clone())))
+            let holder = Holder::Listener(r.clone());
+            r.connected()
+                && (l.backlog.is_waiting() || index.holds(&holder) || steps.asking(&holder))
         });
         self.watchers.retain(|w| w.connected());
         self.windows.sweep(Instant::now());
