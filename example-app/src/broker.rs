@@ -3,7 +3,9 @@
 //! It wraps [`rumqttd`] so the example app runs without an external broker:
 //! an MQTT 3.1.1 (v4) listener on 127.0.0.1 only, anonymous access and
 //! generous limits. The broker runs in background threads for the rest of the
-//! process's life; rumqttd offers no way to stop it.
+//! process's life; rumqttd offers no way to stop it. It listens on an internal
+//! port; clients reach it through the guard of `guard.rs`, which keeps topics
+//! that would crash Paho (NUL, not UTF-8) away from it.
 //!
 //! rumqttd reports through `tracing`, and its events would reach the app's
 //! `log` logger through tracing's `log` bridge, at error level for every
@@ -43,6 +45,7 @@ const SEGMENT_COUNT: usize = 10;
 #[derive(Debug)]
 pub struct EmbeddedBroker {
     port: u16,
+    internal_port: u16,
 }
 
 impl EmbeddedBroker {
@@ -53,16 +56,28 @@ impl EmbeddedBroker {
     /// port can be had, if the broker stops (for instance because the port
     /// is taken), or if it does not accept within about 10 seconds.
     pub fn start(port: Option<u16>) -> io::Result<EmbeddedBroker> {
-        let port = check_port(port.unwrap_or(0))?;
-        let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        let public = TcpListener::bind((Ipv4Addr::LOCALHOST, port.unwrap_or(0)))?;
+        let port = public.local_addr()?.port();
+        let internal_port = check_port(0)?;
+        let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, internal_port));
         let stopped = spawn_broker(config(addr))?;
         wait_until_accepting(addr, &stopped)?;
-        Ok(EmbeddedBroker { port })
+        crate::guard::spawn(public, addr)?;
+        Ok(EmbeddedBroker {
+            port,
+            internal_port,
+        })
     }
 
-    /// The port it listens on.
+    /// The port clients connect to (through the guard).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The broker's own port, behind the guard: for a client whose topics are
+    /// known to be valid (the app's `MqttActor`).
+    pub fn internal_port(&self) -> u16 {
+        self.internal_port
     }
 
     /// The address it listens on, as `127.0.0.1:PORT`.

@@ -28,7 +28,7 @@
 //! * bottom: `error` (the error codes and their HTTP form), `protocol` (the
 //!   contract's serde types), `settings` (flags and environment), `metrics`
 //!   (Prometheus), `cache` (last value per topic), `broker` (the embedded
-//!   broker), `access/` (password file, ACL, same-origin rules, login rate
+//!   broker) and `guard` (what it refuses before rumqttd sees it), `access/` (password file, ACL, same-origin rules, login rate
 //!   limit: pure, wired in by the floors above);
 //! * `state`: what handlers and sessions share (it holds sessions only as
 //!   recipients of `GoingAway`);
@@ -43,6 +43,7 @@ mod api;
 mod broker;
 mod cache;
 mod error;
+mod guard;
 mod metrics;
 mod outbox;
 mod pages;
@@ -117,7 +118,8 @@ pub async fn run(
     // The embedded broker, if any, lives until the process exits.
     let embedded = start_embedded_broker(&settings)?;
     let embedded_broker_port = embedded.as_ref().map(|b| b.port());
-    let state = start_mqtt(&settings, embedded_broker_port).await?;
+    // The app's own client skips the guard in front of the broker (guard.rs).
+    let state = start_mqtt(&settings, embedded.as_ref().map(|b| b.internal_port())).await?;
 
     let payload_cap = settings.max_frame_bytes * 8 + (1 << 20);
     let app_state = state.clone();
@@ -210,7 +212,7 @@ mod tests {
     /// The floors of the Layout section of the crate docs, lowest first.
     const FLOORS: &[&[&str]] = &[
         &[
-            "error", "protocol", "settings", "metrics", "cache", "broker", "access",
+            "error", "protocol", "settings", "metrics", "cache", "broker", "guard", "access",
         ],
         &["state"],
         &["session", "outbox", "api", "pages"],

@@ -22,9 +22,10 @@ use actix_http::ws::{Codec, Message as WsMessage};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures::Stream;
-use mqtt_actor::{ConnectionChanged, MqttMessage};
+use mqtt_actor::{ConnectionChanged, ListenerNotice, MqttMessage};
 use tokio_util::codec::Encoder;
 
+use crate::error::ApiError;
 use crate::protocol::{Event, MessageView};
 use crate::state::AppState;
 
@@ -89,6 +90,20 @@ impl Outbox {
                 None => {}
             }
         }
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Adds `count` messages dropped for this client before they reached the
+    /// outbox (told by the `MqttActor`, which counts them in its own status):
+    /// the client's next `lagged` includes them.
+    pub fn add_lagged(&self, count: u64) {
+        let mut inner = self.lock();
+        if inner.closed || count == 0 {
+            return;
+        }
+        inner.lagged += count;
         if let Some(w) = inner.waker.take() {
             w.wake();
         }
@@ -267,6 +282,21 @@ impl Handler<MqttMessage> for Forwarder {
     }
 }
 
+impl Handler<ListenerNotice> for Forwarder {
+    type Result = ();
+    fn handle(&mut self, notice: ListenerNotice, _: &mut Context<Self>) {
+        match notice {
+            // Lost before the outbox: reported like the outbox's own drops.
+            ListenerNotice::Dropped { count } => self.outbox.add_lagged(count),
+            ListenerNotice::SubscriptionLost { filter, error } => {
+                let mut err = ApiError::from(error);
+                err.message = format!("subscription to {filter:?} lost: {}", err.message);
+                self.outbox.event(&Event::error(None, err));
+            }
+        }
+    }
+}
+
 impl Handler<ConnectionChanged> for Forwarder {
     type Result = ();
     fn handle(&mut self, c: ConnectionChanged, _: &mut Context<Self>) {
@@ -311,5 +341,25 @@ mod tests {
             text.contains("reply") && text.contains("m3") && !text.contains("m1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn drops_told_by_the_mqtt_actor_join_the_next_lagged() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let outbox = Outbox::new(2, dropped.clone());
+        outbox.add_lagged(5);
+        outbox.push("m1".into(), true);
+        outbox.push("m2".into(), true);
+        outbox.push("m3".into(), true);
+        assert_eq!(
+            dropped.load(Ordering::Relaxed),
+            1,
+            "the MqttActor counts its own drops"
+        );
+        let mut buf = BytesMut::new();
+        let waker = futures::task::noop_waker_ref();
+        assert!(outbox.take(&mut buf, &mut Codec::new(), waker));
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.contains(r#"{"type":"lagged","dropped":6}"#), "{text}");
     }
 }

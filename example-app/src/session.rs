@@ -148,7 +148,8 @@ impl Session {
         }
         let request = Subscribe::new(topic.clone())
             .qos(qos)
-            .listener(self.listener());
+            .listener(self.listener())
+            .notices(self.forwarder.clone().recipient());
         self.ask(ctx, id, request, |act, id, granted| {
             act.filters.insert(topic.clone());
             Event::Subscribed {

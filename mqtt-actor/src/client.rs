@@ -2,9 +2,10 @@
 //! callbacks that only forward into channels, and conversions of messages and
 //! acknowledgements.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,7 +17,65 @@ use crate::messages::{MessageProperties, MqttMessage, QoS};
 
 /// Incoming messages wait here between Paho's thread and the actor; past this,
 /// Paho's side drops and counts them.
-const INBOUND_CAPACITY: usize = 65_536;
+pub(crate) const INBOUND_CAPACITY: usize = 65_536;
+
+/// Bytes of topic names kept to say which topics lost messages on the way in;
+/// past this, further losses are counted without their topic.
+const DROPPED_TOPIC_BYTES: usize = 1 << 20;
+
+/// Messages Paho's callback could not hand to the actor because the channel
+/// between them was full, counted on Paho's thread. The topics are kept
+/// (bounded) so that the actor can tell exactly the listeners whose filters
+/// match them; what is counted without a topic is told to every listener.
+#[derive(Debug, Default)]
+pub(crate) struct InboundDrops {
+    total: AtomicU64,
+    /// Set when `pending` has something to report: the actor checks this
+    /// after every message without taking the lock.
+    fresh: AtomicBool,
+    pending: Mutex<DropReport>,
+}
+
+/// Messages lost on the way in since the actor last looked.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct DropReport {
+    /// Lost messages per topic.
+    pub by_topic: HashMap<String, u64>,
+    /// Lost messages whose topic was not kept (the bound was reached).
+    pub unattributed: u64,
+    topic_bytes: usize,
+}
+
+impl InboundDrops {
+    /// Counts a message on `topic` lost on Paho's thread.
+    pub fn record(&self, topic: &str) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let mut report = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = report.by_topic.get_mut(topic) {
+            *n += 1;
+        } else if report.topic_bytes + topic.len() <= DROPPED_TOPIC_BYTES {
+            report.topic_bytes += topic.len();
+            report.by_topic.insert(topic.to_string(), 1);
+        } else {
+            report.unattributed += 1;
+        }
+        self.fresh.store(true, Ordering::Release);
+    }
+
+    /// Every message lost so far.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// What was lost since the last call, if anything.
+    pub fn take(&self) -> Option<DropReport> {
+        if !self.fresh.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        let mut report = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        Some(std::mem::take(&mut *report))
+    }
+}
 
 /// A connection event from Paho's callbacks; never dropped.
 pub(crate) enum ConnectionEvent {
@@ -126,10 +185,11 @@ fn ssl_options(config: &MqttConfig) -> Result<paho::SslOptions> {
 /// The callbacks only forward: nothing blocking runs on Paho's thread.
 pub(crate) fn install_callbacks(
     client: &paho::AsyncClient,
-    dropped: Arc<AtomicU64>,
+    capacity: usize,
+    dropped: Arc<InboundDrops>,
 ) -> (ConnectionEvents, InboundStream) {
     let (event_tx, event_rx) = async_channel::unbounded();
-    let (msg_tx, msg_rx) = async_channel::bounded(INBOUND_CAPACITY);
+    let (msg_tx, msg_rx) = async_channel::bounded(capacity.max(1));
     let tx = event_tx.clone();
     client.set_connected_callback(move |_| {
         let _ = tx.try_send(ConnectionEvent::Up);
@@ -145,8 +205,8 @@ pub(crate) fn install_callbacks(
     });
     client.set_message_callback(move |_, msg| {
         if let Some(msg) = msg {
-            if msg_tx.try_send(Inbound(msg)).is_err() {
-                dropped.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = msg_tx.try_send(Inbound(msg)) {
+                dropped.record(e.into_inner().0.topic());
             }
         }
     });
@@ -183,19 +243,30 @@ pub(crate) fn from_paho(msg: &paho::Message) -> MqttMessage {
     )
 }
 
+/// A request to the broker at `broker`: what it is, on which topic or filter.
+pub(crate) struct Request {
+    pub operation: &'static str,
+    pub topic: String,
+    pub broker: String,
+}
+
 /// Awaits the broker's acknowledgement of a request (a Paho token), bounded
-/// by the request timeout; a refusal or a timeout names the operation and topic.
-pub(crate) async fn await_ack<F, T>(
-    fut: F,
-    timeout: Duration,
-    operation: &'static str,
-    topic: String,
-) -> Result<T>
+/// by the request timeout; a refusal or a timeout names the operation and
+/// topic, and a request cut off by the connection's end is `NotConnected`.
+pub(crate) async fn await_ack<F, T>(fut: F, timeout: Duration, request: Request) -> Result<T>
 where
     F: Future<Output = paho::Result<T>>,
 {
+    let Request {
+        operation,
+        topic,
+        broker,
+    } = request;
     match tokio::time::timeout(timeout, fut).await {
         Ok(Ok(v)) => Ok(v),
+        Ok(Err(paho::Error::Disconnected | paho::Error::OperationIncomplete)) => {
+            Err(MqttError::NotConnected { broker })
+        }
         Ok(Err(e)) => Err(refusal(operation, topic, &e)),
         Err(_) => Err(MqttError::Timeout {
             operation,
@@ -219,4 +290,38 @@ fn refusal(operation: &'static str, topic: String, e: &paho::Error) -> MqttError
 pub(crate) fn granted_qos(rsp: &paho::ServerResponse) -> i32 {
     rsp.subscribe_response()
         .unwrap_or_else(|| rsp.reason_code() as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_messages_are_reported_by_topic_once() {
+        let drops = InboundDrops::default();
+        assert_eq!(drops.take(), None);
+        drops.record("a/1");
+        drops.record("a/1");
+        drops.record("b");
+        let report = drops.take().unwrap();
+        assert_eq!(
+            report.by_topic,
+            HashMap::from([("a/1".into(), 2), ("b".into(), 1)])
+        );
+        assert_eq!(report.unattributed, 0);
+        assert_eq!(drops.take(), None, "reported once");
+        assert_eq!(drops.total(), 3);
+    }
+
+    #[test]
+    fn past_the_bound_losses_are_counted_without_their_topic() {
+        let drops = InboundDrops::default();
+        let long = "x".repeat(DROPPED_TOPIC_BYTES);
+        drops.record(&long);
+        drops.record("y");
+        drops.record(&long);
+        let report = drops.take().unwrap();
+        assert_eq!(report.by_topic.get(&long), Some(&2));
+        assert_eq!(report.unattributed, 1);
+    }
 }

@@ -72,7 +72,8 @@ pub struct MqttConfig {
     pub keepalive: u64,
     /// `MQTT_CLEAN_SESSION`.
     pub clean_session: bool,
-    /// `MQTT_TLS_ENABLED`.
+    /// `MQTT_TLS_ENABLED`. With a plain-text `tcp://`, `mqtt://` or `ws://`
+    /// broker URI, validation fails rather than connect without TLS.
     pub tls_enabled: bool,
     /// `MQTT_TLS_CA_CERTS`: PEM file of the CA(s) to trust.
     pub tls_ca_certs: Option<PathBuf>,
@@ -209,7 +210,7 @@ settings! {
     "CLEAN_SESSION" => clean_session: boolean, "true",
         "Start a clean session (MQTT 5: clean start).";
     "TLS_ENABLED" => tls_enabled: boolean, "false",
-        "Connect with TLS (ssl://, or wss:// with WebSockets).";
+        "Connect with TLS (ssl://, or wss:// with WebSockets); an error with a tcp:// or ws:// URI.";
     "TLS_CA_CERTS" => tls_ca_certs: optional_path, "",
         "PEM file of the CA(s) to trust.";
     "TLS_CERTFILE" => tls_certfile: optional_path, "",
@@ -354,6 +355,23 @@ impl MqttConfig {
                     .display(),
                 "a client certificate needs both MQTT_TLS_CERTFILE and MQTT_TLS_KEYFILE",
             );
+        }
+        if self.tls_enabled {
+            let url = self.broker_url.trim().to_ascii_lowercase();
+            if let Some(scheme) = ["tcp://", "mqtt://", "ws://"]
+                .into_iter()
+                .find(|s| url.starts_with(s))
+            {
+                return bad(
+                    "TLS_ENABLED",
+                    &"true",
+                    &format!(
+                        "{prefix}_BROKER_URL {:?} is a plain-text {scheme} URI: use ssl:// \
+                         or wss://, or set {prefix}_TLS_ENABLED=false",
+                        self.broker_url
+                    ),
+                );
+            }
         }
         if let Some(t) = &self.last_will_topic {
             if let Err(e) = crate::topic::validate_topic(t) {
@@ -586,6 +604,34 @@ mod tests {
             text.contains("MQTT_TLS_CA_CERTS") && text.contains("/nonexistent/ca.pem"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn tls_with_a_plain_text_uri_is_refused_naming_the_setting() {
+        for url in ["tcp://h:1883", "ws://h:9001/mqtt", "TCP://h", "mqtt://h"] {
+            let err =
+                MqttConfig::from_pairs("MQTT", [("TLS_ENABLED", "true"), ("BROKER_URL", url)])
+                    .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("MQTT_TLS_ENABLED")
+                    && text.contains("\"true\"")
+                    && text.contains(url),
+                "{text}"
+            );
+        }
+        let c = MqttConfig {
+            tls_enabled: true,
+            broker_url: "tcp://h".into(),
+            ..MqttConfig::default()
+        };
+        assert!(c.validate().is_err(), "validate() checks it too");
+        for url in ["ssl://h:8883", "wss://h/mqtt", "h"] {
+            let c = MqttConfig::from_pairs("MQTT", [("TLS_ENABLED", "true"), ("BROKER_URL", url)])
+                .unwrap();
+            assert!(c.uses_tls(), "{url}");
+        }
+        assert!(MqttConfig::from_pairs("MQTT", [("BROKER_URL", "tcp://h")]).is_ok());
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The `on_*` callbacks, registered on the builder before the actor connects.
 
 use actix::Addr;
-use paho_mqtt::TopicMatcher;
 
 use crate::actor::MqttActor;
 use crate::messages::{MqttMessage, QoS};
+use crate::topic::Trie;
 
 /// Flask-MQTT's log levels, with the same bit values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,7 +63,8 @@ pub struct Published {
 /// Passed to `on_subscribe` handlers once the broker acknowledged a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscribed {
-    /// The filter.
+    /// The broker subscription's filter: the held filter, or the wider one
+    /// serving overlapping held filters.
     pub filter: String,
     /// The QoS granted in SUBACK.
     pub granted: QoS,
@@ -87,7 +88,7 @@ pub(crate) struct Handlers {
     pub connect: Vec<Callback<Connected>>,
     pub disconnect: Vec<Callback<Disconnected>>,
     pub message: Vec<Callback<MqttMessage>>,
-    pub topics: Option<TopicMatcher<Vec<Callback<MqttMessage>>>>,
+    pub topics: Option<Trie<(String, Vec<Callback<MqttMessage>>)>>,
     pub publish: Vec<Callback<Published>>,
     pub subscribe: Vec<Callback<Subscribed>>,
     pub unsubscribe: Vec<Callback<Unsubscribed>>,
@@ -96,19 +97,24 @@ pub(crate) struct Handlers {
 
 impl Handlers {
     pub fn add_topic(&mut self, filter: String, f: Callback<MqttMessage>) {
-        let topics = self.topics.get_or_insert_with(TopicMatcher::new);
-        match topics.get_mut(&filter) {
-            Some(list) => list.push(f),
-            None => topics.insert(filter, vec![f]),
-        }
+        let topics = self.topics.get_or_insert_with(Trie::default);
+        let (_, list) = topics.get_or_insert_with(&filter, || (filter.clone(), Vec::new()));
+        list.push(f);
+    }
+
+    /// The filters of the `on_topic` handlers.
+    pub fn topic_filters(&self) -> impl Iterator<Item = &str> {
+        self.topics
+            .iter()
+            .flat_map(|t| t.values().map(|(filter, _)| filter.as_str()))
     }
 
     /// Runs every matching `on_topic` handler, then every `on_message` handler.
     pub fn message(&self, addr: &Addr<MqttActor>, msg: &MqttMessage) {
         if let Some(topics) = &self.topics {
-            for (_, list) in topics.matches(msg.topic()) {
+            topics.for_each_match(msg.topic(), |(_, list)| {
                 list.iter().for_each(|f| f(addr, msg));
-            }
+            });
         }
         self.message.iter().for_each(|f| f(addr, msg));
     }

@@ -23,10 +23,14 @@
 //! ```
 //!
 //! Listener actors get the messages of their own filters in their mailbox:
-//! `Subscribe::new(filter).listener(addr.recipient())`. The actor never waits
-//! on a listener; a listener whose mailbox is full has its messages kept in a
-//! bounded backlog, in order, and only past it are messages dropped and
-//! counted ([`Subscribe::backlog`], [`Status::dropped`]).
+//! `Subscribe::new(filter).listener(addr.recipient())`, once per message
+//! however many of their filters match, on every broker. The actor never
+//! waits on a listener; a listener whose mailbox is full has its messages
+//! kept in a bounded backlog, in order, and only past it are messages dropped,
+//! counted ([`Subscribe::backlog`], [`Status::dropped`]) and told to the
+//! listener ([`Subscribe::notices`], [`ListenerNotice`]). A filter is held
+//! once the broker granted it; a holder joining a filter the broker already
+//! serves gets its retained messages too.
 //!
 //! # Layout
 //!
@@ -34,13 +38,16 @@
 //!   them from the environment, TOML or JSON, and validation.
 //! - `actor/`: the [`MqttActor`] and its [`MqttActorBuilder`]; one file per
 //!   job (builder, connection state, lifecycle, subscriptions, publishing,
-//!   delivery to listeners, queries), listed in its module docs.
+//!   delivery to listeners, queries), listed in its module docs; the delivery
+//!   policy is at the top of `actor/delivery.rs`.
 //! - `messages.rs`: the public vocabulary: [`Subscribe`], [`Unsubscribe`],
 //!   [`Publish`], the queries and their answers, [`MqttMessage`].
 //! - `handlers.rs`: the `on_*` callbacks and the events they get
 //!   ([`Connected`], [`Subscribed`], [`Unsubscribed`], ...).
-//! - `topic.rs`: topic and filter validation, and the index of who holds
-//!   which filter.
+//! - `topic.rs`: topic and filter validation, the trie of filters, and the
+//!   index of who holds which filter.
+//! - `plan.rs`: which broker subscriptions serve the held filters, none
+//!   overlapping.
 //! - `client.rs`: the Paho side: options from the configuration, callbacks
 //!   that only forward, conversions.
 //! - `error.rs`: [`MqttError`], one enum for the crate.
@@ -52,6 +59,7 @@ mod config;
 mod error;
 mod handlers;
 mod messages;
+mod plan;
 mod topic;
 
 pub use actor::{MqttActor, MqttActorBuilder};
@@ -59,8 +67,8 @@ pub use config::{MqttConfig, ProtocolVersion, Setting, TlsVersion, Transport, SE
 pub use error::{MqttError, Result};
 pub use handlers::{Connected, Disconnected, LogLevel, Published, Subscribed, Unsubscribed};
 pub use messages::{
-    ConnectionChanged, Disconnect, GetStatus, GetSubscriptions, MessageProperties, MqttMessage,
-    Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll, WaitConnected,
-    WatchConnection,
+    ConnectionChanged, Disconnect, GetStatus, GetSubscriptions, ListenerNotice, MessageProperties,
+    MqttMessage, Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll,
+    WaitConnected, WatchConnection,
 };
 pub use topic::{validate_filter, validate_topic};

@@ -213,6 +213,10 @@ pub struct Subscribe {
     /// `None` keeps the listener's current backlog, or
     /// [`Subscribe::DEFAULT_BACKLOG`] for a new listener.
     pub backlog: Option<usize>,
+    /// For a listener: where the actor tells it what it did not get
+    /// ([`ListenerNotice`]: messages dropped for it, a filter the broker no
+    /// longer grants). `None` keeps the listener's current recipient, if any.
+    pub notices: Option<Recipient<ListenerNotice>>,
 }
 
 impl Subscribe {
@@ -227,6 +231,7 @@ impl Subscribe {
             qos: QoS::AtMostOnce,
             listener: None,
             backlog: None,
+            notices: None,
         }
     }
 
@@ -253,6 +258,47 @@ impl Subscribe {
         self.backlog = Some(messages);
         self
     }
+
+    /// Sends the listener's [`ListenerNotice`]s to `notices` (usually the
+    /// listener actor itself: `addr.clone().recipient()` for both): how many
+    /// messages were dropped for it, and which of its filters the broker
+    /// refused after a reconnect. Like the backlog, it belongs to the
+    /// listener: the latest `Subscribe` that sets it wins. Without it, drops
+    /// are only counted in [`Status::dropped`] and lost filters only logged.
+    pub fn notices(mut self, notices: Recipient<ListenerNotice>) -> Self {
+        self.notices = Some(notices);
+        self
+    }
+}
+
+/// What a listener did not get, told to the recipient its [`Subscribe::notices`]
+/// named. Notices are sent with `do_send`, past the mailbox's capacity, and at
+/// most one per hand-over of the listener's backlog, so they are never lost
+/// and never pile up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerNotice {
+    /// `count` messages matching the listener's filters were dropped for it:
+    /// its mailbox and backlog were full, or the channel from Paho's thread to
+    /// the actor was (see the delivery policy in the README). Messages
+    /// received plus the sum of these counts is what the listener should have
+    /// got.
+    Dropped {
+        /// Messages lost since the previous notice.
+        count: u64,
+    },
+    /// The broker refused (or did not acknowledge) the re-SUBSCRIBE of
+    /// `filter` after a reconnect, or a change of the broker subscriptions:
+    /// the listener no longer holds it and gets nothing more for it.
+    SubscriptionLost {
+        /// The filter, as the listener subscribed it.
+        filter: String,
+        /// Why: [`MqttError::Refused`] or [`MqttError::Timeout`].
+        error: MqttError,
+    },
+}
+
+impl actix::Message for ListenerNotice {
+    type Result = ();
 }
 
 impl actix::Message for Subscribe {
@@ -355,7 +401,7 @@ impl actix::Message for Publish {
     type Result = Result<()>;
 }
 
-/// One filter held at the broker, as answered by [`GetSubscriptions`].
+/// One held filter, as answered by [`GetSubscriptions`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SubscriptionInfo {
     /// The filter.
@@ -368,6 +414,9 @@ pub struct SubscriptionInfo {
     pub listeners: usize,
     /// Whether the application itself holds it.
     pub app: bool,
+    /// The broker subscription that serves it: the filter itself, or a wider
+    /// one when held filters overlap (see the README's "Overlapping filters").
+    pub broker_filter: String,
 }
 
 /// The current subscriptions (Flask-MQTT's `mqtt.topics`), sorted by filter.

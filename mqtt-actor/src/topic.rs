@@ -1,9 +1,9 @@
-//! Topic and filter validation (MQTT 3.1.1 / 5 rules) and the index of who holds which filter.
+//! Topic and filter validation (MQTT 3.1.1 / 5 rules), how filters relate
+//! (overlapping, [`join`]), the [`Trie`] of filters and the [`Index`] of who
+//! holds which filter.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-
-use paho_mqtt::TopicMatcher;
 
 use crate::error::{MqttError, Result};
 use crate::messages::QoS;
@@ -79,39 +79,6 @@ pub fn validate_filter(filter: &str) -> Result<()> {
     Ok(())
 }
 
-/// One filter held at the broker: its QoS and who holds it.
-#[derive(Debug)]
-pub(crate) struct Entry<H> {
-    /// The QoS each holder asked for; the broker subscription uses the highest.
-    pub holders: HashMap<H, QoS>,
-    /// The QoS the broker granted, once it acknowledged.
-    pub granted: Option<QoS>,
-}
-
-impl<H> Entry<H> {
-    /// The QoS to ask the broker for: the highest any holder wants.
-    pub fn wanted(&self) -> QoS {
-        self.holders
-            .values()
-            .copied()
-            .max()
-            .unwrap_or(QoS::AtMostOnce)
-    }
-}
-
-/// What changed at the broker level after adding or removing a holder.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Change {
-    /// The broker must be (re-)asked for this filter at this QoS.
-    SubscribeAt(QoS),
-    /// The broker already serves this filter at a sufficient QoS.
-    AlreadyGranted(QoS),
-    /// The last holder let go: unsubscribe at the broker.
-    Unsubscribe,
-    /// Nothing to do at the broker.
-    Nothing,
-}
-
 /// The part of a filter that topics are matched against: `$share/{group}/{filter}`
 /// (MQTT 5 shared subscriptions, also accepted by Mosquitto for 3.1.1) matches
 /// like `{filter}`.
@@ -122,53 +89,411 @@ pub(crate) fn match_part(filter: &str) -> &str {
         .map_or(filter, |(_, inner)| inner)
 }
 
-/// Filters and their holders, indexed with Paho's `TopicMatcher` so that an
-/// incoming topic finds its filters without a scan of every filter. A node
-/// holds the filters that match alike (`a/#` and `$share/g/a/#`).
+/// Whether a shared subscription (`$share/...`): the broker hands its messages
+/// to one member of the group, so it is never merged with other filters.
+pub(crate) fn is_shared(filter: &str) -> bool {
+    filter.starts_with("$share/")
+}
+
+/// Whether some topic matches both filters (valid, not shared). A leading
+/// wildcard does not match a topic that starts with `$`. The trie's
+/// [`Trie::for_each_overlap`] walks by the same rules; this is its reference.
+#[cfg(test)]
+pub(crate) fn overlaps(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.split('/'), b.split('/'));
+    let mut first = true;
+    loop {
+        let dollar = |l: Option<&str>| first && l.is_some_and(|l| l.starts_with('$'));
+        match (a.next(), b.next()) {
+            (Some("#"), other) | (other, Some("#")) => return !dollar(other),
+            (None, None) => return true,
+            (None, Some(_)) | (Some(_), None) => return false,
+            (Some("+"), Some(other)) | (Some(other), Some("+")) => {
+                if dollar(Some(other)) {
+                    return false;
+                }
+            }
+            (Some(x), Some(y)) if x == y => {}
+            _ => return false,
+        }
+        first = false;
+    }
+}
+
+/// The narrowest filter, level by level, that matches every topic either
+/// overlapping filter matches: equal levels stay, differing ones become `+`,
+/// and a `#` or a difference in depth ends it with `#`. When one filter covers
+/// the other, the join is that filter.
+pub(crate) fn join(a: &str, b: &str) -> String {
+    let (mut a, mut b) = (a.split('/'), b.split('/'));
+    let mut out: Vec<&str> = Vec::new();
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => break,
+            (Some(x), Some(y)) if x != "#" && y != "#" => out.push(if x == y { x } else { "+" }),
+            _ => {
+                out.push("#");
+                break;
+            }
+        }
+    }
+    out.join("/")
+}
+
+/// The children of a trie node: a short list while there are few (most
+/// nodes have one), a map once there are many.
+#[derive(Debug)]
+enum Children {
+    Few(Vec<usize>),
+    Many(HashMap<Box<str>, usize>),
+}
+
+/// Children kept in a list before they move to a map.
+const FEW_CHILDREN: usize = 8;
+
+#[derive(Debug)]
+struct Node<V> {
+    parent: usize,
+    /// This node's level, the key its parent finds it by.
+    level: Box<str>,
+    children: Children,
+    value: Option<V>,
+}
+
+/// A trie of topic filters, one node per level. Nodes live in a slab and are
+/// freed as soon as they hold no value and have no children, so a filter
+/// costs memory only while it is stored. Every walk is a loop with its own
+/// stack: a filter or topic of 60,000 levels does not recurse 60,000 deep.
+#[derive(Debug)]
+pub(crate) struct Trie<V> {
+    nodes: Vec<Option<Node<V>>>,
+    free: Vec<usize>,
+}
+
+const ROOT: usize = 0;
+
+impl<V> Default for Trie<V> {
+    fn default() -> Self {
+        Trie {
+            nodes: vec![Some(Node {
+                parent: ROOT,
+                level: "".into(),
+                children: Children::Few(Vec::new()),
+                value: None,
+            })],
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<V> Trie<V> {
+    fn node(&self, n: usize) -> &Node<V> {
+        self.nodes[n].as_ref().expect("a live node")
+    }
+
+    fn node_mut(&mut self, n: usize) -> &mut Node<V> {
+        self.nodes[n].as_mut().expect("a live node")
+    }
+
+    /// Nodes in use besides the root (for tests of pruning).
+    #[cfg(test)]
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() - self.free.len() - 1
+    }
+
+    fn child(&self, n: usize, level: &str) -> Option<usize> {
+        match &self.node(n).children {
+            Children::Few(list) => list
+                .iter()
+                .copied()
+                .find(|&c| &*self.node(c).level == level),
+            Children::Many(map) => map.get(level).copied(),
+        }
+    }
+
+    fn children(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
+        let (few, many) = match &self.node(n).children {
+            Children::Few(list) => (Some(list.iter().copied()), None),
+            Children::Many(map) => (None, Some(map.values().copied())),
+        };
+        few.into_iter().flatten().chain(many.into_iter().flatten())
+    }
+
+    fn add_child(&mut self, n: usize, level: &str) -> usize {
+        let node = Node {
+            parent: n,
+            level: level.into(),
+            children: Children::Few(Vec::new()),
+            value: None,
+        };
+        let c = match self.free.pop() {
+            Some(slot) => {
+                self.nodes[slot] = Some(node);
+                slot
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        };
+        let grown = match &mut self.node_mut(n).children {
+            Children::Few(list) if list.len() < FEW_CHILDREN => {
+                list.push(c);
+                None
+            }
+            Children::Few(list) => Some(std::mem::take(list)),
+            Children::Many(map) => {
+                map.insert(level.into(), c);
+                None
+            }
+        };
+        if let Some(list) = grown {
+            let mut map: HashMap<Box<str>, usize> = list
+                .into_iter()
+                .map(|k| (self.node(k).level.clone(), k))
+                .collect();
+            map.insert(level.into(), c);
+            self.node_mut(n).children = Children::Many(map);
+        }
+        c
+    }
+
+    fn find(&self, key: &str) -> Option<usize> {
+        key.split('/')
+            .try_fold(ROOT, |n, level| self.child(n, level))
+    }
+
+    /// The value stored under `key`.
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.node(self.find(key)?).value.as_ref()
+    }
+
+    /// The value stored under `key`, to change it.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        let n = self.find(key)?;
+        self.node_mut(n).value.as_mut()
+    }
+
+    /// The value under `key`, stored first with `make` if there is none.
+    pub fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
+        let mut n = ROOT;
+        for level in key.split('/') {
+            n = match self.child(n, level) {
+                Some(c) => c,
+                None => self.add_child(n, level),
+            };
+        }
+        self.node_mut(n).value.get_or_insert_with(make)
+    }
+
+    /// Takes the value under `key` out, and frees the nodes nothing needs any more.
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        let n = self.find(key)?;
+        let value = self.node_mut(n).value.take();
+        self.prune(n);
+        value
+    }
+
+    /// Frees `n` and its ancestors for as long as they hold nothing.
+    fn prune(&mut self, mut n: usize) {
+        while n != ROOT {
+            let node = self.node(n);
+            let empty = node.value.is_none()
+                && match &node.children {
+                    Children::Few(list) => list.is_empty(),
+                    Children::Many(map) => map.is_empty(),
+                };
+            if !empty {
+                return;
+            }
+            let node = self.nodes[n].take().expect("a live node");
+            self.free.push(n);
+            match &mut self.node_mut(node.parent).children {
+                Children::Few(list) => list.retain(|&c| c != n),
+                Children::Many(map) => {
+                    map.remove(&node.level);
+                }
+            }
+            n = node.parent;
+        }
+    }
+
+    /// Every value, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.nodes.iter().flatten().filter_map(|n| n.value.as_ref())
+    }
+
+    /// Calls `f` with the value of every stored filter that matches `topic`.
+    pub fn for_each_match<'a>(&'a self, topic: &str, mut f: impl FnMut(&'a V)) {
+        let levels: Vec<&str> = topic.split('/').collect();
+        let dollar = levels[0].starts_with('$');
+        let mut stack = vec![(ROOT, 0)];
+        while let Some((n, depth)) = stack.pop() {
+            let wild_ok = depth > 0 || !dollar;
+            if wild_ok {
+                if let Some(v) = self.child(n, "#").and_then(|c| self.node(c).value.as_ref()) {
+                    f(v);
+                }
+            }
+            let Some(level) = levels.get(depth) else {
+                if let Some(v) = &self.node(n).value {
+                    f(v);
+                }
+                continue;
+            };
+            // A topic has no wildcards; should a broker send one, its level
+            // is not looked up twice.
+            if *level != "#" {
+                if let Some(c) = self.child(n, level) {
+                    stack.push((c, depth + 1));
+                }
+            }
+            if wild_ok && *level != "+" {
+                if let Some(c) = self.child(n, "+") {
+                    stack.push((c, depth + 1));
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with the value of every stored filter that [`overlaps`]
+    /// `filter` (a valid filter, not shared).
+    pub fn for_each_overlap<'a>(&'a self, filter: &str, mut f: impl FnMut(&'a V)) {
+        let levels: Vec<&str> = filter.split('/').collect();
+        let dollar = |n: usize| self.node(n).level.starts_with('$');
+        let mut stack = vec![(ROOT, 0)];
+        while let Some((n, depth)) = stack.pop() {
+            let level = levels.get(depth).copied();
+            let first = depth == 0;
+            if let Some(v) = self.child(n, "#").and_then(|c| self.node(c).value.as_ref()) {
+                if !(first && level.is_some_and(|l| l.starts_with('$'))) {
+                    f(v);
+                }
+            }
+            match level {
+                None => {
+                    if let Some(v) = &self.node(n).value {
+                        f(v);
+                    }
+                }
+                Some("#") => {
+                    // Everything below this node, and the node itself.
+                    if let Some(v) = &self.node(n).value {
+                        f(v);
+                    }
+                    let mut below: Vec<usize> = self
+                        .children(n)
+                        .filter(|&c| &*self.node(c).level != "#" && !(first && dollar(c)))
+                        .collect();
+                    while let Some(c) = below.pop() {
+                        if let Some(v) = &self.node(c).value {
+                            f(v);
+                        }
+                        below.extend(self.children(c));
+                    }
+                }
+                Some("+") => {
+                    for c in self.children(n) {
+                        if &*self.node(c).level != "#" && !(first && dollar(c)) {
+                            stack.push((c, depth + 1));
+                        }
+                    }
+                }
+                Some(literal) => {
+                    if let Some(c) = self.child(n, literal) {
+                        stack.push((c, depth + 1));
+                    }
+                    if !(first && literal.starts_with('$')) {
+                        if let Some(c) = self.child(n, "+") {
+                            stack.push((c, depth + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One holder's hold on a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hold {
+    /// The QoS it asked for.
+    pub qos: QoS,
+    /// `Some(attempt)` while the SUBSCRIBE made for it has not been
+    /// acknowledged; `None` once the broker granted it.
+    pub pending: Option<u64>,
+}
+
+/// One filter and who holds it.
+#[derive(Debug)]
+pub(crate) struct Entry<H> {
+    pub holders: HashMap<H, Hold>,
+}
+
+impl<H> Entry<H> {
+    /// The QoS to ask the broker for: the highest any holder wants.
+    pub fn wanted(&self) -> QoS {
+        self.holders
+            .values()
+            .map(|h| h.qos)
+            .max()
+            .unwrap_or(QoS::AtMostOnce)
+    }
+}
+
+/// Filters and their holders, in a [`Trie`] so that an incoming topic finds
+/// its filters without a scan of every filter. A trie node holds the filters
+/// that match alike (`a/#` and `$share/g/a/#`).
 #[derive(Debug)]
 pub(crate) struct Index<H> {
-    matcher: TopicMatcher<HashMap<String, Entry<H>>>,
+    trie: Trie<HashMap<String, Entry<H>>>,
     by_holder: HashMap<H, HashSet<String>>,
 }
 
 impl<H: Clone + Eq + Hash> Default for Index<H> {
     fn default() -> Self {
         Index {
-            matcher: TopicMatcher::new(),
+            trie: Trie::default(),
             by_holder: HashMap::new(),
         }
     }
 }
 
 impl<H: Clone + Eq + Hash> Index<H> {
-    fn entry_mut(&mut self, filter: &str) -> Option<&mut Entry<H>> {
-        self.matcher.get_mut(match_part(filter))?.get_mut(filter)
+    /// The entry of `filter`.
+    pub fn entry(&self, filter: &str) -> Option<&Entry<H>> {
+        self.trie.get(match_part(filter))?.get(filter)
     }
 
-    /// Adds (or updates) `holder` on `filter`.
-    pub fn add(&mut self, filter: &str, holder: H, qos: QoS) -> Change {
+    /// The entry of `filter`, to change it.
+    pub fn entry_mut(&mut self, filter: &str) -> Option<&mut Entry<H>> {
+        self.trie.get_mut(match_part(filter))?.get_mut(filter)
+    }
+
+    /// Adds (or updates) `holder`'s hold on `filter`. Answers whether the
+    /// filter is new to the index.
+    pub fn add(&mut self, filter: &str, holder: H, hold: Hold) -> bool {
         self.by_holder
             .entry(holder.clone())
             .or_default()
             .insert(filter.to_string());
-        let key = match_part(filter);
-        if self.matcher.get(key).is_none() {
-            self.matcher.insert(key, HashMap::new());
-        }
-        let node = self.matcher.get_mut(key).expect("node inserted above");
-        let entry = node.entry(filter.to_string()).or_insert_with(|| Entry {
-            holders: HashMap::new(),
-            granted: None,
+        let node = self
+            .trie
+            .get_or_insert_with(match_part(filter), HashMap::new);
+        let mut new = false;
+        let entry = node.entry(filter.to_string()).or_insert_with(|| {
+            new = true;
+            Entry {
+                holders: HashMap::new(),
+            }
         });
-        entry.holders.insert(holder, qos);
-        match entry.granted {
-            Some(granted) if granted >= entry.wanted() => Change::AlreadyGranted(granted),
-            _ => Change::SubscribeAt(entry.wanted()),
-        }
+        entry.holders.insert(holder, hold);
+        new
     }
 
-    /// Removes `holder` from `filter`; `None` when it did not hold it.
-    pub fn remove(&mut self, filter: &str, holder: &H) -> Option<Change> {
+    /// Removes `holder` from `filter`: `None` when it did not hold it, else
+    /// whether the filter is left without holders (and is gone from the index).
+    pub fn remove(&mut self, filter: &str, holder: &H) -> Option<bool> {
         let entry = self.entry_mut(filter)?;
         entry.holders.remove(holder)?;
         let now_empty = entry.holders.is_empty();
@@ -178,51 +503,25 @@ impl<H: Clone + Eq + Hash> Index<H> {
                 self.by_holder.remove(holder);
             }
         }
-        if !now_empty {
-            return Some(Change::Nothing);
-        }
-        let key = match_part(filter);
-        if let Some(node) = self.matcher.get_mut(key) {
-            node.remove(filter);
-            if node.is_empty() {
-                self.matcher.remove(key);
+        if now_empty {
+            let key = match_part(filter);
+            if let Some(node) = self.trie.get_mut(key) {
+                node.remove(filter);
+                if node.is_empty() {
+                    self.trie.remove(key);
+                }
             }
         }
-        Some(Change::Unsubscribe)
+        Some(now_empty)
     }
 
-    /// Removes `holder` from every filter; returns the filters nobody holds any more.
+    /// Removes `holder` from every filter; answers the filters nobody holds any more.
     pub fn remove_holder(&mut self, holder: &H) -> Vec<String> {
         let filters = self.by_holder.get(holder).cloned().unwrap_or_default();
         filters
             .into_iter()
-            .filter(|f| self.remove(f, holder) == Some(Change::Unsubscribe))
+            .filter(|f| self.remove(f, holder) == Some(true))
             .collect()
-    }
-
-    /// Drops `filter` with all its holders.
-    pub fn remove_filter(&mut self, filter: &str) {
-        let holders: Vec<H> = match self.entry_mut(filter) {
-            Some(e) => e.holders.keys().cloned().collect(),
-            None => return,
-        };
-        for h in holders {
-            self.remove(filter, &h);
-        }
-    }
-
-    /// Records the QoS the broker granted for `filter`.
-    pub fn set_granted(&mut self, filter: &str, granted: Option<QoS>) {
-        if let Some(entry) = self.entry_mut(filter) {
-            entry.granted = granted;
-        }
-    }
-
-    /// Forgets every grant (the connection was lost).
-    pub fn clear_grants(&mut self) {
-        for (_, node) in self.matcher.iter_mut() {
-            node.values_mut().for_each(|e| e.granted = None);
-        }
     }
 
     /// Whether `holder` holds any filter.
@@ -237,25 +536,35 @@ impl<H: Clone + Eq + Hash> Index<H> {
 
     /// Every filter with its entry.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry<H>)> {
-        self.matcher
-            .iter()
-            .flat_map(|(_, node)| node.iter().map(|(f, e)| (f.as_str(), e)))
+        self.trie
+            .values()
+            .flat_map(|node| node.iter().map(|(f, e)| (f.as_str(), e)))
+    }
+
+    /// Calls `f` with every filter that matches `topic` and its entry.
+    pub fn for_each_match<'a>(&'a self, topic: &str, mut f: impl FnMut(&'a str, &'a Entry<H>)) {
+        self.trie.for_each_match(topic, |node| {
+            node.iter().for_each(|(filter, e)| f(filter, e));
+        });
     }
 
     /// The distinct holders of every filter that matches `topic`: each once,
     /// however many of its filters match.
+    #[cfg(test)]
     pub fn holders_matching(&self, topic: &str) -> HashSet<&H> {
-        self.matcher
-            .matches(topic)
-            .flat_map(|(_, node)| node.values())
-            .flat_map(|entry| entry.holders.keys())
-            .collect()
+        let mut out = HashSet::new();
+        self.for_each_match(topic, |_, e| out.extend(e.holders.keys()));
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn held(qos: QoS) -> Hold {
+        Hold { qos, pending: None }
+    }
 
     #[test]
     fn topics_with_wildcards_nul_or_nothing_are_rejected() {
@@ -278,37 +587,150 @@ mod tests {
     }
 
     #[test]
-    fn a_filter_is_subscribed_once_and_released_after_its_last_holder() {
+    fn overlapping_filters_are_recognised_and_joined() {
+        let cases = [
+            ("a/#", "+/b", true, "+/#"),
+            ("d/#", "d/+", true, "d/#"),
+            ("a/b", "a/b", true, "a/b"),
+            ("a/b", "a/c", false, "a/+"),
+            ("a", "a/#", true, "a/#"),
+            ("a/+", "a", false, "a/#"),
+            ("+/+/c", "a/#", true, "+/#"),
+            ("#", "$SYS/x", false, "#"),
+            ("+/x", "$SYS/x", false, "+/x"),
+            ("$SYS/#", "$SYS/x", true, "$SYS/#"),
+            ("s/+/t", "s/x/t", true, "s/+/t"),
+        ];
+        for (a, b, overlap, joined) in cases {
+            assert_eq!(overlaps(a, b), overlap, "{a} / {b}");
+            assert_eq!(overlaps(b, a), overlap, "{b} / {a}");
+            if overlap {
+                assert_eq!(join(a, b), joined, "{a} v {b}");
+                assert_eq!(join(b, a), joined, "{b} v {a}");
+            }
+        }
+    }
+
+    /// The trie's overlap walk agrees with [`overlaps`] on every pair.
+    #[test]
+    fn the_overlap_walk_finds_what_overlaps_finds() {
+        let filters = [
+            "a", "a/b", "a/+", "a/#", "+", "+/b", "+/#", "#", "$SYS/x", "$SYS/#", "b/c/d", "+/+/d",
+            "a/b/c", "/", "/a", "+/", "a//b",
+        ];
+        let mut trie = Trie::default();
+        for f in filters {
+            *trie.get_or_insert_with(f, String::new) = f.to_string();
+        }
+        for probe in filters {
+            let mut got: Vec<&str> = Vec::new();
+            trie.for_each_overlap(probe, |v| got.push(v));
+            got.sort();
+            got.dedup();
+            let mut want: Vec<&str> = filters
+                .iter()
+                .copied()
+                .filter(|f| overlaps(probe, f))
+                .collect();
+            want.sort();
+            assert_eq!(got, want, "filters overlapping {probe}");
+        }
+    }
+
+    /// The trie's match walk agrees with Paho's `topic_matches`.
+    #[test]
+    fn the_match_walk_finds_what_paho_matches() {
+        let filters = [
+            "a", "a/b", "a/+", "a/#", "+", "+/b", "+/#", "#", "$SYS/x", "$SYS/#", "/", "+/",
+            "a//b", "a/+/#",
+        ];
+        let mut trie = Trie::default();
+        for f in filters {
+            *trie.get_or_insert_with(f, String::new) = f.to_string();
+        }
+        for topic in [
+            "a", "a/b", "a/b/c", "b", "$SYS/x", "$SYS", "/", "a//b", "x/b",
+        ] {
+            let mut got: Vec<&str> = Vec::new();
+            trie.for_each_match(topic, |v| got.push(v));
+            got.sort();
+            let mut want: Vec<&str> = filters
+                .iter()
+                .copied()
+                .filter(|f| paho_mqtt::topic_matcher::topic_matches(f, topic))
+                .collect();
+            want.sort();
+            assert_eq!(got, want, "filters matching {topic}");
+        }
+    }
+
+    #[test]
+    fn removing_the_last_holder_frees_every_node() {
         let mut idx = Index::default();
-        assert_eq!(
-            idx.add("a/#", 1, QoS::AtMostOnce),
-            Change::SubscribeAt(QoS::AtMostOnce)
-        );
-        idx.set_granted("a/#", Some(QoS::AtMostOnce));
-        assert_eq!(
-            idx.add("a/#", 2, QoS::AtMostOnce),
-            Change::AlreadyGranted(QoS::AtMostOnce)
-        );
-        assert_eq!(
-            idx.add("a/#", 3, QoS::ExactlyOnce),
-            Change::SubscribeAt(QoS::ExactlyOnce)
-        );
-        assert_eq!(idx.remove("a/#", &1), Some(Change::Nothing));
-        assert_eq!(idx.remove("a/#", &1), None);
-        assert_eq!(idx.remove_holder(&2), Vec::<String>::new());
-        assert!(idx.holds(&3));
-        assert_eq!(idx.remove_holder(&3), vec!["a/#".to_string()]);
-        assert!(!idx.holds(&3));
+        idx.add("a/b/c", 1, held(QoS::AtMostOnce));
+        idx.add("a/b/d", 2, held(QoS::AtMostOnce));
+        idx.add("$share/g/a/#", 1, held(QoS::AtMostOnce));
+        idx.add("x/+/y/#", 3, held(QoS::AtMostOnce));
+        assert!(idx.trie.node_count() > 0);
+        assert_eq!(idx.remove("a/b/c", &1), Some(true));
+        assert_eq!(idx.remove_holder(&1), vec!["$share/g/a/#".to_string()]);
+        idx.remove_holder(&2);
+        idx.remove_holder(&3);
         assert_eq!(idx.entries().count(), 0);
+        assert_eq!(idx.trie.node_count(), 0, "no node outlives its filters");
+        assert!(!idx.holds(&1));
+    }
+
+    #[test]
+    fn a_filter_of_60000_levels_is_matched_and_removed_without_recursion() {
+        let filter = format!("d{}", "/".repeat(60_000));
+        let topic = filter.clone();
+        let wild = format!("d{}/#", "/+".repeat(59_999));
+        // A thread with a small stack: a walk that recursed per level would overflow it.
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let mut idx = Index::default();
+                idx.add(&filter, 1, held(QoS::AtMostOnce));
+                idx.add(&wild, 2, held(QoS::AtMostOnce));
+                let mut got: Vec<_> = idx.holders_matching(&topic).into_iter().copied().collect();
+                got.sort();
+                assert_eq!(got, [1, 2]);
+                let mut overlapping = 0;
+                idx.trie.for_each_overlap(&wild, |_| overlapping += 1);
+                assert_eq!(overlapping, 2);
+                assert_eq!(idx.remove(&filter, &1), Some(true));
+                assert_eq!(idx.remove(&wild, &2), Some(true));
+                assert_eq!(idx.trie.node_count(), 0);
+                drop(idx);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn many_children_move_to_a_map_and_back_out() {
+        let mut trie = Trie::default();
+        for i in 0..100 {
+            *trie.get_or_insert_with(&format!("s/{i}"), || 0) = i;
+        }
+        let mut got = 0;
+        trie.for_each_match("s/42", |v| got = *v);
+        assert_eq!(got, 42);
+        for i in 0..100 {
+            assert_eq!(trie.remove(&format!("s/{i}")), Some(i));
+        }
+        assert_eq!(trie.node_count(), 0);
     }
 
     #[test]
     fn overlapping_filters_yield_each_holder_once() {
         let mut idx = Index::default();
-        idx.add("s/#", 1, QoS::AtMostOnce);
-        idx.add("s/+/t", 1, QoS::AtMostOnce);
-        idx.add("s/x/t", 2, QoS::AtMostOnce);
-        idx.add("other", 3, QoS::AtMostOnce);
+        idx.add("s/#", 1, held(QoS::AtMostOnce));
+        idx.add("s/+/t", 1, held(QoS::AtMostOnce));
+        idx.add("s/x/t", 2, held(QoS::AtMostOnce));
+        idx.add("other", 3, held(QoS::AtMostOnce));
         let mut got: Vec<_> = idx.holders_matching("s/x/t").into_iter().copied().collect();
         got.sort();
         assert_eq!(got, vec![1, 2]);
@@ -330,8 +752,8 @@ mod tests {
             assert!(validate_filter(bad).is_err(), "{bad:?}");
         }
         let mut idx = Index::default();
-        idx.add("$share/g/jobs/#", 1, QoS::AtMostOnce);
-        idx.add("jobs/#", 2, QoS::AtMostOnce);
+        idx.add("$share/g/jobs/#", 1, held(QoS::AtMostOnce));
+        idx.add("jobs/#", 2, held(QoS::AtMostOnce));
         let mut got: Vec<_> = idx
             .holders_matching("jobs/7")
             .into_iter()
@@ -339,7 +761,7 @@ mod tests {
             .collect();
         got.sort();
         assert_eq!(got, vec![1, 2]);
-        assert_eq!(idx.remove("$share/g/jobs/#", &1), Some(Change::Unsubscribe));
+        assert_eq!(idx.remove("$share/g/jobs/#", &1), Some(true));
         assert_eq!(
             idx.entries().map(|(f, _)| f).collect::<Vec<_>>(),
             ["jobs/#"]
@@ -349,8 +771,8 @@ mod tests {
     #[test]
     fn leading_wildcards_do_not_match_dollar_topics() {
         let mut idx = Index::default();
-        idx.add("#", 1, QoS::AtMostOnce);
-        idx.add("+/x", 2, QoS::AtMostOnce);
+        idx.add("#", 1, held(QoS::AtMostOnce));
+        idx.add("+/x", 2, held(QoS::AtMostOnce));
         assert!(idx.holders_matching("$SYS/x").is_empty());
     }
 }

@@ -2,20 +2,23 @@
 //! the actor connects, so `on_connect` cannot miss the first connection.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use paho_mqtt as paho;
 
-use super::{Connection, Counters, Holder, MqttActor, OfflineBuffer};
-use crate::client::{connect_options, generated_client_id, install_callbacks, mqtt_version};
+use super::{Connection, Counters, Holder, InFlight, MqttActor, OfflineBuffer, Steps};
+use crate::client::{
+    connect_options, generated_client_id, install_callbacks, mqtt_version, InboundDrops,
+    INBOUND_CAPACITY,
+};
 use crate::config::MqttConfig;
 use crate::error::{MqttError, Result};
 use crate::handlers::Unsubscribed;
 use crate::handlers::{Connected, Disconnected, Handlers, LogLevel, Published, Subscribed};
 use crate::messages::{MqttMessage, QoS};
-use crate::topic::{validate_filter, Index};
+use crate::plan::Plan;
+use crate::topic::{validate_filter, Hold, Index};
 
 /// Registers handlers and initial subscriptions, then starts the actor.
 pub struct MqttActorBuilder {
@@ -23,6 +26,7 @@ pub struct MqttActorBuilder {
     handlers: Handlers,
     /// Application subscriptions held from the start: `(filter, qos)`.
     initial: Vec<(String, QoS)>,
+    inbound_capacity: usize,
 }
 
 impl MqttActorBuilder {
@@ -31,6 +35,7 @@ impl MqttActorBuilder {
             config,
             handlers: Handlers::default(),
             initial: Vec::new(),
+            inbound_capacity: INBOUND_CAPACITY,
         }
     }
 
@@ -70,13 +75,15 @@ impl MqttActorBuilder {
         self
     }
 
-    /// Called on every SUBACK.
+    /// Called on every SUBACK, with the broker subscription it answers: the
+    /// held filter itself, or the wider filter serving overlapping held
+    /// filters (see the README's "Subscriptions").
     pub fn on_subscribe(mut self, f: impl Fn(&Addr<MqttActor>, &Subscribed) + 'static) -> Self {
         self.handlers.subscribe.push(Box::new(f));
         self
     }
 
-    /// Called on every UNSUBACK.
+    /// Called on every UNSUBACK, with the broker subscription that ended.
     pub fn on_unsubscribe(mut self, f: impl Fn(&Addr<MqttActor>, &Unsubscribed) + 'static) -> Self {
         self.handlers.unsubscribe.push(Box::new(f));
         self
@@ -94,6 +101,16 @@ impl MqttActorBuilder {
         self
     }
 
+    /// How many incoming messages may wait between Paho's thread and the
+    /// actor (65,536 by default). Past it, messages are dropped, counted in
+    /// [`Status::dropped`](crate::Status::dropped), and told to the listeners
+    /// whose filters they match ([`ListenerNotice::Dropped`](crate::ListenerNotice::Dropped)).
+    /// Each waiting message holds its payload.
+    pub fn inbound_capacity(mut self, messages: usize) -> Self {
+        self.inbound_capacity = messages.max(1);
+        self
+    }
+
     /// Validates the configuration, creates the client and starts the actor,
     /// which connects in the background and keeps retrying with back-off.
     pub fn start(self) -> Result<Addr<MqttActor>> {
@@ -103,15 +120,15 @@ impl MqttActorBuilder {
     fn build(self) -> Result<MqttActor> {
         let config = self.config;
         config.validate()?;
-        if let Some(topics) = &self.handlers.topics {
-            for (filter, _) in topics.iter() {
-                validate_filter(filter)?;
-            }
+        for filter in self.handlers.topic_filters() {
+            validate_filter(filter)?;
         }
         let mut index = Index::default();
+        let mut plan = Plan::default();
         for (filter, qos) in self.initial {
             validate_filter(&filter)?;
-            index.add(&filter, Holder::App, qos);
+            index.add(&filter, Holder::App, Hold { qos, pending: None });
+            plan.add(&filter);
         }
         let uri = config.server_uri();
         let client_id = if config.client_id.is_empty() {
@@ -127,8 +144,8 @@ impl MqttActorBuilder {
             .create_client()
             .map_err(|e| MqttError::Client(format!("cannot create a client for {uri}: {e}")))?;
         let connect_opts = connect_options(&config)?;
-        let inbound_dropped = Arc::new(AtomicU64::new(0));
-        let streams = install_callbacks(&client, inbound_dropped.clone());
+        let inbound = Arc::new(InboundDrops::default());
+        let streams = install_callbacks(&client, self.inbound_capacity, inbound.clone());
         Ok(MqttActor {
             uri,
             client_id,
@@ -136,12 +153,17 @@ impl MqttActorBuilder {
             connect_opts,
             handlers: self.handlers,
             index,
+            plan,
+            at_broker: HashMap::new(),
+            steps: Steps::default(),
+            windows: Default::default(),
             connection: Connection::new(config.reconnect_min_delay, config.reconnect_max_delay),
             offline: OfflineBuffer::new(config.max_buffered_publishes),
-            backlogs: HashMap::new(),
+            in_flight: InFlight::default(),
+            listeners: HashMap::new(),
             watchers: Vec::new(),
             waiting: Vec::new(),
-            counters: Counters::new(inbound_dropped),
+            counters: Counters::new(inbound),
             last_error: None,
             streams: Some(streams),
             addr: None,

@@ -2,12 +2,15 @@
 //!
 //! # Delivery policy
 //!
-//! The actor never waits on a listener, and each listener gets its messages in
-//! the order the broker sent them.
+//! The actor never waits on a listener, each listener gets its messages in
+//! the order the broker sent them, and every message a listener does not get
+//! is told to it.
 //!
-//! - Each message is handed to each matching listener with `try_send` into the
-//!   listener's actix mailbox (16 messages by default; the listener may raise
-//!   it with `ctx.set_mailbox_capacity`).
+//! - Each message is handed to each matching listener once, however many of
+//!   its filters match, with `try_send` into the listener's actix mailbox (16
+//!   messages by default; the listener may raise it with
+//!   `ctx.set_mailbox_capacity`). The broker sends each message once too: no
+//!   two broker subscriptions overlap (see `plan.rs`).
 //! - When that mailbox is full, the message waits in the listener's *backlog*,
 //!   kept by the `MqttActor`, and so does every later message for it until the
 //!   backlog is empty again. The backlog holds up to
@@ -16,23 +19,72 @@
 //!   message that found its mailbox full, the backlog is handed over, oldest
 //!   first, until the mailbox is full again.
 //! - Only when the backlog is full too is a message dropped, for that listener
-//!   alone, and counted in [`Status::dropped`](crate::Status::dropped).
+//!   alone, and counted in [`Status::dropped`](crate::Status::dropped). The
+//!   count is told to the listener's [`Subscribe::notices`] recipient as
+//!   [`ListenerNotice::Dropped`] with the next hand-over of its backlog (one
+//!   notice per hand-over, however many were dropped).
+//! - Messages Paho's thread could not hand to the actor (the channel between
+//!   them holds [`MqttActorBuilder::inbound_capacity`](crate::MqttActorBuilder::inbound_capacity)
+//!   messages) are counted by topic; once the actor catches up, each listener
+//!   whose filters match those topics gets a `Dropped` notice with its count.
+//!   Past a bound of remembered topics, losses are told to every listener.
 //!
 //! So a listener that keeps up on average loses nothing to a burst shorter
-//! than its mailbox plus its backlog, and a stuck listener costs at most its
-//! backlog (shared messages, one reference each) and slows down nobody.
-//! A listener whose actor has stopped is removed with its backlog, and the
-//! filters only it held are released.
+//! than its mailbox plus its backlog; a stuck listener costs at most its
+//! backlog (shared messages, one reference each) and slows down nobody; and
+//! per listener, messages received plus the notices' counts is what it should
+//! have got. A listener whose actor has stopped is removed with its backlog,
+//! and the filters only it held are released.
+//!
+//! # Retained messages
+//!
+//! A broker sends a filter's retained messages in answer to a SUBSCRIBE, with
+//! the retain flag set; messages it forwards as they are published come with
+//! the flag cleared (MQTT 3.1.1 and MQTT 5 without "retain as published",
+//! Mosquitto and rumqttd alike). So retained messages belong to whoever
+//! caused the SUBSCRIBE:
+//!
+//! - A holder that joins a filter the broker already serves (a second
+//!   listener on `d/#`, or a listener on `d/+` under a held `d/#`) makes the
+//!   actor send the broker filter's SUBSCRIBE again; the broker (Mosquitto,
+//!   any broker following MQTT's "replace the subscription and re-send the
+//!   retained messages") sends the retained messages again.
+//! - From that SUBSCRIBE until its SUBACK plus a quiet time
+//!   ([`RETAINED_QUIET`] after the last retained message), the broker filter
+//!   has a *retained window*: a message with the retain flag set that matches
+//!   it goes only to the holders the SUBSCRIBE was for, and to each at most
+//!   once per topic. The holders that already had those values get nothing
+//!   again. After a reconnect every holder is due, since values may have
+//!   changed while the connection was down.
+//! - Outside a window, a message with the retain flag set goes to every
+//!   matching holder, as any other.
+//!
+//! Why not serve retained values the actor already saw: a retained value
+//! published while the actor is subscribed arrives with the flag cleared, so
+//! the actor cannot tell whether the broker kept it, nor see a retained value
+//! being cleared. Only the broker knows; asking it again costs one SUBSCRIBE
+//! per joining holder, and the retained messages under the broker filter (a
+//! wide broker filter sends all of its own). Limits: rumqttd does not re-send
+//! retained messages for a SUBSCRIBE of a filter the client already holds, so
+//! on the embedded broker a late joiner of the same filter gets none; and a
+//! broker that kept the retain flag on forwarded messages would have them
+//! reach only the due holders while a window is open.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
 use super::subscriptions::Holder;
 use super::MqttActor;
-use crate::client::{from_paho, Inbound};
+use crate::client::{from_paho, DropReport, Inbound};
 use crate::handlers::LogLevel;
-use crate::messages::{MqttMessage, Subscribe};
+use crate::messages::{ListenerNotice, MqttMessage, Subscribe};
+
+/// How long a retained window stays open after its SUBACK, and after each
+/// retained message that came through it.
+pub(crate) const RETAINED_QUIET: Duration = Duration::from_secs(1);
 
 /// What became of a message offered to a listener, and what the actor must do.
 #[derive(Debug, PartialEq, Eq)]
@@ -127,27 +179,191 @@ impl<T> Backlog<T> {
     }
 }
 
+/// What the actor keeps per listener.
+pub(crate) struct Listener {
+    pub backlog: Backlog<MqttMessage>,
+    /// Where [`ListenerNotice`]s go ([`Subscribe::notices`]).
+    pub notices: Option<Recipient<ListenerNotice>>,
+    /// Messages dropped for it and not told yet.
+    pub untold: u64,
+}
+
+impl Listener {
+    /// A listener with an empty backlog of `limit` messages.
+    pub fn new(limit: usize) -> Self {
+        Listener {
+            backlog: Backlog::new(limit),
+            notices: None,
+            untold: 0,
+        }
+    }
+
+    /// Tells the listener what was dropped for it since the last notice.
+    fn tell_dropped(&mut self) {
+        if self.untold == 0 {
+            return;
+        }
+        if let Some(n) = &self.notices {
+            n.do_send(ListenerNotice::Dropped { count: self.untold });
+        }
+        self.untold = 0;
+    }
+
+    /// Tells the listener something, if it asked for notices.
+    pub fn tell(&self, notice: ListenerNotice) {
+        if let Some(n) = &self.notices {
+            n.do_send(notice);
+        }
+    }
+}
+
+/// One holder due the retained messages of a broker filter.
+#[derive(Debug, Default)]
+struct Due {
+    /// The holder's filters under the broker filter the SUBSCRIBE was for.
+    filters: Vec<String>,
+    /// Topics whose retained message it already got in this window.
+    served: HashSet<String>,
+}
+
+#[derive(Debug)]
+struct Window<H> {
+    due: HashMap<H, Due>,
+    /// `None` until the SUBACK was handled; then when the window closes.
+    closes: Option<Instant>,
+}
+
+/// The open retained windows, per broker filter (see the module docs). Plain
+/// state; the caller passes the time.
+#[derive(Debug)]
+pub(crate) struct RetainedWindows<H> {
+    open: HashMap<String, Window<H>>,
+}
+
+impl<H> Default for RetainedWindows<H> {
+    fn default() -> Self {
+        RetainedWindows {
+            open: HashMap::new(),
+        }
+    }
+}
+
+impl<H: Clone + Eq + Hash> RetainedWindows<H> {
+    /// A SUBSCRIBE of `broker_filter` is sent for `due` (holder, filter)
+    /// pairs: opens its window, or keeps it open until this SUBACK too.
+    pub fn subscribing(&mut self, broker_filter: &str, due: impl IntoIterator<Item = (H, String)>) {
+        let w = self
+            .open
+            .entry(broker_filter.to_string())
+            .or_insert_with(|| Window {
+                due: HashMap::new(),
+                closes: None,
+            });
+        w.closes = None;
+        for (h, filter) in due {
+            let d = w.due.entry(h).or_default();
+            if !d.filters.contains(&filter) {
+                d.filters.push(filter);
+            }
+        }
+    }
+
+    /// The SUBACK (or the failure) of `broker_filter`'s SUBSCRIBE was handled.
+    pub fn acknowledged(&mut self, broker_filter: &str, now: Instant) {
+        if let Some(w) = self.open.get_mut(broker_filter) {
+            w.closes = Some(now + RETAINED_QUIET);
+        }
+    }
+
+    /// Whether any window is open (the cheap test on every retained message).
+    pub fn any(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// For a retained message on `topic` that reached `holder` through
+    /// `filter`, served by `broker_filter`: `None` when no window is open
+    /// there (deliver as usual), else whether to deliver it.
+    pub fn admit(
+        &mut self,
+        broker_filter: &str,
+        holder: &H,
+        filter: &str,
+        topic: &str,
+        now: Instant,
+    ) -> Option<bool> {
+        let w = self.open.get_mut(broker_filter)?;
+        if w.closes.is_some_and(|t| now > t) {
+            self.open.remove(broker_filter);
+            return None;
+        }
+        if let Some(t) = &mut w.closes {
+            *t = now + RETAINED_QUIET;
+        }
+        let Some(d) = w.due.get_mut(holder) else {
+            return Some(false);
+        };
+        let mine = d.filters.iter().any(|f| f == filter);
+        Some(mine && d.served.insert(topic.to_string()))
+    }
+
+    /// Forgets `holder` (it let go or stopped).
+    pub fn forget(&mut self, holder: &H) {
+        for w in self.open.values_mut() {
+            w.due.remove(holder);
+        }
+    }
+
+    /// Drops the windows that closed.
+    pub fn sweep(&mut self, now: Instant) {
+        self.open
+            .retain(|_, w| !matches!(w.closes, Some(t) if now > t));
+    }
+}
+
 impl MqttActor {
     fn dispatch(&mut self, msg: MqttMessage, ctx: &mut Context<Self>) {
         self.counters.messages_in += 1;
+        let now = Instant::now();
+        let windows = msg.retain() && self.windows.any();
         let mut app = false;
-        let mut steps = Vec::new();
-        for holder in self.index.holders_matching(msg.topic()) {
-            match holder {
-                Holder::App => app = true,
-                Holder::Listener(r) => {
-                    // Subscribe made the backlog; cloning a recipient to look
-                    // it up would cost an allocation per message.
-                    if !self.backlogs.contains_key(r) {
-                        let fresh = Backlog::new(Subscribe::DEFAULT_BACKLOG);
-                        self.backlogs.insert(r.clone(), fresh);
-                    }
-                    let backlog = self.backlogs.get_mut(r).expect("inserted above");
-                    match backlog.offer(msg.clone(), |m| r.try_send(m)) {
-                        Step::Delivered | Step::Queued => {}
-                        step => steps.push((r.clone(), step)),
+        let mut targets: HashSet<&Recipient<MqttMessage>> = HashSet::new();
+        let (index, plan, open) = (&self.index, &self.plan, &mut self.windows);
+        index.for_each_match(msg.topic(), |filter, entry| {
+            let broker_filter = if windows {
+                plan.broker_filter(filter)
+            } else {
+                None
+            };
+            for holder in entry.holders.keys() {
+                if let Some(j) = broker_filter {
+                    if open.admit(j, holder, filter, msg.topic(), now) == Some(false) {
+                        continue;
                     }
                 }
+                match holder {
+                    Holder::App => app = true,
+                    Holder::Listener(r) => {
+                        targets.insert(r);
+                    }
+                }
+            }
+        });
+        let mut steps = Vec::new();
+        for r in targets {
+            // Subscribe made the listener's state; cloning a recipient to
+            // look it up would cost an allocation per message.
+            if !self.listeners.contains_key(r) {
+                let fresh = Listener::new(Subscribe::DEFAULT_BACKLOG);
+                self.listeners.insert(r.clone(), fresh);
+            }
+            let listener = self.listeners.get_mut(r).expect("inserted above");
+            match listener.backlog.offer(msg.clone(), |m| r.try_send(m)) {
+                Step::Delivered | Step::Queued => {}
+                Step::Dropped => {
+                    listener.untold += 1;
+                    self.counters.dropped += 1;
+                }
+                step => steps.push((r.clone(), step)),
             }
         }
         if app {
@@ -167,7 +383,12 @@ impl MqttActor {
     ) {
         match step {
             Step::Delivered | Step::Queued => {}
-            Step::Dropped => self.counters.dropped += 1,
+            Step::Dropped => {
+                self.counters.dropped += 1;
+                if let Some(l) = self.listeners.get_mut(&r) {
+                    l.untold += 1;
+                }
+            }
             Step::Closed => self.drop_listener(r, ctx),
             Step::Wait(msg) => {
                 // `send` queues the message past the mailbox's capacity and
@@ -185,13 +406,60 @@ impl MqttActor {
         }
     }
 
-    /// The listener made room: hand over its backlog.
+    /// The listener made room: hand over its backlog, and tell it what was
+    /// dropped meanwhile.
     fn resume(&mut self, r: Recipient<MqttMessage>, ctx: &mut Context<Self>) {
-        let Some(backlog) = self.backlogs.get_mut(&r) else {
+        let Some(listener) = self.listeners.get_mut(&r) else {
             return; // dropped meanwhile
         };
-        let step = backlog.resume(|m| r.try_send(m));
+        let step = listener.backlog.resume(|m| r.try_send(m));
+        listener.tell_dropped();
         self.follow(r, step, ctx);
+    }
+
+    /// Tells every listener whose filters match a topic that lost messages on
+    /// Paho's side how many it lost.
+    pub(super) fn report_inbound_drops(&mut self) {
+        let Some(DropReport {
+            by_topic,
+            unattributed,
+            ..
+        }) = self.counters.inbound.take()
+        else {
+            return;
+        };
+        let mut lost: HashMap<&Recipient<MqttMessage>, u64> = HashMap::new();
+        for (topic, n) in &by_topic {
+            let mut hit: HashSet<&Recipient<MqttMessage>> = HashSet::new();
+            self.index.for_each_match(topic, |_, entry| {
+                hit.extend(entry.holders.keys().filter_map(|h| match h {
+                    Holder::Listener(r) => Some(r),
+                    Holder::App => None,
+                }))
+            });
+            for r in hit {
+                *lost.entry(r).or_default() += n;
+            }
+        }
+        if unattributed > 0 {
+            for h in self.index.holders() {
+                if let Holder::Listener(r) = h {
+                    *lost.entry(r).or_default() += unattributed;
+                }
+            }
+        }
+        let total: u64 = by_topic.values().sum::<u64>() + unattributed;
+        self.log(
+            LogLevel::Warning,
+            &format!(
+                "{total} incoming messages were dropped before reaching the actor (its channel was full)"
+            ),
+        );
+        for (r, n) in lost {
+            if let Some(l) = self.listeners.get(r) {
+                l.tell(ListenerNotice::Dropped { count: n });
+            }
+        }
     }
 }
 
@@ -208,6 +476,7 @@ impl Handler<Inbound> for MqttActor {
             ),
         );
         self.dispatch(msg, ctx);
+        self.report_inbound_drops();
     }
 }
 
@@ -339,5 +608,45 @@ mod tests {
         assert_eq!(b.offer(2, |m| mailbox.try_send(m)), Step::Queued);
         mailbox.closed = true;
         assert_eq!(b.resume(|m| mailbox.try_send(m)), Step::Closed);
+    }
+
+    #[test]
+    fn a_retained_window_serves_only_its_due_holders_once_per_topic() {
+        let t0 = Instant::now();
+        let mut w: RetainedWindows<u32> = RetainedWindows::default();
+        assert_eq!(
+            w.admit("d/#", &1, "d/#", "d/x", t0),
+            None,
+            "no window: deliver"
+        );
+        w.subscribing("d/#", [(2, "d/+".to_string())]);
+        assert_eq!(w.admit("d/#", &1, "d/#", "d/x", t0), Some(false), "not due");
+        assert_eq!(w.admit("d/#", &2, "d/+", "d/x", t0), Some(true));
+        assert_eq!(
+            w.admit("d/#", &2, "d/+", "d/x", t0),
+            Some(false),
+            "once per topic"
+        );
+        assert_eq!(w.admit("other", &2, "d/+", "d/x", t0), None);
+        w.acknowledged("d/#", t0);
+        let later = t0 + RETAINED_QUIET / 2;
+        assert_eq!(w.admit("d/#", &2, "d/+", "d/y", later), Some(true));
+        // Each retained message keeps the window open a while longer.
+        let still = later + RETAINED_QUIET / 2 + Duration::from_millis(1);
+        assert_eq!(w.admit("d/#", &1, "d/#", "d/z", still), Some(false));
+        w.sweep(still + RETAINED_QUIET * 2);
+        assert!(!w.any(), "closed windows go");
+        assert_eq!(w.admit("d/#", &1, "d/#", "d/z", still), None);
+    }
+
+    #[test]
+    fn a_due_holder_gets_nothing_outside_its_own_filter() {
+        let t0 = Instant::now();
+        let mut w: RetainedWindows<u32> = RetainedWindows::default();
+        w.subscribing("+/#", [(1, "a/#".to_string())]);
+        assert_eq!(w.admit("+/#", &1, "+/b", "c/b", t0), Some(false));
+        assert_eq!(w.admit("+/#", &1, "a/#", "a/b", t0), Some(true));
+        w.forget(&1);
+        assert_eq!(w.admit("+/#", &1, "a/#", "a/c", t0), Some(false));
     }
 }

@@ -63,7 +63,8 @@ impl MqttActor {
             LogLevel::Info,
             &format!("client {} connected to {}", self.client_id, self.uri),
         );
-        self.resubscribe(ctx);
+        self.steps.resubscribe_all();
+        self.run_step(ctx);
         self.flush_offline(ctx);
         self.notify_watchers();
         for w in self.waiting.drain(..) {
@@ -80,7 +81,8 @@ impl MqttActor {
         if !self.connection.lost() {
             return;
         }
-        self.index.clear_grants();
+        self.abandon_steps(ctx);
+        self.fail_in_flight();
         self.log(
             LogLevel::Warning,
             &format!("client {} lost {}: {reason}", self.client_id, self.uri),

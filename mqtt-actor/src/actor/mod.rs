@@ -10,13 +10,16 @@
 //!   attempts (pure).
 //! - `lifecycle.rs`: connecting, reconnecting, connection events, waiting for
 //!   and watching the connection, `Disconnect`.
-//! - `subscriptions.rs`: `Subscribe`, `Unsubscribe`, `UnsubscribeAll`, what the
-//!   broker granted, re-subscribing after a reconnect, releasing the filters of
-//!   listeners that stopped.
-//! - `publishing.rs`: `Publish`, and the bounded buffer of QoS 1/2 publishes
-//!   made while disconnected (pure).
+//! - `subscriptions.rs`: `Subscribe`, `Unsubscribe`, `UnsubscribeAll`: a
+//!   filter is held once the broker granted it; the broker subscriptions
+//!   follow the [`Plan`](crate::plan::Plan) (none overlapping), changed one
+//!   step at a time; re-subscribing after a reconnect; releasing the filters
+//!   of listeners that stopped.
+//! - `publishing.rs`: `Publish` with its deadline, and the bounded buffer of
+//!   QoS 1/2 publishes made while disconnected (pure).
 //! - `delivery.rs`: incoming messages to handlers and listeners, with the
-//!   delivery policy and each listener's backlog (pure).
+//!   delivery policy: each listener's backlog, drop notices, and retained
+//!   messages only for the holders that asked for them (pure parts).
 //! - `queries.rs`: the counters, `GetStatus`, `GetSubscriptions`.
 
 mod builder;
@@ -38,15 +41,16 @@ use crate::config::MqttConfig;
 use crate::error::MqttError;
 use crate::handlers::{Handlers, LogLevel};
 use crate::messages::{ConnectionChanged, MqttMessage};
+use crate::plan::Plan;
 use crate::topic::Index;
 
 pub use builder::MqttActorBuilder;
 
 use connection::Connection;
-use delivery::Backlog;
-use publishing::{Buffered, OfflineBuffer};
+use delivery::{Listener, RetainedWindows};
+use publishing::{Buffered, InFlight, OfflineBuffer};
 use queries::Counters;
-use subscriptions::Holder;
+use subscriptions::{AtBroker, Holder, Steps};
 
 /// How often listeners whose actor stopped are looked for.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -62,18 +66,31 @@ pub struct MqttActor {
     /// Built once from `config` (TLS files are read then); every attempt clones it.
     connect_opts: paho::ConnectOptions,
     handlers: Handlers,
-    /// Who holds which filter, at what QoS, and what the broker granted on the
-    /// current connection. A filter is one broker subscription however many
-    /// holders it has.
+    /// Who holds which filter, at what QoS, granted or still waiting for SUBACK.
     index: Index<Holder>,
+    /// Which broker subscriptions serve the held filters (none overlapping).
+    plan: Plan,
+    /// The broker subscriptions made on this connection (or, with a
+    /// persistent session, kept from an earlier one), by broker filter.
+    at_broker: std::collections::HashMap<String, AtBroker>,
+    /// Subscription requests and releases waiting for the next step, and the
+    /// step in flight.
+    steps: Steps,
+    /// Per broker filter, the holders that are due the retained messages its
+    /// latest SUBSCRIBE brings (see `delivery.rs`).
+    windows: RetainedWindows<Holder>,
     /// Up or down, stopping or not, and the back-off between attempts.
     connection: Connection,
     /// QoS 1/2 publishes made while disconnected, with the callers waiting for
     /// their answer; sent in order on the next connection.
     offline: OfflineBuffer<Buffered>,
-    /// Per listener, the messages waiting while its mailbox is full (see
-    /// `delivery.rs` for the policy). Keyed like the index's holders.
-    backlogs: std::collections::HashMap<Recipient<MqttMessage>, Backlog<MqttMessage>>,
+    /// QoS 1/2 publishes sent and not yet acknowledged, with their callers:
+    /// answered at once when the connection is lost.
+    in_flight: InFlight,
+    /// Per listener: the messages waiting while its mailbox is full, the
+    /// drops not yet told, and where to tell them (see `delivery.rs` for the
+    /// policy). Keyed like the index's holders.
+    listeners: std::collections::HashMap<Recipient<MqttMessage>, Listener>,
     /// Actors told of every connection change ([`crate::WatchConnection`]).
     watchers: Vec<Recipient<ConnectionChanged>>,
     /// Callers of [`crate::WaitConnected`] waiting for the next connection.
@@ -102,6 +119,15 @@ impl MqttActor {
 
     fn log(&self, level: LogLevel, text: &str) {
         self.handlers.log(level, text);
+    }
+
+    /// A request to this actor's broker, for [`await_ack`](crate::client::await_ack).
+    fn ack(&self, operation: &'static str, topic: &str) -> crate::client::Request {
+        crate::client::Request {
+            operation,
+            topic: topic.to_string(),
+            broker: self.uri.clone(),
+        }
     }
 
     fn not_connected(&self) -> MqttError {

@@ -2,8 +2,16 @@
 //! publishes made while disconnected wait in a bounded [`OfflineBuffer`] and go
 //! out, in order, on the next connection. A QoS 0 publish while disconnected
 //! fails at once: it promises nothing, so keeping it would promise too much.
+//!
+//! A publish that was sent has a deadline: it answers when the broker
+//! acknowledges it, with an error after `MQTT_REQUEST_TIMEOUT_MS`, or with
+//! [`MqttError::NotConnected`] at once when the connection is lost before the
+//! acknowledgement. The library never sends it again: whether the broker got
+//! it is unknown, and sending it again could deliver it twice. (With a
+//! persistent session, Paho itself may complete the MQTT exchange after the
+//! reconnect, as the protocol asks.) The caller decides whether to retry.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use actix::prelude::*;
 use futures::channel::oneshot;
@@ -20,6 +28,26 @@ use crate::topic::validate_topic;
 pub(crate) struct Buffered {
     publish: Publish,
     reply: oneshot::Sender<Result<()>>,
+}
+
+/// Sent publishes waiting for their acknowledgement, with their callers.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    next: u64,
+    waiting: HashMap<u64, oneshot::Sender<Result<()>>>,
+}
+
+impl InFlight {
+    fn add(&mut self, reply: oneshot::Sender<Result<()>>) -> u64 {
+        self.next += 1;
+        self.waiting.insert(self.next, reply);
+        self.next
+    }
+
+    /// The caller of publish `id`, unless it was answered already.
+    fn take(&mut self, id: u64) -> Option<oneshot::Sender<Result<()>>> {
+        self.waiting.remove(&id)
+    }
 }
 
 /// A FIFO queue that holds at most `limit` items. Plain state, no I/O.
@@ -79,36 +107,60 @@ impl MqttActor {
             .retained(p.retain)
             .finalize();
         let token = self.client.publish(msg);
+        let id = self.in_flight.add(reply);
         await_ack(
             token,
             self.config.request_timeout,
-            "publish",
-            p.topic.clone(),
+            self.ack("publish", &p.topic),
         )
         .into_actor(self)
-        .map(move |res, act, ctx| match res {
-            Ok(()) => {
-                act.counters.messages_out += 1;
-                let event = Published {
-                    topic: p.topic.clone(),
-                    qos: p.qos,
-                };
-                handlers::call(&act.handlers.publish, &act.me(), &event);
-                let _ = reply.send(Ok(()));
-            }
-            // Lost with the connection: keep it for the next one.
-            Err(_) if !act.connection.is_connected() && p.qos != QoS::AtMostOnce => {
-                act.publish(p, reply, ctx)
-            }
-            Err(e) => {
-                act.log(
-                    LogLevel::Err,
-                    &format!("publish to {:?} failed: {e}", p.topic),
-                );
-                let _ = reply.send(Err(e));
+        .map(move |res, act, _| {
+            let Some(reply) = act.in_flight.take(id) else {
+                return; // answered when the connection was lost
+            };
+            match res {
+                Ok(()) => {
+                    act.counters.messages_out += 1;
+                    let event = Published {
+                        topic: p.topic.clone(),
+                        qos: p.qos,
+                    };
+                    handlers::call(&act.handlers.publish, &act.me(), &event);
+                    let _ = reply.send(Ok(()));
+                }
+                Err(e) => {
+                    let e = if act.connection.is_connected() {
+                        e
+                    } else {
+                        act.not_connected()
+                    };
+                    act.log(
+                        LogLevel::Err,
+                        &format!("publish to {:?} failed: {e}", p.topic),
+                    );
+                    let _ = reply.send(Err(e));
+                }
             }
         })
         .spawn(ctx);
+    }
+
+    /// The connection was lost: every sent publish still waiting answers
+    /// `NotConnected` now, and none is sent again.
+    pub(super) fn fail_in_flight(&mut self) {
+        let waiting = std::mem::take(&mut self.in_flight.waiting);
+        if !waiting.is_empty() {
+            self.log(
+                LogLevel::Warning,
+                &format!(
+                    "{} publishes were not acknowledged before the connection was lost",
+                    waiting.len()
+                ),
+            );
+        }
+        for (_, reply) in waiting {
+            let _ = reply.send(Err(self.not_connected()));
+        }
     }
 
     /// Keeps a QoS 1/2 publish for the next connection, up to the configured bound.

@@ -1,13 +1,13 @@
 //! What the actor answers about itself: the counters, `GetStatus` and
 //! `GetSubscriptions`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
 
 use super::subscriptions::Holder;
 use super::MqttActor;
+use crate::client::InboundDrops;
 use crate::messages::{GetStatus, GetSubscriptions, Status, SubscriptionInfo};
 
 /// Counters reported by [`GetStatus`].
@@ -21,23 +21,23 @@ pub(crate) struct Counters {
     /// were full.
     pub dropped: u64,
     /// Messages Paho's message callback could not hand to the actor (the
-    /// inbound channel was full). Shared with that callback, which runs on
-    /// Paho's thread, hence atomic.
-    pub inbound_dropped: Arc<AtomicU64>,
+    /// inbound channel was full), by topic. Shared with that callback, which
+    /// runs on Paho's thread.
+    pub inbound: Arc<InboundDrops>,
 }
 
 impl Counters {
-    /// Zero counters; `inbound_dropped` is the one Paho's callback counts into.
-    pub fn new(inbound_dropped: Arc<AtomicU64>) -> Self {
+    /// Zero counters; `inbound` is where Paho's callback counts.
+    pub fn new(inbound: Arc<InboundDrops>) -> Self {
         Counters {
-            inbound_dropped,
+            inbound,
             ..Counters::default()
         }
     }
 
     /// Every message lost on the way in, on either side of the actor.
     pub fn all_dropped(&self) -> u64 {
-        self.dropped + self.inbound_dropped.load(Ordering::Relaxed)
+        self.dropped + self.inbound.total()
     }
 }
 
@@ -64,16 +64,22 @@ impl MqttActor {
         let mut list: Vec<SubscriptionInfo> = self
             .index
             .entries()
-            .map(|(filter, e)| SubscriptionInfo {
-                filter: filter.to_string(),
-                qos: e.granted.unwrap_or_else(|| e.wanted()),
-                active: e.granted.is_some(),
-                listeners: e
-                    .holders
-                    .keys()
-                    .filter(|h| matches!(h, Holder::Listener(_)))
-                    .count(),
-                app: e.holders.contains_key(&Holder::App),
+            .map(|(filter, e)| {
+                let broker_filter = self.plan.broker_filter(filter).unwrap_or(filter);
+                let at = self.at_broker.get(broker_filter).filter(|a| a.confirmed);
+                let granted = e.holders.values().any(|h| h.pending.is_none());
+                SubscriptionInfo {
+                    filter: filter.to_string(),
+                    qos: at.map_or(e.wanted(), |a| a.granted.min(e.wanted())),
+                    active: granted && at.is_some(),
+                    listeners: e
+                        .holders
+                        .keys()
+                        .filter(|h| matches!(h, Holder::Listener(_)))
+                        .count(),
+                    app: e.holders.contains_key(&Holder::App),
+                    broker_filter: broker_filter.to_string(),
+                }
             })
             .collect();
         list.sort_by(|a, b| a.filter.cmp(&b.filter));
@@ -101,10 +107,12 @@ mod tests {
 
     #[test]
     fn dropped_counts_both_sides_of_the_actor() {
-        let paho_side = Arc::new(AtomicU64::new(0));
+        let paho_side = Arc::new(InboundDrops::default());
         let mut c = Counters::new(paho_side.clone());
         c.dropped = 2;
-        paho_side.fetch_add(3, Ordering::Relaxed);
+        for _ in 0..3 {
+            paho_side.record("t");
+        }
         assert_eq!(c.all_dropped(), 5);
     }
 }

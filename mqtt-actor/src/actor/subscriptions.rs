@@ -1,20 +1,55 @@
-//! Subscriptions: `Subscribe`, `Unsubscribe` and `UnsubscribeAll`, what the
-//! broker answered, re-subscribing after a reconnect, and releasing the filters
-//! of listeners whose actor stopped. Who holds what is kept in the
-//! [`Index`](crate::topic::Index); this file turns its changes into SUBSCRIBE
-//! and UNSUBSCRIBE packets.
+//! Subscriptions: `Subscribe`, `Unsubscribe` and `UnsubscribeAll`, re-subscribing
+//! after a reconnect, and releasing the filters of listeners whose actor stopped.
+//!
+//! # Holding a filter
+//!
+//! - Who holds what is kept in the [`Index`](crate::topic::Index); which broker
+//!   subscriptions serve the held filters, in the [`Plan`](crate::plan::Plan),
+//!   where no two broker subscriptions overlap.
+//! - A `Subscribe` becomes a *pending* hold. It is answered once the broker
+//!   granted the SUBSCRIBE made for it; then the hold is granted. Messages
+//!   (and the retained messages its SUBSCRIBE brings) reach the holder from
+//!   the moment the SUBSCRIBE is sent.
+//! - A SUBSCRIBE that is refused, times out, or is cut off by a connection
+//!   loss answers the error and leaves nothing behind: the pending hold is
+//!   removed (or the holder's earlier hold on the same filter restored), and
+//!   the plan follows. The same `Subscribe` can simply be sent again.
+//! - Every SUBSCRIBE for a holder joining a filter the broker already serves
+//!   is sent again, so that it gets the retained messages (see `delivery.rs`).
+//! - After a reconnect every broker filter is subscribed again. One the broker
+//!   now refuses is lost for the holders it served: each listener gets
+//!   [`ListenerNotice::SubscriptionLost`] for each of its filters, the
+//!   application's loss is logged, and the filters are released. (A
+//!   re-SUBSCRIBE that only times out is logged and kept: the next reconnect
+//!   issues it again.)
+//!
+//! # Steps
+//!
+//! Changes reach the broker one *step* at a time: a step takes every request
+//! waiting, changes the index and the plan, sends the SUBSCRIBEs needed (all
+//! at once), and once they are answered, the UNSUBSCRIBEs of broker filters
+//! the plan no longer has, then answers its requests. A broker filter is
+//! unsubscribed only when every broker filter of the plan that overlaps it is
+//! in place, so a filter that moves to a wider broker subscription loses no
+//! message on the way (the two may both deliver for the length of one round
+//! trip). Requests that arrive meanwhile wait for the next step, which takes
+//! them all together: one round trip for a burst of subscribes.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::time::Instant;
 
 use actix::prelude::*;
+use futures::channel::oneshot;
 
-use super::delivery::Backlog;
 use super::MqttActor;
 use crate::client::{await_ack, granted_qos, to_qos};
 use crate::error::{MqttError, Result};
 use crate::handlers::{self, LogLevel, Subscribed, Unsubscribed};
-use crate::messages::{MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll};
-use crate::topic::{validate_filter, Change};
+use crate::messages::{ListenerNotice, MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll};
+use crate::topic::{validate_filter, Hold};
+
+use super::delivery::Listener;
 
 /// Who holds a filter: the application (its handlers) or a listener actor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,101 +64,489 @@ impl Holder {
     }
 }
 
-/// The broker's answer to a SUBSCRIBE (or its failure to answer in time),
-/// recorded by the actor in the order the answers arrive.
-struct SubAck {
+/// A broker subscription, as the broker acknowledged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AtBroker {
+    /// The QoS the SUBSCRIBE asked for.
+    pub asked: QoS,
+    /// The QoS the broker granted.
+    pub granted: QoS,
+    /// Acknowledged on the current connection (a persistent session may keep
+    /// subscriptions of an earlier one that are not confirmed yet).
+    pub confirmed: bool,
+}
+
+/// A `Subscribe` waiting for the next step.
+struct Request {
     filter: String,
-    granted: Result<QoS>,
+    holder: Holder,
+    qos: QoS,
+    reply: oneshot::Sender<Result<QoS>>,
 }
 
-impl actix::Message for SubAck {
-    type Result = ();
-}
-
-/// The broker acknowledged an UNSUBSCRIBE (UNSUBACK).
-struct UnsubAck {
+/// A `Subscribe` the step in flight answers.
+struct Joining {
     filter: String,
+    holder: Holder,
+    qos: QoS,
+    /// The broker filter whose SUBSCRIBE decides.
+    broker_filter: String,
+    /// The holder's hold on the filter before, restored if this one fails.
+    previous: Option<Hold>,
+    reply: oneshot::Sender<Result<QoS>>,
 }
 
-impl actix::Message for UnsubAck {
-    type Result = ();
+/// The step in flight.
+struct InFlight {
+    attempt: u64,
+    handle: SpawnHandle,
+    joining: Vec<Joining>,
+    /// Callers of `Unsubscribe` / `UnsubscribeAll` waiting for the broker.
+    releasing: Vec<oneshot::Sender<Result<()>>>,
+}
+
+/// What waits for the next step, and the step in flight.
+#[derive(Default)]
+pub(crate) struct Steps {
+    requests: Vec<Request>,
+    /// Filters nobody holds any more, to take out of the plan.
+    released: Vec<String>,
+    /// Callers waiting for the broker to let go of released filters.
+    releasing: Vec<oneshot::Sender<Result<()>>>,
+    /// A new connection: every broker filter is subscribed again, and every
+    /// holder is due its retained messages.
+    resubscribe: bool,
+    in_flight: Option<InFlight>,
+    attempts: u64,
+}
+
+impl Steps {
+    /// A new connection: the next step subscribes every broker filter again.
+    pub fn resubscribe_all(&mut self) {
+        self.resubscribe = true;
+    }
+
+    /// Whether a `Subscribe` of `holder` waits for a step or is being answered.
+    fn asking(&self, holder: &Holder) -> bool {
+        self.requests.iter().any(|r| r.holder == *holder)
+            || self
+                .in_flight
+                .as_ref()
+                .is_some_and(|s| s.joining.iter().any(|j| j.holder == *holder))
+    }
+
+    fn has_work(&self) -> bool {
+        !self.requests.is_empty()
+            || !self.released.is_empty()
+            || !self.releasing.is_empty()
+            || self.resubscribe
+    }
+}
+
+/// `error` for the SUBSCRIBE of `broker_filter`, told about `filter`.
+fn for_filter(error: MqttError, filter: &str, broker_filter: &str) -> MqttError {
+    match error {
+        MqttError::Refused {
+            operation, reason, ..
+        } if filter != broker_filter => MqttError::Refused {
+            operation,
+            topic: filter.to_string(),
+            reason: format!(
+                "{reason} (the broker subscription asked for was {broker_filter:?}, \
+                 which covers {filter:?} and the held filters overlapping it)"
+            ),
+        },
+        other => other,
+    }
 }
 
 impl MqttActor {
-    /// Paho does not restore subscriptions after a reconnect: issue them all again.
-    pub(super) fn resubscribe(&mut self, ctx: &mut Context<Self>) {
-        let filters: Vec<(String, QoS)> = self
-            .index
-            .entries()
-            .map(|(f, e)| (f.to_string(), e.wanted()))
-            .collect();
-        for (filter, qos) in filters {
-            let fut = self.subscribe_at_broker(filter.clone(), qos);
-            fut.into_actor(self)
-                .map(move |res, act, _| {
-                    if let Err(e) = res {
-                        act.log(
-                            LogLevel::Err,
-                            &format!("re-subscribing {filter:?} failed: {e}"),
-                        );
-                    }
-                })
-                .spawn(ctx);
+    /// Runs the next step if there is work and none is in flight.
+    pub(super) fn run_step(&mut self, ctx: &mut Context<Self>) {
+        if self.steps.in_flight.is_some()
+            || !self.connection.is_connected()
+            || !self.steps.has_work()
+        {
+            return;
         }
+        self.steps.attempts += 1;
+        let attempt = self.steps.attempts;
+        let resubscribe = std::mem::take(&mut self.steps.resubscribe);
+        let requests = std::mem::take(&mut self.steps.requests);
+        let released = std::mem::take(&mut self.steps.released);
+        let releasing = std::mem::take(&mut self.steps.releasing);
+
+        let mut touched: HashSet<String> = HashSet::new();
+        for filter in released {
+            if self.index.entry(&filter).is_none() {
+                touched.extend(self.plan.remove(&filter).created);
+            }
+        }
+        let mut added = Vec::with_capacity(requests.len());
+        for r in requests {
+            let previous = self
+                .index
+                .entry(&r.filter)
+                .and_then(|e| e.holders.get(&r.holder))
+                .copied();
+            let hold = Hold {
+                qos: r.qos,
+                pending: Some(attempt),
+            };
+            self.index.add(&r.filter, r.holder.clone(), hold);
+            touched.extend(self.plan.add(&r.filter).created);
+            added.push((r, previous));
+        }
+        // Later requests of the same step may have moved earlier ones to a
+        // wider broker filter: look them up once all are in.
+        let joining: Vec<Joining> = added
+            .into_iter()
+            .map(|(r, previous)| {
+                let broker_filter = self
+                    .plan
+                    .broker_filter(&r.filter)
+                    .unwrap_or(&r.filter)
+                    .to_string();
+                touched.insert(broker_filter.clone());
+                Joining {
+                    filter: r.filter,
+                    holder: r.holder,
+                    qos: r.qos,
+                    broker_filter,
+                    previous,
+                    reply: r.reply,
+                }
+            })
+            .collect();
+        if resubscribe {
+            touched.extend(self.plan.groups().map(|(j, _)| j.to_string()));
+        }
+
+        let mut newcomers: HashMap<&str, Vec<(Holder, String)>> = HashMap::new();
+        for j in &joining {
+            newcomers
+                .entry(j.broker_filter.as_str())
+                .or_default()
+                .push((j.holder.clone(), j.filter.clone()));
+        }
+        let mut touched: Vec<String> = touched.into_iter().collect();
+        touched.sort();
+        let mut to_subscribe: Vec<(String, QoS)> = Vec::new();
+        for j in touched {
+            let Some(members) = self.plan.members(&j) else {
+                continue; // retired by a later change of the same step
+            };
+            let wanted = members
+                .iter()
+                .filter_map(|m| self.index.entry(m))
+                .map(|e| e.wanted())
+                .max()
+                .unwrap_or(QoS::AtMostOnce);
+            let in_place = self
+                .at_broker
+                .get(&j)
+                .is_some_and(|a| a.confirmed && a.asked >= wanted);
+            if resubscribe || newcomers.contains_key(j.as_str()) || !in_place {
+                let due: Vec<(Holder, String)> = if resubscribe {
+                    members
+                        .iter()
+                        .filter_map(|m| Some((m, self.index.entry(m)?)))
+                        .flat_map(|(m, e)| e.holders.keys().map(|h| (h.clone(), m.clone())))
+                        .collect()
+                } else {
+                    newcomers.get(j.as_str()).cloned().unwrap_or_default()
+                };
+                self.windows.subscribing(&j, due);
+                to_subscribe.push((j, wanted));
+            }
+        }
+        drop(newcomers);
+
+        let futs: Vec<_> = to_subscribe
+            .into_iter()
+            .map(|(j, qos)| {
+                let fut = self.subscribe_at_broker(j.clone(), qos);
+                async move { (j, qos, fut.await) }
+            })
+            .collect();
+        let handle = ctx.spawn(
+            futures::future::join_all(futs)
+                .into_actor(self)
+                .map(|results, act, ctx| act.subscribed(results, ctx)),
+        );
+        self.steps.in_flight = Some(InFlight {
+            attempt,
+            handle,
+            joining,
+            releasing,
+        });
     }
 
     fn subscribe_at_broker(&self, filter: String, qos: QoS) -> impl Future<Output = Result<QoS>> {
         let token = self.client.subscribe(filter.clone(), to_qos(qos));
         let timeout = self.config.request_timeout;
-        let me = self.me();
+        let ack = self.ack("subscribe", &filter);
         async move {
-            let rsp = await_ack(token, timeout, "subscribe", filter.clone()).await;
-            let granted = rsp.and_then(|rsp| {
-                QoS::try_from(granted_qos(&rsp)).map_err(|_| MqttError::Refused {
-                    operation: "subscribe",
-                    topic: filter.clone(),
-                    reason: format!("SUBACK return code 0x{:02x}", granted_qos(&rsp)),
-                })
+            let rsp = await_ack(token, timeout, ack).await?;
+            QoS::try_from(granted_qos(&rsp)).map_err(|_| MqttError::Refused {
+                operation: "subscribe",
+                topic: filter,
+                reason: format!("SUBACK return code 0x{:02x}", granted_qos(&rsp)),
+            })
+        }
+    }
+
+    /// The SUBSCRIBEs of the step in flight were answered.
+    fn subscribed(&mut self, results: Vec<(String, QoS, Result<QoS>)>, ctx: &mut Context<Self>) {
+        let Some(step) = self.steps.in_flight.as_mut() else {
+            return;
+        };
+        let attempt = step.attempt;
+        let joining = std::mem::take(&mut step.joining);
+        let now = Instant::now();
+        let mut outcome: HashMap<String, Result<QoS>> = HashMap::new();
+        for (j, asked, res) in results {
+            self.windows.acknowledged(&j, now);
+            match &res {
+                Ok(granted) => {
+                    let at = AtBroker {
+                        asked,
+                        granted: *granted,
+                        confirmed: true,
+                    };
+                    self.at_broker.insert(j.clone(), at);
+                    let event = Subscribed {
+                        filter: j.clone(),
+                        granted: *granted,
+                    };
+                    handlers::call(&self.handlers.subscribe, &self.me(), &event);
+                }
+                Err(e) => {
+                    self.log(LogLevel::Err, &format!("subscribing {j:?} failed: {e}"));
+                    // Unanswered is not refused: the broker may hold it after
+                    // all. Unconfirmed, it is unsubscribed once the plan lets go.
+                    if !matches!(e, MqttError::Refused { .. }) && !self.at_broker.contains_key(&j) {
+                        let at = AtBroker {
+                            asked,
+                            granted: asked,
+                            confirmed: false,
+                        };
+                        self.at_broker.insert(j.clone(), at);
+                    }
+                }
+            }
+            outcome.insert(j, res);
+        }
+
+        let mut failed_for_newcomers: HashSet<String> = HashSet::new();
+        for x in joining {
+            let res = outcome
+                .get(&x.broker_filter)
+                .cloned()
+                .unwrap_or_else(|| Err(self.not_connected()));
+            let still_pending = self
+                .index
+                .entry(&x.filter)
+                .and_then(|e| e.holders.get(&x.holder))
+                .is_some_and(|h| h.pending == Some(attempt));
+            match res {
+                Ok(granted) => {
+                    if still_pending {
+                        let hold = Hold {
+                            qos: x.qos,
+                            pending: None,
+                        };
+                        self.index.add(&x.filter, x.holder, hold);
+                    }
+                    let _ = x.reply.send(Ok(granted.min(x.qos)));
+                }
+                Err(e) => {
+                    if still_pending {
+                        self.leave_nothing_behind(&x.filter, &x.holder, x.previous);
+                    }
+                    failed_for_newcomers.insert(x.broker_filter.clone());
+                    let _ = x
+                        .reply
+                        .send(Err(for_filter(e, &x.filter, &x.broker_filter)));
+                }
+            }
+        }
+
+        // A broker filter subscribed only for holders that already held their
+        // filters (after a reconnect, or a split) and refused: they lose them.
+        for (j, res) in &outcome {
+            let Err(e @ MqttError::Refused { .. }) = res else {
+                continue;
+            };
+            if failed_for_newcomers.contains(j)
+                || self.at_broker.get(j).is_some_and(|a| a.confirmed)
+            {
+                continue;
+            }
+            self.lose(j, e);
+        }
+        self.release_extras(ctx);
+    }
+
+    /// Takes back a pending hold whose SUBSCRIBE failed.
+    fn leave_nothing_behind(&mut self, filter: &str, holder: &Holder, previous: Option<Hold>) {
+        match previous {
+            Some(hold) => {
+                let hold = Hold {
+                    pending: None,
+                    ..hold
+                };
+                self.index.add(filter, holder.clone(), hold);
+            }
+            None => {
+                if self.index.remove(filter, holder) == Some(true) {
+                    self.steps.released.push(filter.to_string());
+                }
+            }
+        }
+    }
+
+    /// Every holder of a filter served by `broker_filter` loses it: told,
+    /// and the filters released.
+    fn lose(&mut self, broker_filter: &str, error: &MqttError) {
+        let Some(members) = self.plan.members(broker_filter).cloned() else {
+            return;
+        };
+        for filter in members {
+            let holders: Vec<Holder> = self
+                .index
+                .entry(&filter)
+                .map(|e| e.holders.keys().cloned().collect())
+                .unwrap_or_default();
+            for holder in holders {
+                if self.index.remove(&filter, &holder) == Some(true) {
+                    self.steps.released.push(filter.clone());
+                }
+                let error = for_filter(error.clone(), &filter, broker_filter);
+                match &holder {
+                    Holder::App => self.log(
+                        LogLevel::Err,
+                        &format!("the application's subscription to {filter:?} is lost: {error}"),
+                    ),
+                    Holder::Listener(r) => {
+                        self.log(
+                            LogLevel::Warning,
+                            &format!("a listener's subscription to {filter:?} is lost: {error}"),
+                        );
+                        if let Some(l) = self.listeners.get(r) {
+                            l.tell(ListenerNotice::SubscriptionLost {
+                                filter: filter.clone(),
+                                error,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Unsubscribes the broker filters the plan no longer has, once every
+    /// broker filter of the plan overlapping them is in place; then ends the step.
+    fn release_extras(&mut self, ctx: &mut Context<Self>) {
+        let mut extras: Vec<String> = Vec::new();
+        for e in self.at_broker.keys().filter(|e| !self.plan.contains(e)) {
+            let mut covered = true;
+            self.plan.for_each_overlap(e, |j| {
+                covered &= self.at_broker.get(j).is_some_and(|a| a.confirmed);
             });
-            let _ = me
-                .send(SubAck {
-                    filter,
-                    granted: granted.clone(),
-                })
-                .await;
-            granted
+            if covered {
+                extras.push(e.clone());
+            }
+        }
+        let futs: Vec<_> = extras
+            .into_iter()
+            .map(|e| {
+                let fut = self.unsubscribe_at_broker(e.clone());
+                async move { (e, fut.await) }
+            })
+            .collect();
+        let handle = ctx.spawn(
+            futures::future::join_all(futs)
+                .into_actor(self)
+                .map(|results, act, ctx| act.unsubscribed(results, ctx)),
+        );
+        if let Some(step) = self.steps.in_flight.as_mut() {
+            step.handle = handle;
         }
     }
 
     fn unsubscribe_at_broker(&self, filter: String) -> impl Future<Output = Result<()>> {
-        // While disconnected there is nothing to release at the broker: the
-        // filter is simply not re-issued on the next connection.
-        let token = self
-            .connection
-            .is_connected()
-            .then(|| self.client.unsubscribe(filter.clone()));
+        let token = self.client.unsubscribe(filter.clone());
         let timeout = self.config.request_timeout;
-        let me = self.me();
-        async move {
-            if let Some(token) = token {
-                await_ack(token, timeout, "unsubscribe", filter.clone()).await?;
-                let _ = me.send(UnsubAck { filter }).await;
+        let ack = self.ack("unsubscribe", &filter);
+        async move { await_ack(token, timeout, ack).await.map(|_| ()) }
+    }
+
+    /// The UNSUBSCRIBEs of the step in flight were answered: the step ends.
+    fn unsubscribed(&mut self, results: Vec<(String, Result<()>)>, ctx: &mut Context<Self>) {
+        for (filter, res) in results {
+            // Either way the filter is not the plan's any more; a failure is
+            // logged rather than retried for ever.
+            self.at_broker.remove(&filter);
+            match res {
+                Ok(()) => {
+                    let event = Unsubscribed { filter };
+                    handlers::call(&self.handlers.unsubscribe, &self.me(), &event);
+                }
+                Err(e) => self.log(LogLevel::Warning, &format!("unsubscribing {filter:?}: {e}")),
             }
-            Ok(())
+        }
+        if let Some(step) = self.steps.in_flight.take() {
+            for r in step.releasing {
+                let _ = r.send(Ok(()));
+            }
+        }
+        self.run_step(ctx);
+    }
+
+    /// The connection was lost: the step in flight is abandoned (its
+    /// subscribes fail with `NotConnected` and leave nothing behind), and so
+    /// are the requests waiting. The broker subscriptions are forgotten, or,
+    /// with a persistent session, kept as unconfirmed until the next step.
+    pub(super) fn abandon_steps(&mut self, ctx: &mut Context<Self>) {
+        if let Some(step) = self.steps.in_flight.take() {
+            ctx.cancel_future(step.handle);
+            for x in step.joining {
+                let still_pending = self
+                    .index
+                    .entry(&x.filter)
+                    .and_then(|e| e.holders.get(&x.holder))
+                    .is_some_and(|h| h.pending == Some(step.attempt));
+                if still_pending {
+                    self.leave_nothing_behind(&x.filter, &x.holder, x.previous);
+                }
+                let _ = x.reply.send(Err(self.not_connected()));
+            }
+            for r in step.releasing {
+                let _ = r.send(Ok(()));
+            }
+        }
+        for r in std::mem::take(&mut self.steps.requests) {
+            let _ = r.reply.send(Err(self.not_connected()));
+        }
+        for r in std::mem::take(&mut self.steps.releasing) {
+            let _ = r.send(Ok(()));
+        }
+        if self.config.clean_session {
+            self.at_broker.clear();
+        } else {
+            self.at_broker
+                .values_mut()
+                .for_each(|a| a.confirmed = false);
         }
     }
 
-    fn release(&mut self, filters: Vec<String>, ctx: &mut Context<Self>) {
-        for filter in filters {
-            let fut = self.unsubscribe_at_broker(filter.clone());
-            fut.into_actor(self)
-                .map(move |res, act, _| {
-                    if let Err(e) = res {
-                        act.log(LogLevel::Warning, &format!("unsubscribing {filter:?}: {e}"));
-                    }
-                })
-                .spawn(ctx);
-        }
+    /// Releases `holder`'s hold on every filter in `emptied` that nobody holds
+    /// any more: the next step unsubscribes what the plan no longer needs.
+    fn released(&mut self, emptied: Vec<String>) -> bool {
+        let any = !emptied.is_empty();
+        self.steps.released.extend(emptied);
+        any
     }
 
     /// Forgets a listener whose actor stopped, with what was queued for it,
@@ -133,15 +556,19 @@ impl MqttActor {
         listener: Recipient<MqttMessage>,
         ctx: &mut Context<Self>,
     ) {
-        self.backlogs.remove(&listener);
-        let filters = self.index.remove_holder(&Holder::Listener(listener));
-        self.release(filters, ctx);
+        self.listeners.remove(&listener);
+        let holder = Holder::Listener(listener);
+        self.windows.forget(&holder);
+        let emptied = self.index.remove_holder(&holder);
+        if self.released(emptied) {
+            self.run_step(ctx);
+        }
     }
 
     /// Runs every [`SWEEP_INTERVAL`](super::SWEEP_INTERVAL): listeners and
     /// watchers whose actor stopped are dropped even when no message fails to
-    /// reach them, and backlogs of listeners that hold nothing any more go once
-    /// they are empty.
+    /// reach them, state of listeners that hold nothing any more goes once
+    /// their backlog is empty, and closed retained windows go.
     pub(super) fn sweep_dead(&mut self, ctx: &mut Context<Self>) {
         let dead: Vec<Recipient<MqttMessage>> = self
             .index
@@ -158,46 +585,21 @@ impl MqttActor {
             );
             self.drop_listener(listener, ctx);
         }
-        let index = &self.index;
-        self.backlogs.retain(|r, backlog| {
-            r.connected() && (backlog.is_waiting() || index.holds(&Holder::Listener(r.clone())))
+        let (index, steps) = (&self.index, &self.steps);
+        self.listeners.retain(|r, l| {
+            let holder = Holder::Listener(r.clone());
+            r.connected()
+                && (l.backlog.is_waiting() || index.holds(&holder) || steps.asking(&holder))
         });
         self.watchers.retain(|w| w.connected());
-    }
-}
-
-impl Handler<SubAck> for MqttActor {
-    type Result = ();
-    fn handle(&mut self, SubAck { filter, granted }: SubAck, _: &mut Context<Self>) {
-        match granted {
-            Ok(qos) => {
-                self.index.set_granted(&filter, Some(qos));
-                let event = Subscribed {
-                    filter,
-                    granted: qos,
-                };
-                handlers::call(&self.handlers.subscribe, &self.me(), &event);
-            }
-            Err(MqttError::Refused { .. }) => {
-                // A refused filter is dropped so that it is not retried on every connect.
-                self.index.remove_filter(&filter);
-            }
-            Err(_) => {}
-        }
-    }
-}
-
-impl Handler<UnsubAck> for MqttActor {
-    type Result = ();
-    fn handle(&mut self, UnsubAck { filter }: UnsubAck, _: &mut Context<Self>) {
-        let event = Unsubscribed { filter };
-        handlers::call(&self.handlers.unsubscribe, &self.me(), &event);
+        self.windows.sweep(Instant::now());
+        self.report_inbound_drops();
     }
 }
 
 impl Handler<Subscribe> for MqttActor {
     type Result = ResponseFuture<Result<QoS>>;
-    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
         if let Err(e) = validate_filter(&msg.filter) {
             return Box::pin(async move { Err(e) });
         }
@@ -206,50 +608,71 @@ impl Handler<Subscribe> for MqttActor {
             return Box::pin(async move { Err(e) });
         }
         if let Some(listener) = &msg.listener {
-            let backlog = self
-                .backlogs
+            let state = self
+                .listeners
                 .entry(listener.clone())
-                .or_insert_with(|| Backlog::new(Subscribe::DEFAULT_BACKLOG));
+                .or_insert_with(|| Listener::new(Subscribe::DEFAULT_BACKLOG));
             if let Some(limit) = msg.backlog {
-                backlog.set_limit(limit);
+                state.backlog.set_limit(limit);
+            }
+            if let Some(notices) = msg.notices {
+                state.notices = Some(notices);
             }
         }
-        match self
-            .index
-            .add(&msg.filter, Holder::of(msg.listener), msg.qos)
-        {
-            Change::AlreadyGranted(q) => Box::pin(async move { Ok(q) }),
-            Change::SubscribeAt(q) => Box::pin(self.subscribe_at_broker(msg.filter, q)),
-            Change::Unsubscribe | Change::Nothing => unreachable!("add never releases"),
+        let (reply, answer) = oneshot::channel();
+        self.steps.requests.push(Request {
+            filter: msg.filter,
+            holder: Holder::of(msg.listener),
+            qos: msg.qos,
+            reply,
+        });
+        self.run_step(ctx);
+        Box::pin(async move { answer.await.unwrap_or(Err(MqttError::Stopped)) })
+    }
+}
+
+impl MqttActor {
+    /// Answers a release once the broker let go of what nobody holds any more
+    /// (at once when nothing changes at the broker, or while disconnected).
+    fn answer_release(
+        &mut self,
+        emptied: Vec<String>,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<()>> {
+        if !self.released(emptied) || !self.connection.is_connected() {
+            return Box::pin(async { Ok(()) });
         }
+        let (reply, answer) = oneshot::channel();
+        self.steps.releasing.push(reply);
+        self.run_step(ctx);
+        Box::pin(async move { answer.await.unwrap_or(Err(MqttError::Stopped)) })
     }
 }
 
 impl Handler<Unsubscribe> for MqttActor {
     type Result = ResponseFuture<Result<()>>;
-    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) -> Self::Result {
-        match self.index.remove(&msg.filter, &Holder::of(msg.listener)) {
+    fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) -> Self::Result {
+        let holder = Holder::of(msg.listener);
+        match self.index.remove(&msg.filter, &holder) {
             None => Box::pin(async move { Err(MqttError::NotSubscribed { filter: msg.filter }) }),
-            Some(Change::Unsubscribe) => Box::pin(self.unsubscribe_at_broker(msg.filter)),
-            Some(_) => Box::pin(async { Ok(()) }),
+            Some(emptied) => {
+                let emptied = if emptied {
+                    vec![msg.filter]
+                } else {
+                    Vec::new()
+                };
+                self.answer_release(emptied, ctx)
+            }
         }
     }
 }
 
 impl Handler<UnsubscribeAll> for MqttActor {
     type Result = ResponseFuture<Result<()>>;
-    fn handle(&mut self, msg: UnsubscribeAll, _: &mut Context<Self>) -> Self::Result {
-        let filters = self.index.remove_holder(&Holder::of(msg.listener));
-        let futs: Vec<_> = filters
-            .into_iter()
-            .map(|f| self.unsubscribe_at_broker(f))
-            .collect();
-        Box::pin(async move {
-            futures::future::join_all(futs)
-                .await
-                .into_iter()
-                .collect::<Result<Vec<()>>>()
-                .map(|_| ())
-        })
+    fn handle(&mut self, msg: UnsubscribeAll, ctx: &mut Context<Self>) -> Self::Result {
+        let holder = Holder::of(msg.listener);
+        self.windows.forget(&holder);
+        let emptied = self.index.remove_holder(&holder);
+        self.answer_release(emptied, ctx)
     }
 }
