@@ -2,12 +2,18 @@
  * The chart panel: which topics carry numbers (the topic picker), a short
  * history of their payloads, and the chosen topic and field drawn with
  * LineChart (chart.js).
+ *
+ * Bounded: the picker lists at most `limits.chartTopics` topics (the ones
+ * found numeric most recently, plus the charted one); histories hold at most
+ * HISTORY_MAX entries per topic and HISTORY_BUDGET in all, and leave with
+ * their topic when the tree evicts it. The charted topic is pinned in the
+ * tree so that it is never evicted.
  */
 
-import { CONFIG } from './config.js';
+import { CONFIG, limits } from './config.js';
 import { ui, h } from './dom.js';
 import { extractNumbers, pickNumber, compareNames } from './format.js';
-import { tree } from './tree.js';
+import { tree, pinTopic, onTopicEvicted } from './tree.js';
 import { LineChart } from './chart.js';
 
 /** The chart's topic, field and points. */
@@ -17,15 +23,15 @@ export const chart = {
   field: '',
   fields: new Map(), // field path -> true ('' = the payload itself)
   points: [],
-  options: new Set(), // topics listed in the chart's topic <select>
-  optionOrder: [],    // [{ topic, el }] sorted, for inserting new options
+  options: new Map(), // topic -> { topic, el } listed in the picker, oldest first
+  optionOrder: [],    // the same entries sorted by topic, for inserting new options
+  unlisted: 0,        // numeric topics left out of the picker to stay within its limit
   timer: 0,
-  historyChars: 0,    // total payload characters held in the topics' histories
+  historyCost: 0,     // what the topics' histories hold: payload characters + HISTORY_ENTRY_COST each
 };
 
-function addChartTopicOption(topic) {
-  if (chart.options.has(topic)) return;
-  chart.options.add(topic);
+/** Position of `topic` in the sorted picker (after equal names). */
+function optionIndex(topic) {
   const order = chart.optionOrder;
   let lo = 0;
   let hi = order.length;
@@ -34,9 +40,49 @@ function addChartTopicOption(topic) {
     if (compareNames(order[mid].topic, topic) > 0) hi = mid;
     else lo = mid + 1;
   }
-  const el = h('option', { value: topic, text: topic });
-  ui.chartTopic.insertBefore(el, order[lo] ? order[lo].el : null);
-  order.splice(lo, 0, { topic, el });
+  return lo;
+}
+
+function addChartTopicOption(topic) {
+  if (chart.options.has(topic)) return;
+  // Topics too long for a list item are not listed ("Chart this topic" still charts them).
+  if (topic.length > CONFIG.ATTR_MAX_CHARS && topic !== chart.topic) return;
+  while (chart.options.size >= limits.chartTopics && dropOldestOption()) chart.unlisted++;
+  const entry = { topic, el: h('option', { value: topic, text: topic }) };
+  const lo = optionIndex(topic);
+  const order = chart.optionOrder;
+  ui.chartTopic.insertBefore(entry.el, order[lo] ? order[lo].el : null);
+  order.splice(lo, 0, entry);
+  chart.options.set(topic, entry);
+  updatePlaceholder();
+}
+
+/** Take the oldest listed topic (not the charted one) out of the picker. */
+function dropOldestOption() {
+  for (const topic of chart.options.keys()) {
+    if (topic === chart.topic) continue;
+    removeChartTopicOption(topic);
+    return true;
+  }
+  return false;
+}
+
+function removeChartTopicOption(topic) {
+  const entry = chart.options.get(topic);
+  if (!entry) return;
+  chart.options.delete(topic);
+  const i = optionIndex(topic) - 1;
+  if (chart.optionOrder[i] === entry) chart.optionOrder.splice(i, 1);
+  else chart.optionOrder.splice(chart.optionOrder.indexOf(entry), 1);
+  entry.el.remove();
+}
+
+function updatePlaceholder() {
+  const text = chart.unlisted
+    ? '— pick a numeric topic (the ' + chart.options.size + ' found most recently) —'
+    : '— pick a numeric topic —';
+  const first = ui.chartTopic.options[0];
+  if (first && first.value === '' && first.textContent !== text) first.textContent = text;
 }
 
 function fieldLabel(f) { return f === '' ? '(value)' : f; }
@@ -70,7 +116,9 @@ function rebuildChartPoints() {
 }
 
 export function setChartTopic(topic) {
+  if (chart.topic) pinTopic(chart.topic, false);
   chart.topic = topic;
+  if (topic) pinTopic(topic, true);
   chart.fields = new Map();
   chart.field = '';
   if (topic) addChartTopicOption(topic);
@@ -95,13 +143,27 @@ function setChartField(field) {
 /** Keep recent short payloads of numeric topics so the chart can start with some history. */
 function remember(node, m) {
   if (m.payload.length > CONFIG.HISTORY_PAYLOAD_MAX) return;
-  if (chart.historyChars > CONFIG.HISTORY_BUDGET_CHARS && node.path !== chart.topic) return;
+  if (chart.historyCost > CONFIG.HISTORY_BUDGET && node.path !== chart.topic) return;
   node.history.push({ t: m.t, p: m.payload });
-  chart.historyChars += m.payload.length;
+  chart.historyCost += entryCost(m.payload);
   if (node.history.length > CONFIG.HISTORY_MAX * 1.5) {
     const gone = node.history.splice(0, node.history.length - CONFIG.HISTORY_MAX);
-    for (const e of gone) chart.historyChars -= e.p.length;
+    for (const e of gone) chart.historyCost -= entryCost(e.p);
   }
+}
+
+function entryCost(p) { return p.length + CONFIG.HISTORY_ENTRY_COST; }
+
+function forgetHistory(node) {
+  for (const e of node.history) chart.historyCost -= entryCost(e.p);
+  node.history = [];
+}
+
+/** The tree evicted `node`'s topic: its history and its place in the picker go too. */
+function onEvicted(node) {
+  forgetHistory(node);
+  node.numeric = false;
+  if (node.path !== chart.topic) removeChartTopicOption(node.path);
 }
 
 /** Detect topics with numeric payloads for the chart's topic list (at most once a second per topic). */
@@ -168,10 +230,7 @@ export function renderChart() {
 function clearChart() {
   chart.points = [];
   const node = chart.topic ? tree.byPath.get(chart.topic) : null;
-  if (node) {
-    for (const e of node.history) chart.historyChars -= e.p.length;
-    node.history = [];
-  }
+  if (node) forgetHistory(node);
   scheduleChartRender(true);
 }
 
@@ -186,4 +245,11 @@ export function initChart() {
   ui.chartField.addEventListener('change', () => setChartField(ui.chartField.value));
   ui.chartClear.addEventListener('click', clearChart);
   chart.view = new LineChart(ui.chartCanvas, { emptyText: 'Pick a topic with numeric values' });
+  onTopicEvicted(onEvicted);
+}
+
+/** After the limits changed: shorten the picker to its new limit. */
+export function applyChartLimits() {
+  while (chart.options.size > limits.chartTopics && dropOldestOption()) chart.unlisted++;
+  updatePlaceholder();
 }
