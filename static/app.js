@@ -14,6 +14,7 @@
  *   connection.js      the WebSocket: back-off, keep-alive, request ids; it
  *                      knows the panels only through the handlers they register
  *   chart.js           LineChart, the canvas drawing
+ *   lru.js             RecencyQueue: oldest-first order for evictions
  *   dom.js             the page's elements, element creation, notices
  *   format.js          pure helpers: previews, hex dumps, numbers, rates
  *   config.js          tunables (bounds, timings), the limits and their defaults

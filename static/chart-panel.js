@@ -15,6 +15,7 @@ import { ui, h } from './dom.js';
 import { extractNumbers, pickNumber, compareNames } from './format.js';
 import { tree, pinTopic, onTopicEvicted } from './tree.js';
 import { LineChart } from './chart.js';
+import { RecencyQueue } from './lru.js';
 
 /** The chart's topic, field and points. */
 export const chart = {
@@ -23,66 +24,66 @@ export const chart = {
   field: '',
   fields: new Map(), // field path -> true ('' = the payload itself)
   points: [],
-  options: new Map(), // topic -> { topic, el } listed in the picker, oldest first
-  optionOrder: [],    // the same entries sorted by topic, for inserting new options
+  listed: new RecencyQueue(), // topics for the picker, oldest found first
   unlisted: 0,        // numeric topics left out of the picker to stay within its limit
+  listTimer: 0,       // a picker render is due (its DOM is rebuilt at most once per CHART_LIST_RENDER_MS)
+  listRenderedAt: 0,
   timer: 0,
   historyCost: 0,     // what the topics' histories hold: payload characters + HISTORY_ENTRY_COST each
 };
 
-/** Position of `topic` in the sorted picker (after equal names). */
-function optionIndex(topic) {
-  const order = chart.optionOrder;
-  let lo = 0;
-  let hi = order.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (compareNames(order[mid].topic, topic) > 0) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
-function addChartTopicOption(topic) {
-  if (chart.options.has(topic)) return;
+/** List `topic` in the picker (the oldest listed one leaves when it is full). */
+function listTopic(topic) {
+  if (chart.listed.has(topic)) return;
   // Topics too long for a list item are not listed ("Chart this topic" still charts them).
-  if (topic.length > CONFIG.ATTR_MAX_CHARS && topic !== chart.topic) return;
-  while (chart.options.size >= limits.chartTopics && dropOldestOption()) chart.unlisted++;
-  const entry = { topic, el: h('option', { value: topic, text: topic }) };
-  const lo = optionIndex(topic);
-  const order = chart.optionOrder;
-  ui.chartTopic.insertBefore(entry.el, order[lo] ? order[lo].el : null);
-  order.splice(lo, 0, entry);
-  chart.options.set(topic, entry);
-  updatePlaceholder();
+  if (topic.length > CONFIG.ATTR_MAX_CHARS) return;
+  while (chart.listed.size >= limits.chartTopics && dropOldestListed()) chart.unlisted++;
+  chart.listed.touch(topic, true);
+  scheduleListRender();
 }
 
 /** Take the oldest listed topic (not the charted one) out of the picker. */
-function dropOldestOption() {
-  for (const topic of chart.options.keys()) {
-    if (topic === chart.topic) continue;
-    removeChartTopicOption(topic);
-    return true;
+function dropOldestListed() {
+  let topic = chart.listed.oldest();
+  if (topic !== undefined && topic === chart.topic) {
+    chart.listed.touch(topic, true); // the charted topic stays listed
+    topic = chart.listed.oldest();
   }
-  return false;
+  if (topic === undefined || topic === chart.topic) return false;
+  chart.listed.delete(topic);
+  return true;
 }
 
-function removeChartTopicOption(topic) {
-  const entry = chart.options.get(topic);
-  if (!entry) return;
-  chart.options.delete(topic);
-  const i = optionIndex(topic) - 1;
-  if (chart.optionOrder[i] === entry) chart.optionOrder.splice(i, 1);
-  else chart.optionOrder.splice(chart.optionOrder.indexOf(entry), 1);
-  entry.el.remove();
+function unlistTopic(topic) {
+  if (chart.listed.delete(topic) !== undefined) scheduleListRender();
 }
 
-function updatePlaceholder() {
-  const text = chart.unlisted
-    ? '— pick a numeric topic (the ' + chart.options.size + ' found most recently) —'
-    : '— pick a numeric topic —';
-  const first = ui.chartTopic.options[0];
-  if (first && first.value === '' && first.textContent !== text) first.textContent = text;
+/**
+ * The picker's DOM follows the list at most once per CHART_LIST_RENDER_MS,
+ * never per message: a <select> recomputes its items on every change.
+ */
+function scheduleListRender() {
+  if (chart.listTimer) return;
+  const wait = Math.max(0, CONFIG.CHART_LIST_RENDER_MS - (Date.now() - chart.listRenderedAt));
+  chart.listTimer = setTimeout(renderList, wait);
+}
+
+function renderList() {
+  clearTimeout(chart.listTimer);
+  chart.listTimer = 0;
+  chart.listRenderedAt = Date.now();
+  const sel = ui.chartTopic;
+  // Leave an open picker alone; it is rendered again when it loses focus.
+  if (document.activeElement === sel) return;
+  const topics = Array.from(chart.listed.keys());
+  if (chart.topic && !chart.listed.has(chart.topic)) topics.push(chart.topic);
+  topics.sort(compareNames);
+  const placeholder = h('option', {
+    value: '',
+    text: chart.unlisted ? '— pick a numeric topic (the ' + chart.listed.size + ' found most recently) —' : '— pick a numeric topic —',
+  });
+  sel.replaceChildren(placeholder, ...topics.map((t) => h('option', { value: t, text: t })));
+  sel.value = chart.topic;
 }
 
 function fieldLabel(f) { return f === '' ? '(value)' : f; }
@@ -107,7 +108,7 @@ function rebuildChartPoints() {
   chart.points = [];
   const node = chart.topic ? tree.byPath.get(chart.topic) : null;
   if (node) {
-    for (const e of node.history) {
+    for (const e of node.history || []) {
       const v = pickNumber(extractNumbers(e.p), chart.field);
       if (v !== undefined) chart.points.push({ t: e.t, v });
     }
@@ -121,11 +122,10 @@ export function setChartTopic(topic) {
   if (topic) pinTopic(topic, true);
   chart.fields = new Map();
   chart.field = '';
-  if (topic) addChartTopicOption(topic);
-  ui.chartTopic.value = topic;
+  renderList();
   const node = topic ? tree.byPath.get(topic) : null;
   if (node) {
-    for (const e of node.history) {
+    for (const e of node.history || []) {
       const ex = extractNumbers(e.p);
       if (ex) noteChartFields(ex);
     }
@@ -144,6 +144,7 @@ function setChartField(field) {
 function remember(node, m) {
   if (m.payload.length > CONFIG.HISTORY_PAYLOAD_MAX) return;
   if (chart.historyCost > CONFIG.HISTORY_BUDGET && node.path !== chart.topic) return;
+  if (!node.history) node.history = [];
   node.history.push({ t: m.t, p: m.payload });
   chart.historyCost += entryCost(m.payload);
   if (node.history.length > CONFIG.HISTORY_MAX * 1.5) {
@@ -155,15 +156,16 @@ function remember(node, m) {
 function entryCost(p) { return p.length + CONFIG.HISTORY_ENTRY_COST; }
 
 function forgetHistory(node) {
+  if (!node.history) return;
   for (const e of node.history) chart.historyCost -= entryCost(e.p);
-  node.history = [];
+  node.history = null;
 }
 
 /** The tree evicted `node`'s topic: its history and its place in the picker go too. */
 function onEvicted(node) {
   forgetHistory(node);
   node.numeric = false;
-  if (node.path !== chart.topic) removeChartTopicOption(node.path);
+  unlistTopic(node.path);
 }
 
 /** Detect topics with numeric payloads for the chart's topic list (at most once a second per topic). */
@@ -173,7 +175,7 @@ function probeNumeric(node, m) {
   node.numProbeAt = m.t;
   if (extractNumbers(m.payload)) {
     node.numeric = true;
-    addChartTopicOption(node.path);
+    listTopic(node.path);
   }
 }
 
@@ -242,6 +244,9 @@ export function initChart() {
     ui.chartCanvas.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   });
   ui.chartTopic.addEventListener('change', () => setChartTopic(ui.chartTopic.value));
+  // Up to date when the user opens it (mousedown comes before the list opens).
+  ui.chartTopic.addEventListener('mousedown', renderList);
+  ui.chartTopic.addEventListener('blur', scheduleListRender);
   ui.chartField.addEventListener('change', () => setChartField(ui.chartField.value));
   ui.chartClear.addEventListener('click', clearChart);
   chart.view = new LineChart(ui.chartCanvas, { emptyText: 'Pick a topic with numeric values' });
@@ -250,6 +255,6 @@ export function initChart() {
 
 /** After the limits changed: shorten the picker to its new limit. */
 export function applyChartLimits() {
-  while (chart.options.size > limits.chartTopics && dropOldestOption()) chart.unlisted++;
-  updatePlaceholder();
+  while (chart.listed.size > limits.chartTopics && dropOldestListed()) chart.unlisted++;
+  renderList();
 }

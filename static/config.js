@@ -34,6 +34,7 @@ export const CONFIG = {
   NUMERIC_PROBE_MAX: 4096,    // longest payload probed for numbers
   CHART_MAX_POINTS: 2000,
   CHART_RENDER_MS: 250,
+  CHART_LIST_RENDER_MS: 500,  // the chart's topic picker is rebuilt at most this often
   RECONNECT_MIN_MS: 500,
   RECONNECT_MAX_MS: 10000,
   STABLE_OPEN_MS: 5000,       // an open socket this old resets the back-off

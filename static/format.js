@@ -253,7 +253,8 @@ export function previewText(msg, maxChars) {
 
 /** Per-topic rate counter: one bucket per second over RATE_WINDOW_S seconds. */
 export function makeRate() {
-  return { buckets: new Uint32Array(CONFIG.RATE_WINDOW_S), sec: 0 };
+  // A plain array: allocating a typed array per topic costs more under a flood of topics.
+  return { buckets: new Array(CONFIG.RATE_WINDOW_S).fill(0), sec: 0 };
 }
 
 function rateAdvance(r, sec) {

@@ -17,19 +17,23 @@ import { CONFIG, limits } from './config.js';
 import { ui, h, notice } from './dom.js';
 import { makeRate, rateHit, rateValue, formatRate, previewText, compareNames } from './format.js';
 import { renderDetail, showDetail } from './detail.js';
+import { RecencyQueue } from './lru.js';
+
+/** The children of every leaf: one shared empty map, replaced by its own on the first child. */
+const NO_CHILDREN = new Map();
 
 function makeNode(name, path, parent, depth) {
   return {
     name, path, parent, depth,
-    children: new Map(),
-    kidOrder: [],      // children that have DOM elements, sorted by name
+    children: NO_CHILDREN,
+    kidOrder: null,    // children that have DOM elements, sorted by name (created with the first)
     last: null,        // last message on exactly this topic
     count: 0,          // messages on exactly this topic
     subCount: 0,       // messages on this topic and below
     topics: 0,         // topics with messages at or below this node
     rate: null,
     // Kept by the chart panel (chart-panel.js):
-    history: [],       // [{ t, p }] short utf8 payloads, for the chart
+    history: null,     // [{ t, p }] short utf8 payloads, for the chart
     numeric: false,    // payload seen to carry numbers
     numProbeAt: 0,
     expanded: true,
@@ -51,12 +55,11 @@ export const tree = {
   topicCount: 0,
   nodeCount: 0,
   pathChars: 0,        // sum of the nodes' path lengths
-  // Topic nodes by last update, oldest first (a Map keeps insertion order;
-  // an update deletes and re-inserts): the eviction order.
-  lru: new Map(),
+  // Topic nodes by last update, oldest first: the eviction order.
+  lru: new RecencyQueue(),
   // Nodes whose last message keeps its payload, by last update, with the
   // payload's kept bytes; and their sum.
-  payloads: new Map(),
+  payloads: new RecencyQueue(),
   payloadBytes: 0,
   evicted: 0,          // topics evicted since the page loaded
   payloadsDropped: 0,  // payloads dropped to stay within treePayloadMiB
@@ -91,6 +94,7 @@ function addChild(node, seg, path, depth) {
   const child = makeNode(path.slice(path.length - seg.length), path, node, depth);
   // Small trees open fully; big ones start collapsed (only shown rows get DOM).
   child.expanded = tree.byPath.size < CONFIG.TREE_AUTO_EXPAND_NODES;
+  if (node.children === NO_CHILDREN) node.children = new Map();
   node.children.set(child.name, child);
   tree.byPath.set(path, child);
   tree.nodeCount++;
@@ -128,8 +132,7 @@ export function treeAdd(m) {
   m.topic = node.path;
   node.count++;
   setLast(node, m);
-  tree.lru.delete(node);
-  tree.lru.set(node, true);
+  tree.lru.touch(node, true);
   if (!node.rate) node.rate = makeRate();
   rateHit(node.rate, m.t);
   tree.active.add(node);
@@ -139,14 +142,11 @@ export function treeAdd(m) {
 }
 
 function setLast(node, m) {
-  const had = tree.payloads.get(node);
-  if (had !== undefined) {
-    tree.payloads.delete(node);
-    tree.payloadBytes -= had;
-  }
+  const had = tree.payloads.delete(node);
+  if (had !== undefined) tree.payloadBytes -= had;
   node.last = m;
   if (!m.dropped) {
-    tree.payloads.set(node, m.kept);
+    tree.payloads.touch(node, m.kept);
     tree.payloadBytes += m.kept;
   }
 }
@@ -164,23 +164,17 @@ function evictable(node) {
 export function enforceTreeBounds() {
   const payloadBudget = limits.treePayloadMiB * 1024 * 1024;
   for (let spare = tree.payloads.size; tree.payloadBytes > payloadBudget && spare > 0; spare--) {
-    const node = tree.payloads.keys().next().value;
+    const node = tree.payloads.oldest();
     if (evictable(node)) dropPayload(node);
-    else bump(tree.payloads, node);
+    else tree.payloads.touch(node, tree.payloads.get(node));
   }
   const maxNodes = limits.treeTopics * CONFIG.TREE_NODES_PER_TOPIC;
   for (let spare = tree.lru.size; spare > 0 && (tree.topicCount > limits.treeTopics ||
       tree.nodeCount > maxNodes || tree.pathChars > CONFIG.TREE_PATH_CHARS); spare--) {
-    const node = tree.lru.keys().next().value;
+    const node = tree.lru.oldest();
     if (evictable(node)) evictTopic(node);
-    else bump(tree.lru, node);
+    else tree.lru.touch(node, true);
   }
-}
-
-function bump(map, key) {
-  const v = map.get(key);
-  map.delete(key);
-  map.set(key, v);
 }
 
 function dropPayload(node) {
@@ -195,11 +189,8 @@ function dropPayload(node) {
 /** Remove a topic: its message, its counts, and its nodes that hold nothing else. */
 function evictTopic(node) {
   tree.lru.delete(node);
-  const kept = tree.payloads.get(node);
-  if (kept !== undefined) {
-    tree.payloads.delete(node);
-    tree.payloadBytes -= kept;
-  }
+  const kept = tree.payloads.delete(node);
+  if (kept !== undefined) tree.payloadBytes -= kept;
   tree.active.delete(node);
   for (let n = node; n; n = n.parent) {
     n.topics--;
@@ -327,7 +318,7 @@ function ensureNodeElement(node) {
   Object.assign(li, { row, twisty, valueEl: value, countEl: count, rateEl: rate, childList });
   // Insert in sorted position among siblings. Binary search on a JS array:
   // indexing live DOM collections at random is not O(1).
-  const sibs = node.parent.kidOrder;
+  const sibs = node.parent.kidOrder || (node.parent.kidOrder = []);
   const lo = sortedIndex(sibs, node.name);
   parentList.insertBefore(li, sibs[lo] ? sibs[lo].el : null);
   sibs.splice(lo, 0, node);
