@@ -352,31 +352,44 @@ function isShown(node) {
   return true;
 }
 
-/** Render the shown descendants of an expanded node. */
-function renderChildren(node, now) {
-  for (const child of node.children.values()) {
-    renderNode(child, now);
-    if (child.expanded && child.children.size) renderChildren(child, now);
+/**
+ * Render the shown descendants of an expanded node: the first
+ * TREE_NODES_PER_RENDER now, the rest over the next renders, so that opening
+ * a node with thousands of children answers the click at once.
+ */
+function renderSubtree(node) {
+  const stack = [node];
+  while (stack.length) {
+    for (const child of stack.pop().children.values()) {
+      tree.dirty.add(child);
+      if (child.expanded && child.children.size) stack.push(child);
+    }
   }
+  renderNow();
+}
+
+function renderNow() {
+  clearTimeout(tree.timer);
+  renderTree();
 }
 
 function toggleNode(node, expanded) {
   node.userToggled = true;
   node.expanded = expanded === undefined ? !node.expanded : expanded;
-  const now = Date.now();
-  renderNode(node, now);
-  if (node.expanded) renderChildren(node, now);
+  renderNode(node, Date.now());
+  if (node.expanded) renderSubtree(node);
 }
 
 function setAllExpanded(expanded) {
-  const now = Date.now();
   for (const node of tree.byPath.values()) {
     if (!node.children.size) continue;
     node.expanded = expanded;
     node.userToggled = true;
-    if (node.el) renderNode(node, now);
   }
-  if (expanded) renderChildren(tree.root, now);
+  // Collapsed rows keep stale state until they are shown again (renderSubtree).
+  for (const node of tree.root.children.values()) tree.dirty.add(node);
+  if (expanded) renderSubtree(tree.root);
+  else renderNow();
 }
 
 function onTreeClick(ev) {
