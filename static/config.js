@@ -19,7 +19,7 @@ export const CONFIG = {
   LOG_PAYLOAD_CHARS: 2000,    // payload characters kept and shown in a log row
   LOG_FALLBACK_MS: 250,       // flush even when rAF is throttled (hidden tab)
   TREE_RENDER_MS: 250,        // tree / detail re-render throttle
-  TREE_NODES_PER_RENDER: 2000,
+  TREE_NODES_PER_RENDER: 1000, // rows rendered per render at most (the rest in the next ones)
   TREE_AUTO_EXPAND_NODES: 400,     // nodes created expanded while the tree is smaller
   TREE_AUTO_COLLAPSE_CHILDREN: 50, // a node with more children collapses (unless the user opened it)
   TREE_MAX_DEPTH: 32,         // deeper levels stay in one node (named by the rest of the topic)
