@@ -7,14 +7,18 @@
  * values. Everything else here is fixed.
  *
  * Memory: with the default limits the page's JS heap stays under
- * HEAP_BOUND_MIB after 200,000 distinct topics and a dozen 5 MiB payloads
- * (tests/dashboard_limits.rs measures it after a garbage collection). The
- * worst case with the defaults is about twice that: payload previews count
- * in UTF-8 bytes, and a JS string may take two bytes per character.
+ * HEAP_BOUND_MIB. What the limits allow at most: payload previews of 16 MiB
+ * in UTF-8 (up to 32 MiB as JS strings, which may take two bytes per
+ * character), 10,000 topics (about 1 KiB each with their nodes, rates and
+ * DOM wrappers: 10 MiB), log entries (twice 500 of 2,000 characters: 4 MiB),
+ * chart histories (HISTORY_BUDGET: 8 MB). tests/dashboard_limits.rs feeds
+ * 200,000 distinct topics and twelve 5 MiB payloads and measures about
+ * 13 MiB after a garbage collection (157 MiB with 99,000 topics and whole
+ * payloads kept); it fails above HEAP_BOUND_MIB.
  */
 
 export const CONFIG = {
-  HEAP_BOUND_MIB: 96,         // stated bound of the JS heap under the flood test (see above)
+  HEAP_BOUND_MIB: 64,         // stated bound of the JS heap with the default limits (see above)
   LOG_ROWS_PER_FRAME: 50,     // rows rendered per animation frame (more = janky under floods)
   LOG_PAYLOAD_CHARS: 2000,    // payload characters kept and shown in a log row
   LOG_FALLBACK_MS: 250,       // flush even when rAF is throttled (hidden tab)

@@ -316,12 +316,13 @@ async fn the_dashboard_stays_bounded_and_answers_clicks_under_a_flood_of_topics_
     let heap_before = heap_mib(&page).await;
 
     // While the flood arrives: the tree starts evicting, clicks are answered.
-    let flood = start_flood(broker.url());
+    let mut flood = Some(start_flood(broker.url()));
     let start = Instant::now();
     while js(&page, "return window.mqttActor.state.tree.evicted > 0").await != Value::Bool(true) {
-        if flood.is_finished() && start.elapsed() > PATIENCE {
-            flood.join().expect("the flood was published");
-            panic!("the flood was published but the tree evicted nothing");
+        if flood.as_ref().is_some_and(|f| f.is_finished()) {
+            // Published (or failed: its panic ends the test here).
+            let done = flood.take().expect("the flood thread");
+            done.join().expect("the flood was published");
         }
         assert!(
             start.elapsed() < FLOOD_PATIENCE,
@@ -335,7 +336,9 @@ async fn the_dashboard_stays_bounded_and_answers_clicks_under_a_flood_of_topics_
     println!(
         "best click during the flood: {during:.1} ms (messages received meanwhile: {received_before} -> {received_after})"
     );
-    flood.join().expect("the flood was published");
+    if let Some(flood) = flood {
+        flood.join().expect("the flood was published");
+    }
     // The end of the flood: a marker published after it has reached the page.
     // Published again until it does, as the app may drop messages of a flood
     // for a listener that cannot keep up (the library's delivery policy).
@@ -370,8 +373,8 @@ async fn the_dashboard_stays_bounded_and_answers_clicks_under_a_flood_of_topics_
         stalls(&page).await
     );
     assert!(
-        seen.as_u64().unwrap_or(0) as usize > 2 * max_topics,
-        "the page saw many more topics than it keeps: {seen}"
+        seen.as_u64().unwrap_or(0) as usize > max_topics,
+        "the page saw more topics than it keeps: {seen}"
     );
 
     // Twelve 5 MiB payloads: the tree keeps a preview of each, and the size.
@@ -431,8 +434,8 @@ async fn the_dashboard_stays_bounded_and_answers_clicks_under_a_flood_of_topics_
     click(&page, &testid("tree-expand")).await;
     wait_js(
         &page,
-        "the expanded tree rendered",
-        "return window.mqttActor.state.tree.dirty.size === 0",
+        "every topic's row rendered",
+        "for (const n of window.mqttActor.state.tree.lru.keys()) if (!n.el) return false; return true",
         FLOOD_PATIENCE,
     )
     .await;
