@@ -52,18 +52,19 @@ export const CONFIG = {
 
 /**
  * The bounds a user can change in the page. `key` names the value in
- * `limits` and in localStorage; `min`/`max` are what the form accepts.
+ * `limits` and in localStorage, `id` its input (and data-testid); `min`/`max`
+ * are what the form accepts.
  */
 export const LIMIT_DEFS = [
-  { key: 'treeTopics', label: 'Topics in the tree', unit: 'topics', def: 10000, min: 100, max: 1000000,
+  { key: 'treeTopics', id: 'limit-tree-topics', label: 'Topics in the tree', unit: 'topics', def: 10000, min: 100, max: 1000000,
     help: 'Beyond this, the least recently updated topics are evicted.' },
-  { key: 'payloadKiB', label: 'Payload kept per message', unit: 'KiB', def: 64, min: 1, max: 65536,
+  { key: 'payloadKiB', id: 'limit-payload-kib', label: 'Payload kept per message', unit: 'KiB', def: 64, min: 1, max: 65536,
     help: 'Longer payloads keep their first bytes; their full size is still shown.' },
-  { key: 'treePayloadMiB', label: 'Payloads kept in the tree', unit: 'MiB', def: 16, min: 1, max: 4096,
+  { key: 'treePayloadMiB', id: 'limit-tree-payload-mib', label: 'Payloads kept in the tree', unit: 'MiB', def: 16, min: 1, max: 4096,
     help: 'Beyond this, the least recently updated topics keep their counts but not their payload.' },
-  { key: 'logRows', label: 'Rows in the message log', unit: 'rows', def: 500, min: 50, max: 100000,
+  { key: 'logRows', id: 'limit-log-rows', label: 'Rows in the message log', unit: 'rows', def: 500, min: 50, max: 100000,
     help: 'Older rows leave the log; the tree still counts their messages.' },
-  { key: 'chartTopics', label: 'Topics in the chart list', unit: 'topics', def: 500, min: 10, max: 100000,
+  { key: 'chartTopics', id: 'limit-chart-topics', label: 'Topics in the chart list', unit: 'topics', def: 500, min: 10, max: 100000,
     help: 'The numeric topics seen most recently are listed.' },
 ];
 

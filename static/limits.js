@@ -41,13 +41,9 @@ function save() {
   }
 }
 
-function inputId(d) {
-  return 'limit-' + d.key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-}
-
 function buildFields() {
   for (const d of LIMIT_DEFS) {
-    const id = inputId(d);
+    const id = d.id;
     const input = h('input', {
       id, type: 'number', class: 'mono', inputmode: 'numeric', required: true,
       min: d.min, max: d.max, step: 1, 'data-testid': id, 'data-key': d.key,
@@ -61,14 +57,14 @@ function buildFields() {
 }
 
 function fillFields(values) {
-  for (const d of LIMIT_DEFS) document.getElementById(inputId(d)).value = String(values[d.key]);
+  for (const d of LIMIT_DEFS) document.getElementById(d.id).value = String(values[d.key]);
 }
 
 /** The form's values, or the first problem found (naming the field and the range). */
 function readFields() {
   const values = {};
   for (const d of LIMIT_DEFS) {
-    const input = document.getElementById(inputId(d));
+    const input = document.getElementById(d.id);
     const text = input.value.trim();
     const v = Number(text);
     if (text === '' || !Number.isInteger(v) || v < d.min || v > d.max) {

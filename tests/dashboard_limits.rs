@@ -503,3 +503,171 @@ async fn the_dashboard_stays_bounded_and_answers_clicks_under_a_flood_of_topics_
     );
     page.close().await.expect("browser closes");
 }
+
+async fn fill(page: &Client, id: &str, value: &str) {
+    let el = page.find(Locator::Css(&testid(id))).await.expect(id);
+    el.clear().await.expect("clear");
+    el.send_keys(value).await.expect("type");
+}
+
+async fn wait_text(page: &Client, id: &str, want: impl Fn(&str) -> bool, what: &str) -> String {
+    eventually(what, || async {
+        let text = text_of(page, id).await;
+        want(&text).then_some(text)
+    })
+    .await
+}
+
+/// The page's own helpers, run in Chromium: what is kept of a payload.
+#[actix_rt::test]
+async fn payload_previews_are_cut_to_whole_characters_and_keep_the_full_size() {
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port, &[]);
+    let driver = Driver::start();
+    let page = driver.browser().await;
+    page.goto(&app.url("/")).await.expect("the page loads");
+    let kept = js(
+        &page,
+        r#"
+        const keep = window.mqttActor.helpers.keepPayload;
+        const multi = 'aé✓😀'.repeat(1000);          // 1 + 2 + 3 + 4 bytes per round
+        const b64 = btoa('0123456789');                 // 10 bytes
+        return {
+          multi: keep(multi, 'utf8', 12),
+          small: keep('héllo', 'utf8', 12),
+          b64: keep(b64, 'base64', 4),
+          b64small: keep(b64, 'base64', 10),
+        };
+        "#,
+    )
+    .await;
+    // 12 bytes hold "aé✓😀" (10) and "a" (1); "é" (2) would not fit.
+    assert_eq!(kept["multi"]["payload"], "aé✓😀a");
+    assert_eq!(kept["multi"]["size"], 10_000);
+    assert_eq!(kept["multi"]["kept"], 11);
+    assert_eq!(kept["multi"]["truncated"], true);
+    assert_eq!(kept["small"]["payload"], "héllo");
+    assert_eq!(kept["small"]["size"], 6);
+    assert_eq!(kept["small"]["truncated"], false);
+    // Base64 keeps whole 3-byte groups: 3 bytes, "MDEy" ("012").
+    assert_eq!(kept["b64"]["payload"], "MDEy");
+    assert_eq!(kept["b64"]["size"], 10);
+    assert_eq!(kept["b64"]["kept"], 3);
+    assert_eq!(kept["b64small"]["truncated"], false);
+    page.close().await.expect("browser closes");
+}
+
+#[actix_rt::test]
+async fn the_limits_form_validates_applies_at_once_and_is_remembered_after_a_reload() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port, &[]);
+    let driver = Driver::start();
+    let page = driver.browser().await;
+    page.goto(&app.url("/")).await.expect("the page loads");
+    wait_text(
+        &page,
+        "broker-status",
+        |t| t == "broker: connected",
+        "the broker connected",
+    )
+    .await;
+    subscribe_on_page(&page, "many/#").await;
+    let outside = Observer::connect(&broker.url(), &[]).await;
+    let messages = (0..150).map(|i| (format!("many/{i}"), format!("{i}").into_bytes()));
+    outside.publish_burst(messages, 50).await;
+    wait_text(
+        &page,
+        "tree-count",
+        |t| t == "150",
+        "150 topics in the tree",
+    )
+    .await;
+
+    // A bad value is refused with the field's name and range.
+    click(&page, &testid("limits-toggle")).await;
+    fill(&page, "limit-tree-topics", "12.5").await;
+    click(&page, &testid("limits-apply")).await;
+    let error = wait_text(&page, "limits-error", |t| !t.is_empty(), "the limits error").await;
+    assert!(
+        error.contains("Topics in the tree") && error.contains("100 to 1000000"),
+        "{error}"
+    );
+
+    // Lowering the limit evicts at once, the oldest first, and says so.
+    fill(&page, "limit-tree-topics", "100").await;
+    fill(&page, "limit-payload-kib", "1").await;
+    click(&page, &testid("limits-apply")).await;
+    wait_text(&page, "limits-status", |t| t.contains("saved"), "saved").await;
+    wait_text(
+        &page,
+        "tree-count",
+        |t| t == "100",
+        "100 topics in the tree",
+    )
+    .await;
+    let note = text_of(&page, "tree-evicted").await;
+    assert!(note.starts_with("50 topics evicted"), "{note:?}");
+    let oldest_gone = js(
+        &page,
+        "const t = window.mqttActor.state.tree; return !t.byPath.has('many/0') && t.byPath.has('many/149')",
+    )
+    .await;
+    assert_eq!(oldest_gone, Value::Bool(true), "the oldest topics left");
+
+    // A payload over the new 1 KiB bound keeps its head and its size.
+    outside
+        .publish("many/big", "x".repeat(3000), 1, false)
+        .await;
+    wait_js(
+        &page,
+        "many/big in the tree",
+        "return window.mqttActor.state.tree.byPath.has('many/big')",
+        PATIENCE,
+    )
+    .await;
+    js(
+        &page,
+        "window.mqttActor.selectTopic('many/big', true); return true",
+    )
+    .await;
+    wait_text(
+        &page,
+        "detail-size",
+        |t| t == "2.9 KiB, showing first 1.0 KiB",
+        "the size of many/big",
+    )
+    .await;
+
+    // After a reload the saved limits are in force; Defaults brings back the defaults.
+    page.refresh().await.expect("the page reloads");
+    wait_text(
+        &page,
+        "broker-status",
+        |t| t == "broker: connected",
+        "the broker connected",
+    )
+    .await;
+    let limits = js(&page, "return window.mqttActor.limits").await;
+    assert_eq!(limits["treeTopics"], 100);
+    assert_eq!(limits["payloadKiB"], 1);
+    click(&page, &testid("limits-toggle")).await;
+    let shown = page
+        .find(Locator::Css(&testid("limit-tree-topics")))
+        .await
+        .expect("the tree topics field")
+        .prop("value")
+        .await
+        .expect("its value");
+    assert_eq!(shown.as_deref(), Some("100"));
+    click(&page, &testid("limits-reset")).await;
+    click(&page, &testid("limits-apply")).await;
+    wait_text(&page, "limits-status", |t| t.contains("saved"), "saved").await;
+    let limits = js(
+        &page,
+        "return [window.mqttActor.limits.treeTopics, localStorage.getItem('mqtt-actor.limits')]",
+    )
+    .await;
+    assert_eq!(limits, json!([10000, null]));
+    page.close().await.expect("browser closes");
+}
