@@ -56,15 +56,15 @@ export const CONFIG = {
  * are what the form accepts.
  */
 export const LIMIT_DEFS = [
-  { key: 'treeTopics', id: 'limit-tree-topics', label: 'Topics in the tree', unit: 'topics', def: 10000, min: 100, max: 1000000,
+  { key: 'treeTopics', id: 'limit-tree-topics', label: 'Topics in the tree', unit: '', def: 10000, min: 100, max: 1000000,
     help: 'Beyond this, the least recently updated topics are evicted.' },
   { key: 'payloadKiB', id: 'limit-payload-kib', label: 'Payload kept per message', unit: 'KiB', def: 64, min: 1, max: 65536,
     help: 'Longer payloads keep their first bytes; their full size is still shown.' },
   { key: 'treePayloadMiB', id: 'limit-tree-payload-mib', label: 'Payloads kept in the tree', unit: 'MiB', def: 16, min: 1, max: 4096,
     help: 'Beyond this, the least recently updated topics keep their counts but not their payload.' },
-  { key: 'logRows', id: 'limit-log-rows', label: 'Rows in the message log', unit: 'rows', def: 500, min: 50, max: 100000,
+  { key: 'logRows', id: 'limit-log-rows', label: 'Rows in the message log', unit: '', def: 500, min: 50, max: 100000,
     help: 'Older rows leave the log; the tree still counts their messages.' },
-  { key: 'chartTopics', id: 'limit-chart-topics', label: 'Topics in the chart list', unit: 'topics', def: 500, min: 10, max: 100000,
+  { key: 'chartTopics', id: 'limit-chart-topics', label: 'Topics in the chart list', unit: '', def: 500, min: 10, max: 100000,
     help: 'The numeric topics seen most recently are listed.' },
 ];
 

@@ -50,9 +50,9 @@ function buildFields() {
       'aria-describedby': id + '-help',
     });
     ui.limitsFields.append(h('div', { class: 'field limit-field' },
-      h('label', { for: id, text: d.label + ' (' + d.unit + ')' }),
+      h('label', { for: id, text: d.unit ? d.label + ' (' + d.unit + ')' : d.label }),
       input,
-      h('p', { class: 'limit-help', id: id + '-help', text: d.help + ' Default ' + d.def + '.' })));
+      h('p', { class: 'limit-help', id: id + '-help', text: d.help + ' Default ' + d.def + (d.unit ? ' ' + d.unit : '') + '.' })));
   }
 }
 

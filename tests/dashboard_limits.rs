@@ -614,6 +614,10 @@ async fn the_limits_form_validates_applies_at_once_and_is_remembered_after_a_rel
     )
     .await;
     assert_eq!(oldest_gone, Value::Bool(true), "the oldest topics left");
+    let png = page.screenshot().await.expect("a screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(dir.join("dashboard-limits.png"), png).expect("screenshot saved");
 
     // A payload over the new 1 KiB bound keeps its head and its size.
     outside
