@@ -4,6 +4,7 @@
  * connection. The other modules, each importing only from modules below it
  * in this list (no import circles):
  *
+ *   limits.js          the Limits form: the bounds a user sets, saved in localStorage
  *   chart-panel.js     the chart's topic picker, history and feed
  *   log.js             the message log
  *   tree.js            the topic tree
@@ -13,16 +14,17 @@
  *   connection.js      the WebSocket: back-off, keep-alive, request ids; it
  *                      knows the panels only through the handlers they register
  *   chart.js           LineChart, the canvas drawing
+ *   lru.js             RecencyQueue: oldest-first order for evictions
  *   dom.js             the page's elements, element creation, notices
  *   format.js          pure helpers: previews, hex dumps, numbers, rates
- *   config.js          tunables (bounds, timings)
+ *   config.js          tunables (bounds, timings), the limits and their defaults
  *
  * Message data is only ever put into the page with textContent /
  * createElement / setAttribute, never as HTML; the page has no inline script
  * or style, so it runs under `Content-Security-Policy: default-src 'self'`.
  */
 
-import { CONFIG } from './config.js';
+import { CONFIG, limits } from './config.js';
 import * as helpers from './format.js';
 import { ui, collectElements } from './dom.js';
 import { conn, connect, keepAlive, setBrokerState, handleFrame, initConnection } from './connection.js';
@@ -32,18 +34,25 @@ import { log, logEnqueue, updateLogStats, initLog } from './log.js';
 import { tree, treeAdd, tickRates, selectTopic, initTree } from './tree.js';
 import { renderDetail, initDetail } from './detail.js';
 import { chart, chartFeed, renderChart, setChartTopic, initChart } from './chart-panel.js';
+import { initLimits } from './limits.js';
 
-/** A `message` frame, normalised, goes to the tree, the chart and the log. */
+/**
+ * A `message` frame, normalised, goes to the tree, the chart and the log.
+ * Only the first `limits.payloadKiB` of its payload are kept (`size` is the
+ * full size, `kept` what is held, `truncated` says whether they differ).
+ */
 function onMessage(raw) {
   if (typeof raw.topic !== 'string') return;
-  const m = {
+  const payload = typeof raw.payload === 'string' ? raw.payload : raw.payload == null ? '' : String(raw.payload);
+  const encoding = raw.encoding === 'base64' ? 'base64' : 'utf8';
+  const m = Object.assign({
     topic: raw.topic,
-    payload: typeof raw.payload === 'string' ? raw.payload : raw.payload == null ? '' : String(raw.payload),
-    encoding: raw.encoding === 'base64' ? 'base64' : 'utf8',
+    encoding,
     qos: Number(raw.qos) || 0,
     retain: raw.retain === true,
     t: Date.now(),
-  };
+    dropped: false,
+  }, helpers.keepPayload(payload, encoding, limits.payloadKiB * 1024));
   const node = treeAdd(m);
   chartFeed(node, m);
   logEnqueue(m);
@@ -51,6 +60,7 @@ function onMessage(raw) {
 
 function init() {
   collectElements();
+  initLimits();
   initConnection();
   initSubscriptions();
   initPublish();
@@ -72,6 +82,7 @@ function init() {
   // Handy for debugging from the console; not used by the page itself.
   window.mqttActor = {
     helpers: Object.assign({ CONFIG }, helpers),
+    limits,
     state: { conn, subs, log, tree, chart },
     selectTopic,
     setChartTopic,

@@ -24,7 +24,7 @@ export function renderDetail(node, now) {
   ui.detailEmpty.hidden = !!node;
   ui.detailBody.hidden = !node;
   ui.detailChart.disabled = !node || !node.last;
-  ui.detailUse.disabled = !node || !node.last;
+  ui.detailUse.disabled = !node || !node.last || node.last.dropped;
   if (!node) return;
   ui.detailTopic.textContent = node.path === '' ? '(empty topic level)' : node.path;
   ui.detailCount.textContent = node.children.size
@@ -47,10 +47,17 @@ export function renderDetail(node, now) {
   ui.detailTime.textContent = formatClock(m.t);
   ui.detailQos.textContent = String(m.qos);
   ui.detailRetain.textContent = m.retain ? 'yes' : 'no';
-  ui.detailSize.textContent = formatBytes(payload.size);
+  ui.detailSize.textContent = sizeText(m, payload.size);
   ui.detailKind.textContent = payload.kind;
   ui.detailKind.dataset.kind = payload.kind.split(' ')[0].toLowerCase();
   ui.detailPayload.textContent = payload.text;
+}
+
+/** "5.0 MiB, showing first 64.0 KiB" when the page keeps only a preview of the payload. */
+function sizeText(m, size) {
+  if (m.dropped) return formatBytes(size) + ', not kept';
+  if (m.truncated) return formatBytes(size) + ', showing first ' + formatBytes(m.kept);
+  return formatBytes(size);
 }
 
 /** "Use in publish" copies the shown topic's last message into the publish form. */

@@ -102,6 +102,7 @@ export function collectElements() {
     logSkipped: byId('log-skipped'),
 
     tree: byTestId('topic-tree'),
+    treeEvicted: byId('tree-evicted'),
     treeCount: byId('tree-count'),
     treeExpand: byId('tree-expand'),
     treeCollapse: byId('tree-collapse'),
@@ -127,5 +128,12 @@ export function collectElements() {
     chartClear: byId('chart-clear'),
 
     knownTopics: byId('known-topics'),
+
+    limits: byId('limits'),
+    limitsForm: byId('limits-form'),
+    limitsFields: byId('limits-fields'),
+    limitsError: byId('limits-error'),
+    limitsStatus: byId('limits-status'),
+    limitsReset: byId('limits-reset'),
   });
 }

@@ -4,7 +4,7 @@
  * counters. Nothing here touches the DOM.
  */
 
-import { CONFIG } from './config.js';
+import { CONFIG, limits } from './config.js';
 
 const NUMBER_RE = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
@@ -42,8 +42,8 @@ export function hexPreview(bytes, max) {
   return parts.join(' ') + (bytes.length > n ? ' …' : '');
 }
 
-/** Classic hex dump: offset, 16 bytes, printable ASCII. */
-export function hexDump(bytes, maxBytes) {
+/** Classic hex dump: offset, 16 bytes, printable ASCII; `total` is the payload's full size. */
+export function hexDump(bytes, maxBytes, total = bytes.length) {
   const n = Math.min(bytes.length, maxBytes);
   const lines = [];
   for (let off = 0; off < n; off += 16) {
@@ -62,7 +62,7 @@ export function hexDump(bytes, maxBytes) {
     }
     lines.push(off.toString(16).padStart(8, '0') + '  ' + hexPart + ' |' + ascii + '|');
   }
-  if (bytes.length > n) lines.push('… ' + (bytes.length - n) + ' more bytes not shown');
+  if (total > n) lines.push('… ' + (total - n) + ' more bytes not shown');
   return lines.join('\n');
 }
 
@@ -119,13 +119,22 @@ export function pickNumber(ex, field) {
 
 /** How a payload is shown in the detail pane. */
 export function formatPayload(msg, maxChars) {
+  if (msg.dropped) {
+    return {
+      kind: 'not kept',
+      text: 'This payload is no longer kept: the tree keeps at most ' + limits.treePayloadMiB +
+        ' MiB of payloads, for the topics updated most recently (see Limits).',
+      size: msg.size,
+    };
+  }
   if (msg.encoding === 'base64') {
     const bytes = base64ToBytes(msg.payload);
-    if (!bytes) return { kind: 'base64 (invalid)', text: msg.payload, size: msg.payload.length };
-    return { kind: 'binary · hex', text: bytes.length ? hexDump(bytes, CONFIG.HEX_MAX_BYTES) : '(empty)', size: bytes.length };
+    if (!bytes) return { kind: 'base64 (invalid)', text: clip(msg.payload, maxChars), size: msg.payload.length };
+    const size = msg.size != null ? msg.size : bytes.length;
+    return { kind: 'binary · hex', text: bytes.length ? hexDump(bytes, CONFIG.HEX_MAX_BYTES, size) : '(empty)', size };
   }
   const s = msg.payload;
-  const size = utf8Length(s);
+  const size = msg.size != null ? msg.size : utf8Length(s);
   if (s === '') return { kind: 'empty', text: '(empty payload)', size: 0 };
   const t = s.trim();
   if (t[0] === '{' || t[0] === '[') {
@@ -138,6 +147,59 @@ export function formatPayload(msg, maxChars) {
 
 function clip(s, max) {
   return s.length > max ? s.slice(0, max) + '\n… (' + (s.length - max) + ' more characters)' : s;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The first `maxBytes` bytes of `s` in UTF-8 (whole characters only), as a
+ * new string. A slice would keep the whole of `s` alive in V8 (a sliced
+ * string points into its parent); decoding the bytes afresh does not.
+ */
+export function utf8Head(s, maxBytes) {
+  const buf = new Uint8Array(maxBytes);
+  const { written } = encoder.encodeInto(s.length > maxBytes ? s.slice(0, maxBytes) : s, buf);
+  return decoder.decode(buf.subarray(0, written));
+}
+
+/** Decoded size of a base64 string, or -1 when its length is not a multiple of 4. */
+export function base64Size(b64) {
+  if (b64.length % 4 !== 0) return -1;
+  const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return (b64.length / 4) * 3 - pad;
+}
+
+/**
+ * What the page keeps of a payload: at most `maxBytes` bytes (a prefix, as
+ * a string of its own), the full size in bytes, and how many were kept.
+ */
+export function keepPayload(payload, encoding, maxBytes) {
+  if (encoding === 'base64') {
+    const size = base64Size(payload);
+    if (size < 0) return keepPayload(payload, 'utf8', maxBytes); // not base64: shown as text
+    if (size <= maxBytes) return { payload, size, kept: size, truncated: false };
+    const kept = Math.max(3, Math.floor(maxBytes / 3) * 3);
+    return { payload: utf8Head(payload, (kept / 3) * 4), size, kept, truncated: true };
+  }
+  // A UTF-8 byte is at most one UTF-16 code unit, a code unit at most 3 bytes.
+  if (payload.length * 3 <= maxBytes) {
+    const size = utf8Length(payload);
+    return { payload, size, kept: size, truncated: false };
+  }
+  const size = utf8Length(payload);
+  if (size <= maxBytes) return { payload, size, kept: size, truncated: false };
+  const head = utf8Head(payload, maxBytes);
+  return { payload: head, size, kept: utf8Length(head), truncated: true };
+}
+
+/** At most `maxChars` characters of `s`, as a string of its own (see utf8Head). */
+export function charsHead(s, maxChars) {
+  if (s.length <= maxChars) return s;
+  let end = maxChars;
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--; // do not split a surrogate pair
+  return decoder.decode(encoder.encode(s.slice(0, end)));
 }
 
 export function utf8Length(s) {
@@ -173,23 +235,26 @@ export function formatRate(r) {
 
 /** One-line preview used in log rows and tree nodes. */
 export function previewText(msg, maxChars) {
+  if (msg.dropped) return '[' + formatBytes(msg.size) + ', not kept]';
   if (msg.encoding === 'base64') {
-    // Decode only the head; the size follows from the base64 length.
-    const b64 = msg.payload.replace(/\s+/g, '');
+    // Decode only the head; the size is known (or follows from the base64 length).
+    const b64 = msg.payload;
+    const size = msg.size != null ? msg.size : base64Size(b64);
     const want = Math.max(4, Math.floor(maxChars / 3));
-    const head = base64ToBytes(b64.slice(0, Math.ceil((want + 1) / 3) * 4));
-    if (!head || b64.length % 4 !== 0) return msg.payload.slice(0, maxChars);
-    const size = (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+    const head = size < 0 ? null : base64ToBytes(b64.slice(0, Math.ceil((want + 1) / 3) * 4));
+    if (!head) return b64.slice(0, maxChars);
     const shown = hexPreview(head.subarray(0, Math.min(want, size)), want);
     return '[' + size + ' B] ' + shown + (size > want ? ' …' : '');
   }
   const s = msg.payload;
-  return s.length > maxChars ? s.slice(0, maxChars) + '…' : s;
+  if (s.length > maxChars) return s.slice(0, maxChars) + '…';
+  return msg.truncated ? s + '…' : s;
 }
 
 /** Per-topic rate counter: one bucket per second over RATE_WINDOW_S seconds. */
 export function makeRate() {
-  return { buckets: new Uint32Array(CONFIG.RATE_WINDOW_S), sec: 0 };
+  // A plain array: allocating a typed array per topic costs more under a flood of topics.
+  return { buckets: new Array(CONFIG.RATE_WINDOW_S).fill(0), sec: 0 };
 }
 
 function rateAdvance(r, sec) {

@@ -1,12 +1,16 @@
 /*
  * The message log, newest first: rows are batched per animation frame and
- * bounded in number; it can be filtered, paused and cleared. Clicking a row
- * selects its topic in the tree.
+ * bounded in number (`limits.logRows`); it can be filtered, paused and
+ * cleared. Clicking a row selects its topic in the tree.
+ *
+ * The log keeps a light copy of each message (LOG_PAYLOAD_CHARS of its
+ * payload), never the message itself, so its rows and queues cost little
+ * whatever the payloads weigh.
  */
 
-import { CONFIG } from './config.js';
+import { CONFIG, limits } from './config.js';
 import { ui, h } from './dom.js';
-import { previewText, formatClock } from './format.js';
+import { previewText, formatClock, charsHead } from './format.js';
 import { selectTopic } from './tree.js';
 
 /** The log's queues and counters. */
@@ -23,13 +27,30 @@ export const log = {
   statsQueued: false,
 };
 
+/** What the log keeps of a message: enough for its row and the filter. */
+function logEntry(m) {
+  const max = CONFIG.LOG_PAYLOAD_CHARS - (CONFIG.LOG_PAYLOAD_CHARS % 4); // whole base64 quads
+  const payload = charsHead(m.payload, max);
+  return {
+    topic: m.topic,
+    payload,
+    encoding: m.encoding,
+    qos: m.qos,
+    retain: m.retain,
+    t: m.t,
+    size: m.size,
+    dropped: m.dropped,
+    truncated: m.truncated || payload.length < m.payload.length,
+  };
+}
+
 export function logEnqueue(m) {
   log.total++;
   const list = log.paused ? log.held : log.queue;
-  list.push(m);
-  // Amortised trim: only the newest LOG_MAX_ROWS can ever be shown.
-  if (list.length > CONFIG.LOG_MAX_ROWS * 2) {
-    const extra = list.length - CONFIG.LOG_MAX_ROWS;
+  list.push(logEntry(m));
+  // Amortised trim: only the newest logRows can ever be shown.
+  if (list.length > limits.logRows * 2) {
+    const extra = list.length - limits.logRows;
     list.splice(0, extra);
     log.skipped += extra;
   }
@@ -57,8 +78,8 @@ function flushLog() {
   log.scheduled = false;
   if (log.paused) return;
   const q = log.queue;
-  if (q.length > CONFIG.LOG_MAX_ROWS) {
-    const extra = q.length - CONFIG.LOG_MAX_ROWS;
+  if (q.length > limits.logRows) {
+    const extra = q.length - limits.logRows;
     q.splice(0, extra);
     log.skipped += extra;
   }
@@ -70,12 +91,17 @@ function flushLog() {
     const keepPosition = box.scrollTop > 2;
     const before = keepPosition ? box.scrollHeight : 0;
     box.prepend(frag);
-    let extra = box.childElementCount - CONFIG.LOG_MAX_ROWS;
-    while (extra-- > 0) box.lastElementChild.remove();
+    trimRows();
     if (keepPosition) box.scrollTop += box.scrollHeight - before;
   }
   updateLogStats();
   if (q.length) scheduleLogFlush();
+}
+
+/** Drop the oldest rows beyond the limit. */
+function trimRows() {
+  let extra = ui.log.childElementCount - limits.logRows;
+  while (extra-- > 0) ui.log.lastElementChild.remove();
 }
 
 function buildLogRow(m) {
@@ -83,10 +109,11 @@ function buildLogRow(m) {
   const flags = h('span', { class: 'msg-flags' },
     h('span', { class: 'badge badge-qos', title: 'QoS ' + m.qos, text: String(m.qos) }),
     m.retain ? h('span', { class: 'badge badge-retain', title: 'retained', text: 'R' }) : null);
-  const row = h('div', { class: 'msg', 'data-testid': 'message', 'data-topic': m.topic, 'data-qos': m.qos, 'data-retain': m.retain ? 'true' : 'false' },
+  const topic = m.topic.length > CONFIG.ATTR_MAX_CHARS ? m.topic.slice(0, CONFIG.ATTR_MAX_CHARS) + '…' : m.topic;
+  const row = h('div', { class: 'msg', 'data-testid': 'message', 'data-topic': topic, 'data-qos': m.qos, 'data-retain': m.retain ? 'true' : 'false' },
     h('span', { class: 'msg-time', text: formatClock(m.t) }),
     flags,
-    h('span', { class: 'msg-topic mono', title: m.topic, text: m.topic }),
+    h('span', { class: 'msg-topic mono', title: topic, text: topic }),
     h('span', { class: 'msg-payload mono' + (m.encoding === 'base64' ? ' is-binary' : ''), text: payloadText }));
   row._search = null;
   row._m = m;
@@ -152,7 +179,13 @@ function onLogClick(ev) {
   if (!row || !ui.log.contains(row)) return;
   if (window.getSelection && String(window.getSelection()).length) return; // user is selecting text
   row.classList.toggle('open');
-  selectTopic(row.dataset.topic, true);
+  selectTopic(row._m.topic, true);
+}
+
+/** After the limits changed: keep only the newest `limits.logRows` rows. */
+export function applyLogLimits() {
+  trimRows();
+  updateLogStats();
 }
 
 /** Wire the filter (also focused by "/"), Pause, Clear, and clicks on rows. */

@@ -4,7 +4,7 @@
  */
 
 import { ui, showFormError, clearFormError, setFormStatus } from './dom.js';
-import { jsonHint, formatClock } from './format.js';
+import { jsonHint, formatClock, formatBytes } from './format.js';
 import { send, takePending, handleFrame, handleRequests } from './connection.js';
 
 let hintTimer = 0;
@@ -73,6 +73,11 @@ export function fillPublishForm(topic, m) {
   ui.pubPayload.value = m.payload;
   ui.pubQos.value = String([0, 1, 2].includes(m.qos) ? m.qos : 0);
   updatePublishHint();
+  if (m.truncated) {
+    ui.pubHint.textContent = 'The page kept only the first ' + formatBytes(m.kept) + ' of this ' +
+      formatBytes(m.size) + ' payload: publishing sends those alone.';
+    ui.pubHint.hidden = false;
+  }
   ui.pubPayload.focus();
 }
 
