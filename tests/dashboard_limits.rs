@@ -4,17 +4,12 @@
 //! `static/config.js`, and the topic tree holds at most its configured number
 //! of topics and says how many it evicted.
 //!
-//! Self-contained on purpose (its own WebDriver helper, the same as
-//! `tests/dashboard.rs`): only `App`, `Mosquitto`, `Observer`, `free_port`,
-//! `eventually` and `PATIENCE` come from the harness.
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
+use test_support::*;
 
 /// Distinct topics in the flood.
 const TOPICS: usize = 200_000;
@@ -30,74 +25,12 @@ const CLICK_ANSWER_MS: f64 = 1000.0;
 /// shared 2-core machine.
 const FLOOD_PATIENCE: Duration = Duration::from_secs(180);
 
-struct Driver {
-    child: Child,
-    port: u16,
-    profile: tempfile::TempDir,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        let port = free_port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "chromedriver is installed (the README's test command installs chromium-driver)",
-            );
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < PATIENCE, "chromedriver did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver {
-            child,
-            port,
-            profile: tempfile::tempdir().expect("profile dir"),
-        }
-    }
-
-    /// A headless Chromium whose heap can be collected (`gc()`) and read
-    /// precisely (`performance.memory` is otherwise rounded and cached).
-    async fn browser(&self) -> Client {
-        let mut args: Vec<String> = [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1440,1150",
-            "--enable-precise-memory-info",
-            "--js-flags=--expose-gc",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(format!("--user-data-dir={}", self.profile.path().display()));
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": "/usr/bin/chromium", "args": args}),
-        );
-        ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a WebDriver session")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A headless Chromium whose heap can be collected (`gc()`) and read
+/// precisely (`performance.memory` is otherwise rounded and cached).
+async fn browser(driver: &Driver) -> Client {
+    driver
+        .browser_with(&["--enable-precise-memory-info", "--js-flags=--expose-gc"])
+        .await
 }
 
 fn testid(id: &str) -> String {
@@ -289,10 +222,9 @@ async fn the_dashboard_stays_bounded_and_answers_clicks_under_a_flood_of_topics_
     let broker = Mosquitto::start();
     // A queue that holds the whole flood: every topic reaches the page, at
     // the page's pace, instead of being dropped by the app (`lagged`).
-    let queue = (2 * TOPICS).to_string();
-    let app = App::start(broker.port, &[("WS_QUEUE_FRAMES", &queue)]);
+    let app = App::start_with(broker.port, |s| s.queue_frames = 2 * TOPICS).await;
     let driver = Driver::start();
-    let page = driver.browser().await;
+    let page = browser(&driver).await;
     page.goto(&app.url("/")).await.expect("the page loads");
     eventually("the broker connected", || async {
         (text_of(&page, "broker-status").await == "broker: connected").then_some(())
@@ -522,9 +454,9 @@ async fn wait_text(page: &Client, id: &str, want: impl Fn(&str) -> bool, what: &
 #[actix_rt::test]
 async fn payload_previews_are_cut_to_whole_characters_and_keep_the_full_size() {
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let driver = Driver::start();
-    let page = driver.browser().await;
+    let page = browser(&driver).await;
     page.goto(&app.url("/")).await.expect("the page loads");
     let kept = js(
         &page,
@@ -561,9 +493,9 @@ async fn payload_previews_are_cut_to_whole_characters_and_keep_the_full_size() {
 async fn the_limits_form_validates_applies_at_once_and_is_remembered_after_a_reload() {
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start(broker.port, &[]);
+    let app = App::start(broker.port).await;
     let driver = Driver::start();
-    let page = driver.browser().await;
+    let page = browser(&driver).await;
     page.goto(&app.url("/")).await.expect("the page loads");
     wait_text(
         &page,

@@ -46,6 +46,12 @@ impl Driver {
 
     /// A new headless browser session (a window of 1440x1150).
     pub async fn browser(&self) -> Client {
+        self.browser_with(&[]).await
+    }
+
+    /// A new headless browser session with Chromium flags added to the usual
+    /// ones (`--js-flags=--expose-gc`, say).
+    pub async fn browser_with(&self, extra: &[&str]) -> Client {
         let args = [
             "--headless=new",
             "--no-sandbox",
@@ -58,7 +64,7 @@ impl Driver {
             "--disable-sync",
             "--window-size=1440,1150",
         ];
-        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = args.iter().chain(extra).map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", self.profile.path().display()));
         let mut caps = serde_json::Map::new();
         caps.insert(
