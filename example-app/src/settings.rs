@@ -64,7 +64,7 @@ pub struct Settings {
     #[arg(long, env = "AUTH_ALLOW_ANONYMOUS", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_anonymous: bool,
     /// More origins whose pages may open WebSockets and POST/DELETE here
-    /// (comma-separated SCHEME://HOST[:PORT], e.g. https://dash.example).
+    /// (comma-separated `SCHEME://HOST[:PORT]`, e.g. `https://dash.example`).
     #[arg(
         long,
         env = "HTTP_ALLOWED_ORIGINS",
@@ -427,6 +427,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--tls-key"), "{err}");
+    }
+
+    #[test]
+    fn the_readme_table_lists_every_setting_of_the_app() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<&str> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| variable | flag | default | meaning |"))
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        let command = Settings::command();
+        let own = command.get_arguments().filter(|a| {
+            let id = a.get_id().as_str();
+            a.get_long().is_some() && !library_settings().any(|s| s.name == id)
+        });
+        for arg in own {
+            let long = arg.get_long().expect("a long flag");
+            if ["help", "version"].contains(&long) {
+                continue;
+            }
+            let env = arg.get_env().and_then(|e| e.to_str()).expect("a variable");
+            assert!(
+                rows.iter()
+                    .any(|r| r.contains(&format!("`{env}`")) && r.contains(&format!("`--{long}`"))),
+                "the README's table of the app's settings lacks {env} / --{long}"
+            );
+        }
     }
 
     #[test]
