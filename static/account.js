@@ -15,8 +15,10 @@ const LOGIN = '/login';
 
 async function signedIn() {
   try {
-    const res = await fetch('/api/status', { headers: { accept: 'application/json' } });
-    return res.status !== 401;
+    // Asked as a page, the server redirects to /login rather than answering
+    // 401, which could make the browser pop up its own password dialog.
+    const res = await fetch('/', { headers: { accept: 'text/html' }, redirect: 'manual' });
+    return res.type !== 'opaqueredirect';
   } catch (_) {
     return true; // The server is unreachable: the socket's back-off handles that.
   }

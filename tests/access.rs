@@ -239,6 +239,35 @@ async fn more_than_five_failed_sign_ins_a_minute_are_answered_429() {
 }
 
 #[actix_rt::test]
+async fn an_expired_login_is_refused_and_closes_its_socket_with_1008() {
+    let setup = Setup::start_with(false, |s| s.session_ttl_s = 2).await;
+    // The cookie's end is checked by the server, whatever the client keeps:
+    // this client sends the cookie after its Max-Age too.
+    let mut opened = None;
+    for _ in 0..10 {
+        let mut browser = setup.web();
+        assert_eq!(browser.sign_in("reader", "read-pass").await.status, 200);
+        // On a slow machine the login may already have ended: sign in again.
+        if let Ok(ws) = browser.ws(&[]).await {
+            opened = Some((ws, browser));
+            break;
+        }
+    }
+    let (mut ws, mut browser) = opened.expect("a socket opened within a login's 2 s");
+    assert_closed_with_1008(ws.closed().await);
+    assert_eq!(browser.get("/api/status").await.status, 401);
+}
+
+#[actix_rt::test]
+async fn metrics_need_a_user_unless_made_public() {
+    let setup = Setup::start_with(false, |s| s.metrics_public = true).await;
+    let metrics = setup.web().get("/metrics").await;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.text().contains("# TYPE"), "{}", metrics.text());
+    assert_eq!(setup.web().get("/api/status").await.status, 401);
+}
+
+#[actix_rt::test]
 async fn a_reload_adds_a_user_keeps_sockets_open_and_closes_a_removed_users_with_1008() {
     let setup = Setup::start(false).await;
     let outside = Observer::connect(&setup.broker.url(), &[]).await;

@@ -115,6 +115,11 @@ async fn admit(req: &ServiceRequest) -> Result<(), HttpResponse> {
     let host = host_of(req);
     if !rules.host_allowed(host.as_deref()) {
         let shown = host.as_deref().unwrap_or("(none)");
+        log::info!(
+            "refused: {} {} for the host {shown:?}",
+            req.method(),
+            req.path()
+        );
         return Err(ApiError::new(
             Code::BadRequest,
             format!("this server does not answer to the host name {shown:?}"),
@@ -124,6 +129,12 @@ async fn admit(req: &ServiceRequest) -> Result<(), HttpResponse> {
     }
     let origin = header_text(req.headers(), header::ORIGIN);
     if changes_state_or_upgrades(req) && !rules.origin_allowed(origin, host.as_deref()) {
+        log::info!(
+            "refused: {} {} from the origin {:?}",
+            req.method(),
+            req.path(),
+            origin.unwrap_or_default()
+        );
         return Err(ApiError::new(
             Code::Forbidden,
             format!(
