@@ -98,14 +98,14 @@ pub async fn guard(
     Ok(response)
 }
 
-fn gate_of(req: &ServiceRequest) -> Option<web::Data<AppState>> {
+fn state_of(req: &HttpRequest) -> Option<web::Data<AppState>> {
     req.app_data::<web::Data<AppState>>().cloned()
 }
 
 /// Admits a request, with its [`Login`] in the request's extensions, or
 /// says how to answer it.
 async fn admit(req: &ServiceRequest) -> Result<(), HttpResponse> {
-    let Some(state) = gate_of(req) else {
+    let Some(state) = state_of(req.request()) else {
         return Err(HttpResponse::InternalServerError().finish());
     };
     let gate = &state.gate;
@@ -188,16 +188,14 @@ fn wrong_content_type(req: &ServiceRequest) -> Option<ApiError> {
         return None;
     }
     let headers = req.headers();
-    let json = match header_text(headers, header::CONTENT_TYPE) {
+    let allowed = match header_text(headers, header::CONTENT_TYPE) {
         Some(content_type) => is_json(content_type),
         None => {
-            let empty = header_text(headers, header::CONTENT_LENGTH)
-                .is_none_or(|n| n.trim() == "0")
-                && !headers.contains_key(header::TRANSFER_ENCODING);
-            empty
+            header_text(headers, header::CONTENT_LENGTH).is_none_or(|n| n.trim() == "0")
+                && !headers.contains_key(header::TRANSFER_ENCODING)
         }
     };
-    (!json).then(|| {
+    (!allowed).then(|| {
         ApiError::new(Code::BadRequest, "POST bodies must be application/json")
             .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
     })
@@ -289,7 +287,7 @@ fn basic_credentials(authorization: &str) -> Option<(String, String)> {
 }
 
 async fn basic_login(req: &HttpRequest, authorization: &str) -> Result<Login, HttpResponse> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let Some(state) = state_of(req) else {
         return Err(HttpResponse::InternalServerError().finish());
     };
     let credentials = basic_credentials(authorization);

@@ -25,7 +25,8 @@ use crate::error::{ApiError, Code};
 pub const SIGN_IN_FAILED: &str = "sign in with a valid user name and password";
 
 /// The routes that serve without a user when a password file is set: health,
-/// readiness, the login page (and its form) and the assets it loads.
+/// readiness, the login page (and its form), signing out (it only ends what
+/// the request's own cookie holds) and the assets the login page loads.
 const OPEN_ROUTES: &[&str] = &[
     "/healthz",
     "/readyz",
