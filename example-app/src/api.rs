@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{ApiError, Code};
+use crate::gate::{enforce, Login};
 use crate::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
 use crate::state::AppState;
 
@@ -27,9 +28,10 @@ fn body_limit(state: &AppState, body: &web::Bytes) -> Result<(), ApiError> {
 }
 
 /// `POST /api/publish`
-pub async fn publish(state: web::Data<AppState>, body: web::Bytes) -> ApiResult {
+pub async fn publish(state: web::Data<AppState>, login: Login, body: web::Bytes) -> ApiResult {
     body_limit(&state, &body)?;
     let body: PublishBody = parse_body(&body)?;
+    enforce(state.gate.access.can_publish(&login.who(), &body.topic))?;
     let request = state.publish_request(&body)?;
     state.mqtt.send(request).await??;
     Ok(HttpResponse::Ok().json(json!({ "ok": true })))
@@ -44,11 +46,13 @@ pub struct SubscriptionRow {
     server: bool,
 }
 
-/// `GET /api/subscriptions`
-pub async fn subscriptions(state: web::Data<AppState>) -> ApiResult {
+/// `GET /api/subscriptions`: the filters this client may read.
+pub async fn subscriptions(state: web::Data<AppState>, login: Login) -> ApiResult {
     let list = state.mqtt.send(GetSubscriptions).await?;
+    let who = login.who();
     let rows: Vec<SubscriptionRow> = list
         .into_iter()
+        .filter(|s| state.gate.access.can_subscribe(&who, &s.filter).is_ok())
         .map(|s| SubscriptionRow {
             topic: s.filter,
             qos: s.qos,
@@ -60,9 +64,14 @@ pub async fn subscriptions(state: web::Data<AppState>) -> ApiResult {
 }
 
 /// `POST /api/subscriptions`
-pub async fn add_subscription(state: web::Data<AppState>, body: web::Bytes) -> ApiResult {
+pub async fn add_subscription(
+    state: web::Data<AppState>,
+    login: Login,
+    body: web::Bytes,
+) -> ApiResult {
     body_limit(&state, &body)?;
     let body: SubscriptionBody = parse_body(&body)?;
+    enforce(state.gate.access.can_subscribe(&login.who(), &body.topic))?;
     let granted = state
         .mqtt
         .send(Subscribe::new(body.topic.clone()).qos(body.qos))
@@ -79,8 +88,10 @@ pub struct TopicQuery {
 /// `DELETE /api/subscriptions?topic=…`
 pub async fn remove_subscription(
     state: web::Data<AppState>,
+    login: Login,
     query: web::Query<TopicQuery>,
 ) -> ApiResult {
+    enforce(state.gate.access.can_subscribe(&login.who(), &query.topic))?;
     match state
         .mqtt
         .send(Unsubscribe::new(query.topic.clone()))
@@ -95,9 +106,11 @@ pub async fn remove_subscription(
     }
 }
 
-/// `GET /api/topics`
-pub async fn topics(state: web::Data<AppState>) -> HttpResponse {
-    let entries = state.cache.lock().expect("cache lock").entries();
+/// `GET /api/topics`: the topics this client may read.
+pub async fn topics(state: web::Data<AppState>, login: Login) -> HttpResponse {
+    let mut entries = state.cache.lock().expect("cache lock").entries();
+    let who = login.who();
+    entries.retain(|e| state.gate.access.can_read(&who, &e.topic).is_ok());
     HttpResponse::Ok().json(entries)
 }
 

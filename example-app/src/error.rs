@@ -20,6 +20,8 @@ pub enum Code {
     Forbidden,
     /// HTTP: no such route or resource.
     NotFound,
+    /// HTTP 401: no valid credentials (one message for every cause).
+    Unauthorized,
     /// Broker unreachable right now.
     NotConnected,
     /// Over a size limit.
@@ -35,6 +37,7 @@ impl Code {
             Code::BadRequest | Code::InvalidTopic => StatusCode::BAD_REQUEST,
             Code::Forbidden => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::NotConnected => StatusCode::SERVICE_UNAVAILABLE,
             Code::BrokerError => StatusCode::BAD_GATEWAY,
@@ -49,6 +52,10 @@ pub struct ApiError {
     pub code: Code,
     /// For people.
     pub message: String,
+    /// The HTTP status when it is not the code's own: the same-origin and
+    /// sign-in rules answer 421, 415 and 429 with the contract's codes.
+    #[serde(skip)]
+    status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -57,6 +64,15 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            status: None,
+        }
+    }
+
+    /// The same error, answered over HTTP with `status` instead of the code's.
+    pub fn with_status(self, status: StatusCode) -> Self {
+        ApiError {
+            status: Some(status),
+            ..self
         }
     }
 }
@@ -71,7 +87,7 @@ impl std::error::Error for ApiError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.code.http_status()
+        self.status.unwrap_or(self.code.http_status())
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -118,5 +134,17 @@ mod tests {
             value,
             serde_json::json!({"error": {"code": "not_found", "message": "no such route"}})
         );
+    }
+
+    #[test]
+    fn a_status_of_its_own_keeps_the_body_of_the_code() {
+        let err = ApiError::new(Code::BadRequest, "bodies must be application/json")
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let response = err.error_response();
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let body = response.into_body().try_into_bytes().expect("a full body");
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(value["error"]["code"], "bad_request");
+        assert_eq!(value["error"].as_object().map(|o| o.len()), Some(2));
     }
 }

@@ -28,21 +28,27 @@
 //! * bottom: `error` (the error codes and their HTTP form), `protocol` (the
 //!   contract's serde types), `settings` (flags and environment), `metrics`
 //!   (Prometheus), `cache` (last value per topic), `broker` (the embedded
-//!   broker) and `guard` (what it refuses before rumqttd sees it), `access/` (password file, ACL, same-origin rules, login rate
-//!   limit: pure, wired in by the floors above);
+//!   broker), `guard` (what the embedded broker refuses before rumqttd sees
+//!   it), `access/` (password file, ACL, same-origin rules, login rate
+//!   limit: pure, wired in by the floors above), `gate` (the access policy
+//!   with the state of sign-ins, and who a request acts for), `tls` (the
+//!   HTTPS certificate);
 //! * `state`: what handlers and sessions share (it holds sessions only as
 //!   recipients of `GoingAway`);
 //! * `session` (one WebSocket client), `outbox` (its bounded outbound queue
 //!   and the listener that fills it), `api` (HTTP handlers), `pages` (the
-//!   dashboard);
+//!   dashboard and login pages), `auth` (the same-origin and sign-in checks of
+//!   every request, and the sign-in routes);
 //! * this file: start-up and shutdown.
 #![warn(missing_docs)]
 
 pub mod access;
 mod api;
+mod auth;
 mod broker;
 mod cache;
 mod error;
+mod gate;
 mod guard;
 mod metrics;
 mod outbox;
@@ -51,21 +57,26 @@ mod protocol;
 mod session;
 mod settings;
 mod state;
+mod tls;
 
-pub use settings::{MqttArgs, Settings};
+pub use settings::{MqttArgs, SessionKey, Settings};
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_web::cookie::Key;
+use actix_web::middleware::from_fn;
 use actix_web::{dev::ServerHandle, web, App, HttpServer};
 use mqtt_actor::{Disconnect, MqttActor, WatchConnection};
 
+use crate::access::{Access, AccessError, Reloaded, SameOrigin};
 use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
+use crate::gate::Gate;
 use crate::state::{AppState, ReadinessFlag, Sessions};
 
 /// Why the app could not start, or why its server failed.
@@ -75,7 +86,9 @@ pub type StartError = Box<dyn std::error::Error>;
 #[derive(Debug)]
 pub struct RunningApp {
     http_addrs: Vec<SocketAddr>,
+    https: bool,
     embedded_broker_port: Option<u16>,
+    gate: Arc<Gate>,
     /// The HTTP server's task: it ends once shutdown has closed the sessions,
     /// disconnected from the broker and stopped the server.
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -93,6 +106,17 @@ impl RunningApp {
         &self.http_addrs
     }
 
+    /// True when it serves HTTPS and WSS (`--tls-cert`).
+    pub fn https(&self) -> bool {
+        self.https
+    }
+
+    /// A handle that re-reads the password file and ACL (what `main` does on
+    /// SIGHUP), for as long as the app runs.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(self.gate.clone())
+    }
+
     /// The embedded broker's port on 127.0.0.1, when the app started one
     /// (no broker URL configured).
     pub fn embedded_broker_port(&self) -> Option<u16> {
@@ -106,25 +130,116 @@ impl RunningApp {
     }
 }
 
+/// Re-reads the password file and the ACL file of a running app, without
+/// dropping its sessions: a socket whose user is gone closes with 1008 at its
+/// next check; on any error the files in force stay.
+#[derive(Debug, Clone)]
+pub struct Reloader(Arc<Gate>);
+
+impl Reloader {
+    /// Re-reads both files, and logs what it loaded or why it could not.
+    pub fn reload(&self) -> Result<Reloaded, AccessError> {
+        let result = self.0.reload();
+        match &result {
+            Ok(r) => log::info!(
+                "access files re-read: {} users, {} ACL rules",
+                r.users.map_or("no".to_string(), |n| n.to_string()),
+                r.acl_rules.map_or("no".to_string(), |n| n.to_string())
+            ),
+            Err(e) => log::warn!("access files not re-read, the old ones stay in force: {e}"),
+        }
+        result
+    }
+}
+
+/// What `run` checks and loads before it starts anything: the access files,
+/// the exposure rule, the same-origin settings and the certificate.
+struct Prepared {
+    gate: Arc<Gate>,
+    tls: Option<rustls::ServerConfig>,
+    session_key: Key,
+}
+
+fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
+    let access = Access::open(
+        settings.password_file.as_deref(),
+        settings.acl_file.as_deref(),
+    )?;
+    // Checked on the resolved addresses before binding, so that the app never
+    // listens on a public address it would refuse to serve.
+    let addrs: Vec<SocketAddr> = settings
+        .bind
+        .to_socket_addrs()
+        .map_err(|e| {
+            format!(
+                "cannot use {:?} as the address to serve HTTP on: {e}",
+                settings.bind
+            )
+        })?
+        .collect();
+    access::check_exposure(&addrs, access.requires_login(), settings.allow_anonymous)?;
+    same_origin(settings, &[])?;
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together: give both or neither".into()),
+    };
+    let session_key = match &settings.session_key {
+        Some(key) => Key::derive_from(key.as_bytes()),
+        None => Key::generate(),
+    };
+    let gate = Gate::new(access, settings.session_ttl(), settings.metrics_public);
+    Ok(Prepared {
+        gate: Arc::new(gate),
+        tls,
+        session_key,
+    })
+}
+
+/// The `Host` / `Origin` rules of a server bound to `bound`.
+fn same_origin(settings: &Settings, bound: &[SocketAddr]) -> Result<SameOrigin, AccessError> {
+    SameOrigin::new(bound, settings.tls_cert.is_some())
+        .allow_hosts(&settings.allowed_hosts)?
+        .allow_origins(&settings.allowed_origins)
+}
+
 /// Starts everything: the embedded broker (when no broker URL is set), the
-/// `MqttActor`, and the HTTP server. Returns once the server listens; it serves
-/// until `shutdown` resolves, then closes every WebSocket with 1001,
-/// disconnects from the broker cleanly (so no last will is published) and
-/// stops. Call it inside an actix system.
+/// `MqttActor`, and the HTTP server (HTTPS with `--tls-cert`). Returns once
+/// the server listens; it serves until `shutdown` resolves, then closes every
+/// WebSocket with 1001, disconnects from the broker cleanly (so no last will
+/// is published) and stops. Call it inside an actix system.
+///
+/// It refuses to start, before starting anything, when an access file or the
+/// certificate cannot be read, or when it would serve anonymous clients on a
+/// public address without `--allow-anonymous`.
 pub async fn run(
     settings: Settings,
     shutdown: impl Future + 'static,
 ) -> Result<RunningApp, StartError> {
+    let Prepared {
+        gate,
+        tls,
+        session_key,
+    } = prepare(&settings)?;
+    let https = tls.is_some();
     // The embedded broker, if any, lives until the process exits.
     let embedded = start_embedded_broker(&settings)?;
     let embedded_broker_port = embedded.as_ref().map(|b| b.port());
     // The app's own client skips the guard in front of the broker (guard.rs).
-    let state = start_mqtt(&settings, embedded.as_ref().map(|b| b.internal_port())).await?;
+    let internal_port = embedded.as_ref().map(|b| b.internal_port());
+    let state = start_mqtt(&settings, internal_port, gate.clone()).await?;
 
     let payload_cap = settings.max_frame_bytes * 8 + (1 << 20);
     let app_state = state.clone();
+    let session_ttl = settings.session_ttl();
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(auth::guard))
+            .wrap(auth::session_middleware(
+                session_key.clone(),
+                https,
+                session_ttl,
+            ))
             .app_data(app_state.clone())
             .app_data(web::PayloadConfig::new(payload_cap))
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -132,16 +247,21 @@ pub async fn run(
             }))
             .configure(api::routes)
             .configure(pages::routes)
+            .configure(auth::routes)
             .route("/ws", web::get().to(session::ws_route))
             .default_service(web::to(api::no_such_route))
     })
     .disable_signals()
-    .shutdown_timeout(5)
-    .bind(&settings.bind)?;
+    .shutdown_timeout(5);
+    let server = match tls {
+        Some(config) => server.bind_rustls_0_23(&settings.bind, config)?,
+        None => server.bind(&settings.bind)?,
+    };
     let http_addrs = server.addrs();
     if http_addrs.is_empty() {
         return Err(format!("{:?} names no address to serve HTTP on", settings.bind).into());
     }
+    gate.set_origin(same_origin(&settings, &http_addrs)?);
     let server = server.run();
     let handle = server.handle();
     let state = state.into_inner();
@@ -151,7 +271,9 @@ pub async fn run(
     });
     Ok(RunningApp {
         http_addrs,
+        https,
         embedded_broker_port,
+        gate,
         server: actix_rt::spawn(server),
     })
 }
@@ -173,6 +295,7 @@ fn start_embedded_broker(
 async fn start_mqtt(
     settings: &Settings,
     embedded_broker_port: Option<u16>,
+    gate: Arc<Gate>,
 ) -> Result<web::Data<AppState>, StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
@@ -193,6 +316,7 @@ async fn start_mqtt(
         cache,
         metrics: Default::default(),
         started: Instant::now(),
+        gate,
     }))
 }
 
@@ -213,9 +337,10 @@ mod tests {
     const FLOORS: &[&[&str]] = &[
         &[
             "error", "protocol", "settings", "metrics", "cache", "broker", "guard", "access",
+            "gate", "tls",
         ],
         &["state"],
-        &["session", "outbox", "api", "pages"],
+        &["session", "outbox", "api", "pages", "auth"],
         &["lib", "main"],
     ];
 

@@ -1,4 +1,5 @@
-//! Starts the example app and serves until SIGTERM or Ctrl-C; see `--help`.
+//! Starts the example app and serves until SIGTERM or Ctrl-C; SIGHUP re-reads
+//! the password file and the ACL. See `--help`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -19,9 +20,11 @@ async fn main() -> ExitCode {
             "embedded MQTT broker on 127.0.0.1:{port} (feed it: mosquitto_pub -h 127.0.0.1 -p {port} -t demo/hello -m hi)"
         ));
     }
+    let scheme = if app.https() { "https" } else { "http" };
     for addr in app.http_addrs() {
-        say(&format!("listening on http://{addr}"));
+        say(&format!("listening on {scheme}://{addr}"));
     }
+    reload_on_sighup(app.reloader());
     match app.finished().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
@@ -38,6 +41,29 @@ fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// Re-reads the access files on every SIGHUP, as Mosquitto does. The
+/// reloader logs the outcome; a bad file leaves the old ones in force.
+fn reload_on_sighup(reloader: example_app::Reloader) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(hangup) => hangup,
+            Err(e) => {
+                log::warn!("no SIGHUP handler, the access files will not be re-read: {e}");
+                return;
+            }
+        };
+        actix_rt::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let _ = reloader.reload();
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

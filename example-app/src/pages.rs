@@ -4,6 +4,7 @@ use actix_web::{http::header, web, HttpResponse};
 use rust_embed::RustEmbed;
 
 use crate::error::{ApiError, Code};
+use crate::gate::Login;
 use crate::state::AppState;
 
 #[derive(RustEmbed)]
@@ -14,27 +15,47 @@ struct Templates;
 #[folder = "../static/"]
 struct Assets;
 
-/// Renders `templates/index.html`.
-pub fn render_index(broker: &str) -> Result<String, minijinja::Error> {
-    let file = Templates::get("index.html").expect("templates/index.html is embedded");
+/// Renders the template `name` of `templates/` with `context` (HTML-escaped).
+fn render(name: &str, context: minijinja::Value) -> Result<String, minijinja::Error> {
+    let file = Templates::get(name).unwrap_or_else(|| panic!("templates/{name} is embedded"));
     let source = String::from_utf8_lossy(&file.data);
     let mut env = minijinja::Environment::new();
-    env.add_template("index.html", &source)?;
-    env.get_template("index.html")?.render(minijinja::context! {
-        broker => broker,
-        version => env!("CARGO_PKG_VERSION"),
-    })
+    env.add_template(name, &source)?;
+    env.get_template(name)?.render(context)
+}
+
+/// Renders `templates/index.html`; `user` is who is signed in, if anyone.
+pub fn render_index(broker: &str, user: Option<&str>) -> Result<String, minijinja::Error> {
+    render(
+        "index.html",
+        minijinja::context! {
+            broker => broker,
+            user => user,
+            version => env!("CARGO_PKG_VERSION"),
+        },
+    )
+}
+
+/// Renders `templates/login.html`, with `error` shown under the form.
+pub fn render_login(error: Option<&str>) -> Result<String, minijinja::Error> {
+    render(
+        "login.html",
+        minijinja::context! {
+            error => error,
+            version => env!("CARGO_PKG_VERSION"),
+        },
+    )
 }
 
 /// `GET /`
-pub async fn index(state: web::Data<AppState>) -> HttpResponse {
+pub async fn index(state: web::Data<AppState>, login: Login) -> HttpResponse {
     let broker = state
         .mqtt
         .send(mqtt_actor::GetStatus)
         .await
         .map(|s| s.broker)
         .unwrap_or_default();
-    match render_index(&broker) {
+    match render_index(&broker, login.user.as_deref()) {
         Ok(html) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(html),
@@ -73,7 +94,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 mod tests {
     #[test]
     fn the_page_renders_with_every_automation_hook() {
-        let html = super::render_index("tcp://127.0.0.1:1883").unwrap();
+        let html = super::render_index("tcp://127.0.0.1:1883", None).unwrap();
         for hook in [
             "broker-status",
             "subscribe-topic",
@@ -94,5 +115,36 @@ mod tests {
             );
         }
         assert!(html.contains("127.0.0.1:1883"), "the broker is shown");
+        assert!(!html.contains("data-testid=\"logout-button\""));
+    }
+
+    #[test]
+    fn a_signed_in_user_is_shown_escaped_with_a_sign_out_button() {
+        let html = super::render_index("b", Some("<al&ice>")).unwrap();
+        assert!(html.contains("data-testid=\"current-user\""));
+        assert!(html.contains("data-testid=\"logout-button\""));
+        assert!(html.contains("&lt;al&amp;ice&gt;"), "{html}");
+    }
+
+    #[test]
+    fn the_login_page_has_its_hooks_and_shows_an_error_escaped() {
+        let html = super::render_login(None).unwrap();
+        for hook in [
+            "login-username",
+            "login-password",
+            "login-button",
+            "login-error",
+        ] {
+            assert!(
+                html.contains(&format!("data-testid=\"{hook}\"")),
+                "missing {hook}"
+            );
+        }
+        let html = super::render_login(Some("<b>no</b>")).unwrap();
+        assert!(
+            html.contains("&lt;b&gt;no") && !html.contains("<b>"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>") && !html.contains("style="));
     }
 }

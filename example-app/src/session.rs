@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use actix::prelude::*;
 use actix_http::ws::Codec;
@@ -18,6 +19,7 @@ use mqtt_actor::{
 use serde_json::Value;
 
 use crate::error::{ApiError, Code};
+use crate::gate::{enforce, Login};
 use crate::outbox::{Activity, Forwarder, OutboundStream, Outbox, Stop};
 use crate::protocol::{parse_request, Event, PublishBody, Request};
 use crate::state::{AppState, GoingAway};
@@ -27,6 +29,7 @@ pub async fn ws_route(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
+    login: Login,
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut response = ws::handshake(&req)?;
     let state = state.into_inner();
@@ -34,7 +37,7 @@ pub async fn ws_route(
     // Frames up to this size are read and answered with `too_large`; beyond it
     // the frame cannot be skipped and the socket closes with 1009.
     let hard_cap = (state.settings.max_frame_bytes * 4).max(1 << 20);
-    let session = Session::new(state, outbox.clone());
+    let session = Session::new(state, outbox.clone(), login);
     let ctx = WebsocketContext::with_codec(session, payload, Codec::new().max_size(hard_cap));
     Ok(response.streaming(OutboundStream::new(ctx, outbox)))
 }
@@ -47,10 +50,13 @@ pub struct Session {
     forwarder: Addr<Forwarder>,
     filters: HashSet<String>,
     activity: Arc<Activity>,
+    /// Who the socket acts for; checked on every request and heartbeat, so
+    /// the socket ends with its login.
+    login: Login,
 }
 
 impl Session {
-    fn new(state: Arc<AppState>, outbox: Arc<Outbox>) -> Self {
+    fn new(state: Arc<AppState>, outbox: Arc<Outbox>, login: Login) -> Self {
         let activity = Activity::new();
         let forwarder = Forwarder::new(outbox.clone(), activity.clone(), &state).start();
         Session {
@@ -60,7 +66,20 @@ impl Session {
             forwarder,
             filters: HashSet::new(),
             activity,
+            login,
         }
+    }
+
+    /// Closes the socket with 1008 when its login ended (expired, signed out,
+    /// user removed from the password file); true while it holds.
+    fn login_holds(&self, ctx: &mut WebsocketContext<Self>) -> bool {
+        let Some(why) = self.state.gate.lapsed(&self.login, SystemTime::now()) else {
+            return true;
+        };
+        log::info!("session {}: closing: {why}", self.id);
+        ctx.close(Some(CloseReason::from((CloseCode::Policy, why))));
+        ctx.stop();
+        false
     }
 
     fn listener(&self) -> Recipient<MqttMessage> {
@@ -68,6 +87,9 @@ impl Session {
     }
 
     fn on_text(&mut self, text: ByteString, ctx: &mut WebsocketContext<Self>) {
+        if !self.login_holds(ctx) {
+            return;
+        }
         let limit = self.state.settings.max_frame_bytes;
         if text.len() > limit {
             let err = ApiError::new(
@@ -138,6 +160,10 @@ impl Session {
         if let Err(e) = validate_filter(&topic) {
             return self.reply(id, Err(e.into()));
         }
+        let who = self.login.who();
+        if let Err(e) = enforce(self.state.gate.access.can_subscribe(&who, &topic)) {
+            return self.reply(id, Err(e));
+        }
         let max = self.state.settings.max_filters;
         if !self.filters.contains(&topic) && self.filters.len() >= max {
             let err = ApiError::new(
@@ -176,6 +202,10 @@ impl Session {
     }
 
     fn publish(&mut self, id: Option<Value>, body: PublishBody, ctx: &mut WebsocketContext<Self>) {
+        let who = self.login.who();
+        if let Err(e) = enforce(self.state.gate.access.can_publish(&who, &body.topic)) {
+            return self.reply(id, Err(e));
+        }
         match self.state.publish_request(&body) {
             Ok(request) => {
                 let topic = body.topic;
@@ -193,7 +223,11 @@ impl Actor for Session {
         self.state
             .sessions
             .register(self.id, ctx.address().recipient());
-        ctx.run_interval(self.state.settings.heartbeat(), |_, ctx| ctx.ping(b""));
+        ctx.run_interval(self.state.settings.heartbeat(), |act, ctx| {
+            if act.login_holds(ctx) {
+                ctx.ping(b"");
+            }
+        });
         // The forwarder gets the current state first, then every change.
         let watch = WatchConnection(self.forwarder.clone().recipient());
         self.state.mqtt.do_send(watch);

@@ -1,7 +1,12 @@
 //! Command-line flags and environment variables (clap): the app's own limits,
-//! and one flag per setting of the library, generated from its table.
+//! who may use it (`AUTH_*`, `SESSION_KEY`, `HTTP_*`; see the README's "Access
+//! control"), and one flag per setting of the library, generated from its
+//! table. `Debug` of the settings never shows a secret.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -38,9 +43,92 @@ pub struct Settings {
     /// Port for the embedded broker (default: any free port).
     #[arg(long, env = "EMBEDDED_BROKER_PORT")]
     pub embedded_broker_port: Option<u16>,
+    /// Mosquitto password file (made by mosquitto_passwd): every route but
+    /// /healthz, /readyz and the login page then needs a user. Re-read on SIGHUP.
+    #[arg(long, env = "AUTH_PASSWORD_FILE", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Mosquitto ACL file: what each web client may subscribe to and publish.
+    /// Re-read on SIGHUP.
+    #[arg(long, env = "AUTH_ACL_FILE", value_name = "FILE")]
+    pub acl_file: Option<PathBuf>,
+    /// Key that signs and encrypts the login cookie, at least 32 bytes
+    /// (e.g. `openssl rand -base64 48`); unset: a random key per process, so
+    /// logins end when it restarts.
+    #[arg(long, env = "SESSION_KEY", value_name = "KEY", hide_env_values = true)]
+    pub session_key: Option<SessionKey>,
+    /// Seconds a login through the login page lasts.
+    #[arg(long, env = "AUTH_SESSION_TTL_S", default_value_t = 12 * 3600)]
+    pub session_ttl_s: u64,
+    /// Serve anonymous clients on a non-loopback address (without a password
+    /// file the app otherwise refuses to start there).
+    #[arg(long, env = "AUTH_ALLOW_ANONYMOUS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_anonymous: bool,
+    /// More origins whose pages may open WebSockets and POST/DELETE here
+    /// (comma-separated `SCHEME://HOST[:PORT]`, e.g. `https://dash.example`).
+    #[arg(
+        long,
+        env = "HTTP_ALLOWED_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// More names this server answers to in the Host header (comma-separated
+    /// HOST or HOST:PORT); others get 421.
+    #[arg(
+        long,
+        env = "HTTP_ALLOWED_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// PEM certificate chain: serve HTTPS and WSS (needs --tls-key).
+    #[arg(long, env = "HTTP_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "HTTP_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve /metrics without a user even when a password file is set.
+    #[arg(long, env = "METRICS_PUBLIC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics_public: bool,
     /// The library's `MQTT_*` settings.
     #[command(flatten)]
     pub mqtt: MqttArgs,
+}
+
+/// The key of the login cookie (`SESSION_KEY`): at least 32 bytes, never shown
+/// by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// The fewest bytes a key may have (what the cookie crate's key
+    /// derivation requires).
+    pub const MIN_BYTES: usize = 32;
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl FromStr for SessionKey {
+    type Err = String;
+    fn from_str(text: &str) -> Result<SessionKey, String> {
+        if text.len() < SessionKey::MIN_BYTES {
+            return Err(format!(
+                "a session key needs at least {} bytes, this one has {} (make one with `openssl rand -base64 48`)",
+                SessionKey::MIN_BYTES,
+                text.len()
+            ));
+        }
+        Ok(SessionKey(text.to_string()))
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey(<redacted>)")
+    }
 }
 
 /// The library's settings as given by flags or `MQTT_*` variables: one flag
@@ -48,11 +136,23 @@ pub struct Settings {
 /// so `BROKER_PORT` is `--broker-port` or `MQTT_BROKER_PORT`. Values are kept
 /// as text and handed to `MqttConfig::from_pairs`, so a bad value gets the
 /// library's error naming the setting and the value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct MqttArgs {
     /// Setting name (`BROKER_PORT`) to the value given; unset ones are absent,
     /// so the library's defaults apply.
     given: BTreeMap<&'static str, String>,
+}
+
+/// Secret settings (`PASSWORD`) show as `<redacted>`.
+impl fmt::Debug for MqttArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = |name: &str| library_settings().any(|s| s.name == name && s.secret);
+        let shown = self.given.iter().map(|(name, value)| {
+            let value = if secret(name) { "<redacted>" } else { value };
+            (name, value)
+        });
+        f.debug_map().entries(shown).finish()
+    }
 }
 
 impl MqttArgs {
@@ -197,6 +297,11 @@ impl Settings {
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_s.max(1))
     }
+
+    /// How long a login through the login page lasts.
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_s.max(1))
+    }
 }
 
 #[cfg(test)]
@@ -264,10 +369,101 @@ mod tests {
     }
 
     #[test]
+    fn debug_of_the_settings_shows_no_secret() {
+        let key = "k".repeat(40);
+        let s = Settings::parse_from([
+            "app",
+            "--password",
+            "hunter2-broker",
+            "--session-key",
+            &key,
+            "--username",
+            "plant",
+        ]);
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2-broker"), "{shown}");
+        assert!(!shown.contains(&key), "{shown}");
+        assert!(
+            shown.contains("plant") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let config = format!("{:?}", s.mqtt.to_config(None).unwrap());
+        assert!(!config.contains("hunter2-broker"), "{config}");
+    }
+
+    #[test]
+    fn access_flags_parse_and_a_short_session_key_is_refused() {
+        let s = Settings::parse_from([
+            "app",
+            "--password-file",
+            "/etc/app/passwd",
+            "--acl-file",
+            "/etc/app/acl",
+            "--allow-anonymous",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+            "--allowed-hosts",
+            "a.example",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--metrics-public",
+        ]);
+        assert_eq!(s.password_file, Some(PathBuf::from("/etc/app/passwd")));
+        assert_eq!(s.acl_file, Some(PathBuf::from("/etc/app/acl")));
+        assert!(s.allow_anonymous && s.metrics_public);
+        assert_eq!(
+            s.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(s.allowed_hosts, ["a.example"]);
+        assert_eq!(s.tls_key, Some(PathBuf::from("k.pem")));
+        let err = Settings::try_parse_from(["app", "--session-key", "short"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 32 bytes"), "{err}");
+        let err = Settings::try_parse_from(["app", "--tls-cert", "c.pem"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--tls-key"), "{err}");
+    }
+
+    #[test]
+    fn the_readme_table_lists_every_setting_of_the_app() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<&str> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| variable | flag | default | meaning |"))
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        let command = Settings::command();
+        let own = command.get_arguments().filter(|a| {
+            let id = a.get_id().as_str();
+            a.get_long().is_some() && !library_settings().any(|s| s.name == id)
+        });
+        for arg in own {
+            let long = arg.get_long().expect("a long flag");
+            if ["help", "version"].contains(&long) {
+                continue;
+            }
+            let env = arg.get_env().and_then(|e| e.to_str()).expect("a variable");
+            assert!(
+                rows.iter()
+                    .any(|r| r.contains(&format!("`{env}`")) && r.contains(&format!("`--{long}`"))),
+                "the README's table of the app's settings lacks {env} / --{long}"
+            );
+        }
+    }
+
+    #[test]
     fn the_default_settings_are_the_flags_defaults() {
         let s = Settings::default();
         assert_eq!(s.bind, "127.0.0.1:5000");
         assert_eq!((s.max_filters, s.queue_frames), (100, 1000));
         assert_eq!(s.mqtt, MqttArgs::default());
+        assert!(s.password_file.is_none() && s.acl_file.is_none());
+        assert!(!s.allow_anonymous && !s.metrics_public);
+        assert_eq!(s.session_ttl(), Duration::from_secs(12 * 3600));
     }
 }

@@ -1,5 +1,6 @@
 //! What the HTTP handlers and sessions share: the `MqttActor`'s address, the
-//! settings, the session registry, counters and the last-value cache.
+//! settings, the session registry, counters, the last-value cache and the
+//! access gate.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,6 +12,7 @@ use mqtt_actor::{ConnectionChanged, MqttActor, Publish};
 
 use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
+use crate::gate::Gate;
 use crate::metrics::Metrics;
 use crate::protocol::PublishBody;
 use crate::settings::Settings;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Start time, for `uptime_s`.
     pub started: Instant,
+    /// Who may use the app and what they may do (`gate.rs`).
+    pub gate: Arc<Gate>,
 }
 
 impl AppState {

@@ -105,3 +105,84 @@ fn an_unknown_flag_is_refused_with_usage_and_exit_code_2() {
         "{err}"
     );
 }
+
+#[test]
+fn without_users_a_public_address_is_refused_in_one_line_before_listening() {
+    // Refused from the resolved address, before anything binds it.
+    let out = AppProcess::command(BINARY)
+        .env("HTTP_BIND", "0.0.0.0:0")
+        .output()
+        .expect("the app runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.trim();
+    assert_eq!(line.lines().count(), 1, "{err}");
+    assert!(
+        line.contains("0.0.0.0")
+            && line.contains("--allow-anonymous")
+            && line.contains("--password-file"),
+        "{err}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening on"),
+        "it never listened"
+    );
+}
+
+#[actix_rt::test]
+async fn sighup_rereads_the_password_file_and_acl_without_dropping_a_socket() {
+    init_logging();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let passwd = PasswordFile::create(dir.path().join("passwd"), &[("reader", "read-pass")]);
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "user reader\ntopic read plant/#\n").expect("write the ACL");
+    let broker = Mosquitto::start();
+    let app = AppProcess::start(
+        BINARY,
+        broker.port,
+        &[
+            (
+                "AUTH_PASSWORD_FILE",
+                passwd.path().to_str().expect("a UTF-8 path"),
+            ),
+            ("AUTH_ACL_FILE", acl.to_str().expect("a UTF-8 path")),
+        ],
+    );
+    let web = WebClient::new(app.addr());
+    let reader = web.basic("reader", "read-pass");
+    let mut ws = reader.ws(&[]).await.expect("the upgrade is accepted");
+    assert_eq!(ws.next_of("status").await["type"], "status");
+    let publish = serde_json::json!({"topic": "plant/x", "payload": "x"});
+    assert_eq!(
+        reader
+            .clone()
+            .post_json("/api/publish", publish.clone())
+            .await
+            .status,
+        403
+    );
+
+    passwd.add("carol", "carol-pass");
+    std::fs::write(
+        &acl,
+        "user reader\ntopic readwrite plant/#\nuser carol\ntopic read plant/#\n",
+    )
+    .expect("write the ACL");
+    app.signal("HUP");
+    // The files are swapped as a pair: once the reader may publish, carol is
+    // a user too. (Polling with carol would count as failed sign-ins.)
+    eventually("the reader allowed to publish after SIGHUP", || {
+        let mut reader = reader.clone();
+        let publish = publish.clone();
+        async move { (reader.post_json("/api/publish", publish).await.status == 200).then_some(()) }
+    })
+    .await;
+    let carol = web.basic("carol", "carol-pass").get("/api/status").await;
+    assert_eq!(carol.status, 200);
+    let pong = ws.request(serde_json::json!({"type": "ping"}), 7).await;
+    assert_eq!(
+        pong,
+        serde_json::json!({"type": "pong", "id": 7}),
+        "the socket stayed open"
+    );
+}

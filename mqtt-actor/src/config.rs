@@ -56,7 +56,9 @@ pub enum TlsVersion {
 /// };
 /// assert!(config.validate().is_ok());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` shows every field but the password, which shows as `<redacted>`.
+#[derive(Clone, PartialEq)]
 pub struct MqttConfig {
     /// `MQTT_CLIENT_ID`; empty means a unique id is generated.
     pub client_id: String,
@@ -107,6 +109,64 @@ pub struct MqttConfig {
     pub request_timeout: Duration,
     /// `MQTT_MAX_BUFFERED_PUBLISHES`: QoS 1/2 publishes kept while disconnected.
     pub max_buffered_publishes: usize,
+}
+
+impl std::fmt::Debug for MqttConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured whole, so a new field cannot be left out (or leak).
+        let MqttConfig {
+            client_id,
+            broker_url,
+            broker_port,
+            username,
+            password,
+            keepalive,
+            clean_session,
+            tls_enabled,
+            tls_ca_certs,
+            tls_certfile,
+            tls_keyfile,
+            tls_insecure,
+            tls_version,
+            tls_ciphers,
+            last_will_topic,
+            last_will_message,
+            last_will_qos,
+            last_will_retain,
+            transport,
+            protocol_version,
+            reconnect_min_delay,
+            reconnect_max_delay,
+            request_timeout,
+            max_buffered_publishes,
+        } = self;
+        f.debug_struct("MqttConfig")
+            .field("client_id", client_id)
+            .field("broker_url", broker_url)
+            .field("broker_port", broker_port)
+            .field("username", username)
+            .field("password", &password.as_ref().map(|_| "<redacted>"))
+            .field("keepalive", keepalive)
+            .field("clean_session", clean_session)
+            .field("tls_enabled", tls_enabled)
+            .field("tls_ca_certs", tls_ca_certs)
+            .field("tls_certfile", tls_certfile)
+            .field("tls_keyfile", tls_keyfile)
+            .field("tls_insecure", tls_insecure)
+            .field("tls_version", tls_version)
+            .field("tls_ciphers", tls_ciphers)
+            .field("last_will_topic", last_will_topic)
+            .field("last_will_message", last_will_message)
+            .field("last_will_qos", last_will_qos)
+            .field("last_will_retain", last_will_retain)
+            .field("transport", transport)
+            .field("protocol_version", protocol_version)
+            .field("reconnect_min_delay", reconnect_min_delay)
+            .field("reconnect_max_delay", reconnect_max_delay)
+            .field("request_timeout", request_timeout)
+            .field("max_buffered_publishes", max_buffered_publishes)
+            .finish()
+    }
 }
 
 impl Default for MqttConfig {
@@ -754,5 +814,20 @@ mod tests {
             .map(|s| (s.name.to_string(), s.field.to_string()))
             .collect();
         assert_eq!(rows, table);
+    }
+
+    #[test]
+    fn debug_redacts_the_password() {
+        let config = MqttConfig {
+            username: Some("plant".into()),
+            password: Some("hunter2".into()),
+            ..MqttConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("plant") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

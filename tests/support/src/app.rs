@@ -92,6 +92,14 @@ impl App {
         .await;
     }
 
+    /// Re-reads its password file and ACL, as SIGHUP does for the binary.
+    pub fn reloader(&self) -> example_app::Reloader {
+        self.running
+            .as_ref()
+            .expect("the app is running")
+            .reloader()
+    }
+
     /// Where it serves HTTP.
     pub fn addr(&self) -> SocketAddr {
         self.addr

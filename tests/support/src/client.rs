@@ -96,6 +96,16 @@ impl Ws {
         Ws { framed }
     }
 
+    /// Opens a prepared upgrade request; `Err` with the HTTP status that
+    /// refused it.
+    pub async fn connect_request(request: awc::ws::WebsocketsRequest) -> Result<Ws, u16> {
+        match request.connect().await {
+            Ok((_, framed)) => Ok(Ws { framed }),
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => Err(status.as_u16()),
+            Err(e) => panic!("the WebSocket upgrade failed: {e}"),
+        }
+    }
+
     pub async fn send(&mut self, value: Value) {
         self.send_text(&value.to_string()).await;
     }

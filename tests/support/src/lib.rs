@@ -12,6 +12,8 @@
 //!   its shutdown future; `process`: the real `example-app` binary, for the
 //!   tests about the process itself; `client`: HTTP and WebSocket clients
 //!   speaking the web API contract to either;
+//! * `web`: password files made by `mosquitto_passwd`, and a client that
+//!   sets credentials, cookie and headers itself, over HTTP or HTTPS;
 //! * `browser`: ChromeDriver and a headless Chromium session;
 //! * `wait`: polling with one generous deadline, and waiting for ports.
 #![allow(missing_docs)]
@@ -26,6 +28,7 @@ pub mod observer;
 pub mod process;
 pub mod proxy;
 pub mod wait;
+pub mod web;
 
 pub use app::App;
 pub use browser::Driver;
@@ -37,6 +40,7 @@ pub use observer::Observer;
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use wait::{eventually, free_port, wait_listening, PATIENCE};
+pub use web::{Answer, PasswordFile, WebClient};
 
 /// Initialises logging once (`RUST_LOG` shows the actor's and the app's log
 /// lines in failing tests).

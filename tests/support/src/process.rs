@@ -105,6 +105,21 @@ impl AppProcess {
         Ws::connect(&format!("ws://{}/ws", self.addr)).await
     }
 
+    /// `127.0.0.1:PORT` of its HTTP server.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends the signal `name` (`HUP`, say).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
