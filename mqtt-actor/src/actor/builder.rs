@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use paho_mqtt as paho;
 
-use super::{Connection, Counters, Holder, MqttActor, OfflineBuffer};
+use super::{Connection, Counters, Failover, Holder, MqttActor, OfflineBuffer, TakeoverWatch};
 use crate::client::{connect_options, generated_client_id, install_callbacks, mqtt_version};
 use crate::config::MqttConfig;
 use crate::error::{MqttError, Result};
@@ -113,27 +113,34 @@ impl MqttActorBuilder {
             validate_filter(&filter)?;
             index.add(&filter, Holder::App, qos);
         }
-        let uri = config.server_uri();
+        let uris = config.server_uris();
+        let first = uris.first().cloned().unwrap_or_default();
         let client_id = if config.client_id.is_empty() {
             generated_client_id()
         } else {
-            config.client_id.clone()
+            crate::client_id::expand(&config.client_id)
         };
+        // Each attempt names its broker in its connect options; the client's
+        // own URI is only Paho's default.
         let client = paho::CreateOptionsBuilder::new()
-            .server_uri(&uri)
+            .server_uri(&first)
             .client_id(&client_id)
             .mqtt_version(mqtt_version(&config))
             .persistence(None)
             .create_client()
-            .map_err(|e| MqttError::Client(format!("cannot create a client for {uri}: {e}")))?;
-        let connect_opts = connect_options(&config)?;
+            .map_err(|e| MqttError::Client(format!("cannot create a client for {first}: {e}")))?;
+        let connect_opts = uris
+            .iter()
+            .map(|uri| connect_options(&config, uri))
+            .collect::<Result<Vec<_>>>()?;
         let inbound_dropped = Arc::new(AtomicU64::new(0));
         let streams = install_callbacks(&client, inbound_dropped.clone());
         Ok(MqttActor {
-            uri,
+            failover: Failover::new(uris),
             client_id,
             client,
             connect_opts,
+            takeovers: TakeoverWatch::default(),
             handlers: self.handlers,
             index,
             connection: Connection::new(config.reconnect_min_delay, config.reconnect_max_delay),

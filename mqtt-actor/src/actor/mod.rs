@@ -8,6 +8,9 @@
 //!   validation, the Paho client.
 //! - `connection.rs`: whether the connection is up, and the back-off between
 //!   attempts (pure).
+//! - `failover.rs`: which broker of the failover list the next attempt goes
+//!   to (pure).
+//! - `takeover.rs`: seeing another client with the same client id (pure).
 //! - `lifecycle.rs`: connecting, reconnecting, connection events, waiting for
 //!   and watching the connection, `Disconnect`.
 //! - `subscriptions.rs`: `Subscribe`, `Unsubscribe`, `UnsubscribeAll`, what the
@@ -22,10 +25,12 @@
 mod builder;
 mod connection;
 mod delivery;
+mod failover;
 mod lifecycle;
 mod publishing;
 mod queries;
 mod subscriptions;
+mod takeover;
 
 use std::time::Duration;
 
@@ -44,9 +49,11 @@ pub use builder::MqttActorBuilder;
 
 use connection::Connection;
 use delivery::Backlog;
+use failover::Failover;
 use publishing::{Buffered, OfflineBuffer};
 use queries::Counters;
 use subscriptions::Holder;
+use takeover::TakeoverWatch;
 
 /// How often listeners whose actor stopped are looked for.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -54,13 +61,19 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// The actor. Build it with [`MqttActor::builder`].
 pub struct MqttActor {
     config: MqttConfig,
-    /// The broker URI handed to Paho; named in logs, errors and events.
-    uri: String,
-    /// The id sent to the broker: the configured one, or one generated at build.
+    /// The brokers of the failover list and the one in use (or tried next),
+    /// which logs, errors, events and `GetStatus` name.
+    failover: Failover,
+    /// The id sent to the broker: the configured one (placeholders replaced),
+    /// or one generated at build.
     client_id: String,
     client: paho::AsyncClient,
-    /// Built once from `config` (TLS files are read then); every attempt clones it.
-    connect_opts: paho::ConnectOptions,
+    /// One per broker of the failover list, in its order, built once from
+    /// `config` (TLS files are read then); every attempt clones one.
+    connect_opts: Vec<paho::ConnectOptions>,
+    /// Sees the broker ending connections in the pattern of another client
+    /// with the same id, so that the log says so.
+    takeovers: TakeoverWatch,
     handlers: Handlers,
     /// Who holds which filter, at what QoS, and what the broker granted on the
     /// current connection. A filter is one broker subscription however many
@@ -100,13 +113,18 @@ impl MqttActor {
         self.addr.clone().expect("address is set in started()")
     }
 
+    /// The broker in use, or while disconnected the one tried next.
+    fn uri(&self) -> &str {
+        self.failover.current()
+    }
+
     fn log(&self, level: LogLevel, text: &str) {
         self.handlers.log(level, text);
     }
 
     fn not_connected(&self) -> MqttError {
         MqttError::NotConnected {
-            broker: self.uri.clone(),
+            broker: self.uri().to_string(),
         }
     }
 }
@@ -123,7 +141,7 @@ impl Actor for MqttActor {
         ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep_dead(ctx));
         self.log(
             LogLevel::Info,
-            &format!("client {} connecting to {}", self.client_id, self.uri),
+            &format!("client {} connecting to {}", self.client_id, self.uri()),
         );
         self.connect(ctx);
     }
