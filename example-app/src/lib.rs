@@ -29,7 +29,8 @@
 //!   contract's serde types), `settings` (flags and environment), `metrics`
 //!   (Prometheus), `cache` (last value per topic), `broker` (the embedded
 //!   broker), `access/` (password file, ACL, same-origin rules, login rate
-//!   limit: pure, wired in by the floors above);
+//!   limit: pure, wired in by the floors above), `workers` (the handlers of
+//!   `--handle`, on a broker connection of their own);
 //! * `state`: what handlers and sessions share (it holds sessions only as
 //!   recipients of `GoingAway`);
 //! * `session` (one WebSocket client), `outbox` (its bounded outbound queue
@@ -50,12 +51,13 @@ mod protocol;
 mod session;
 mod settings;
 mod state;
+mod workers;
 
 pub use settings::{MqttArgs, Settings};
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -117,7 +119,7 @@ pub async fn run(
     // The embedded broker, if any, lives until the process exits.
     let embedded = start_embedded_broker(&settings)?;
     let embedded_broker_port = embedded.as_ref().map(|b| b.port());
-    let state = start_mqtt(&settings, embedded_broker_port).await?;
+    let (state, workers) = start_mqtt(&settings, embedded_broker_port).await?;
 
     let payload_cap = settings.max_frame_bytes * 8 + (1 << 20);
     let app_state = state.clone();
@@ -145,7 +147,7 @@ pub async fn run(
     let state = state.into_inner();
     actix_rt::spawn(async move {
         shutdown.await;
-        shut_down(state, handle).await;
+        shut_down(state, workers, handle).await;
     });
     Ok(RunningApp {
         http_addrs,
@@ -166,15 +168,17 @@ fn start_embedded_broker(
     Ok(Some(b))
 }
 
-/// Starts the `MqttActor` (feeding the last-value cache) and builds the shared
-/// state; `embedded_broker_port` replaces the configured broker.
+/// Starts the `MqttActor` (feeding the last-value cache) and the handlers of
+/// `--handle` (if any), and builds the shared state; `embedded_broker_port`
+/// replaces the configured broker.
 async fn start_mqtt(
     settings: &Settings,
     embedded_broker_port: Option<u16>,
-) -> Result<web::Data<AppState>, StartError> {
+) -> Result<(web::Data<AppState>, Option<Addr<MqttActor>>), StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
     let cache = Arc::new(Mutex::new(TopicCache::new(settings.topic_cache_size)));
+    let workers = workers::start(&settings.handle, &config, cache.clone())?;
     let recorder = cache.clone();
     let mqtt = MqttActor::builder(config)
         .on_message(move |_, msg| recorder.lock().expect("cache lock").record(msg))
@@ -182,24 +186,41 @@ async fn start_mqtt(
     let connected = Arc::new(AtomicBool::new(false));
     let readiness = ReadinessFlag(connected.clone()).start();
     mqtt.send(WatchConnection(readiness.recipient())).await?;
-    Ok(web::Data::new(AppState {
+    let state = web::Data::new(AppState {
         mqtt,
         settings: settings.clone(),
         connected,
+        draining: AtomicBool::new(false),
         sessions: Sessions::default(),
         dropped: Default::default(),
         cache,
         metrics: Default::default(),
         started: Instant::now(),
-    }))
+    });
+    Ok((state, workers))
 }
 
-async fn shut_down(state: Arc<AppState>, server: ServerHandle) {
+/// Drains (`/readyz` 503 for `--drain-s` while open sockets are served),
+/// then closes every socket with 1001, leaves the broker cleanly and stops.
+async fn shut_down(state: Arc<AppState>, workers: Option<Addr<MqttActor>>, server: ServerHandle) {
+    state.draining.store(true, Ordering::Release);
+    let drain = state.settings.drain();
+    if !drain.is_zero() {
+        log::info!("draining for {drain:?}: /readyz answers 503, open sockets are still served");
+        actix_rt::time::sleep(drain).await;
+    }
     log::info!("shutting down: closing sessions, disconnecting from the broker");
     state.sessions.close_all();
     // Let the close frames reach the clients before the server stops.
     actix_rt::time::sleep(Duration::from_millis(200)).await;
-    let _ = actix_rt::time::timeout(Duration::from_secs(3), state.mqtt.send(Disconnect)).await;
+    let leave = |mqtt: Addr<MqttActor>| async move {
+        let _ = actix_rt::time::timeout(Duration::from_secs(3), mqtt.send(Disconnect)).await;
+    };
+    futures::future::join(
+        leave(state.mqtt.clone()),
+        futures::future::OptionFuture::from(workers.map(leave)),
+    )
+    .await;
     server.stop(true).await;
 }
 
@@ -210,7 +231,7 @@ mod tests {
     /// The floors of the Layout section of the crate docs, lowest first.
     const FLOORS: &[&[&str]] = &[
         &[
-            "error", "protocol", "settings", "metrics", "cache", "broker", "access",
+            "error", "protocol", "settings", "metrics", "cache", "broker", "access", "workers",
         ],
         &["state"],
         &["session", "outbox", "api", "pages"],

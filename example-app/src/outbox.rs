@@ -273,6 +273,7 @@ impl Handler<ConnectionChanged> for Forwarder {
         self.outbox.event(&Event::Status {
             connected: c.connected,
             broker: c.broker,
+            instance: c.client_id,
         });
     }
 }

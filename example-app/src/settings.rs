@@ -38,6 +38,23 @@ pub struct Settings {
     /// Port for the embedded broker (default: any free port).
     #[arg(long, env = "EMBEDDED_BROKER_PORT")]
     pub embedded_broker_port: Option<u16>,
+    /// A filter the server handles (feeding `/api/topics`), held on a broker
+    /// connection of its own; repeat the flag, or separate filters with
+    /// commas in the variable. With several instances, use a shared
+    /// subscription (`$share/workers/jobs/#`) to handle each message once
+    /// between them.
+    #[arg(
+        long = "handle",
+        env = "HANDLE_FILTERS",
+        value_name = "FILTER",
+        value_delimiter = ','
+    )]
+    pub handle: Vec<String>,
+    /// Seconds between SIGTERM and closing the sockets: `/readyz` answers 503
+    /// meanwhile (so a load balancer stops sending new clients) while open
+    /// sockets are still served.
+    #[arg(long, env = "SHUTDOWN_DRAIN_S", default_value_t = 0)]
+    pub drain_s: u64,
     /// The library's `MQTT_*` settings.
     #[command(flatten)]
     pub mqtt: MqttArgs,
@@ -197,6 +214,11 @@ impl Settings {
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_s.max(1))
     }
+
+    /// How long shutdown drains before closing the sockets.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_s)
+    }
 }
 
 #[cfg(test)]
@@ -269,5 +291,15 @@ mod tests {
         assert_eq!(s.bind, "127.0.0.1:5000");
         assert_eq!((s.max_filters, s.queue_frames), (100, 1000));
         assert_eq!(s.mqtt, MqttArgs::default());
+        assert!(s.handle.is_empty() && s.drain().is_zero());
+    }
+
+    #[test]
+    fn handled_filters_come_from_repeated_flags_or_one_list() {
+        let s = Settings::parse_from(["app", "--handle", "$share/w/a/#", "--handle", "b/+"]);
+        assert_eq!(s.handle, ["$share/w/a/#", "b/+"]);
+        let s = Settings::parse_from(["app", "--handle", "a/#,b/+", "--drain-s", "5"]);
+        assert_eq!(s.handle, ["a/#", "b/+"]);
+        assert_eq!(s.drain(), Duration::from_secs(5));
     }
 }
