@@ -91,6 +91,39 @@ fn split_port(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Paho switches TLS and WebSocket on for a broker of the list that needs
+/// them but never off again for the next one, so every broker of one list
+/// must be reached the same way. Checks `uris` (from [`uris`]) for that;
+/// the error names the first broker that differs from the first.
+pub(crate) fn one_transport(uris: &[String]) -> Result<(), String> {
+    let family = |uri: &str| {
+        let scheme = uri.split_once("://").map_or("tcp", |(s, _)| s);
+        match scheme.to_ascii_lowercase().as_str() {
+            "tcp" | "mqtt" => "tcp",
+            "ssl" | "mqtts" => "ssl",
+            "ws" => "ws",
+            _ => "wss",
+        }
+    };
+    let Some(first) = uris.first() else {
+        return Ok(());
+    };
+    match uris
+        .iter()
+        .enumerate()
+        .find(|(_, u)| family(u) != family(first))
+    {
+        Some((n, uri)) => Err(format!(
+            "entry {} {uri:?} is reached over {} but entry 1 {first:?} over {}: \
+             every broker of a failover list must use the same transport and TLS",
+            n + 1,
+            family(uri),
+            family(first)
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The URIs handed to Paho, in order: full URIs as given, host names
 /// completed with `defaults`. Call after [`check`].
 pub(crate) fn uris(list: &str, defaults: Defaults) -> Vec<String> {
@@ -172,6 +205,18 @@ mod tests {
             assert!(err.starts_with(expected), "{list}: {err}");
         }
         assert!(check("a, tcp://b:1883 ,ws://c:9001/mqtt,[::1]:1").is_ok());
+    }
+
+    #[test]
+    fn a_list_mixing_transports_is_refused() {
+        let mixed = uris("a,ssl://b:8883", TCP);
+        let err = one_transport(&mixed).unwrap_err();
+        assert!(
+            err.starts_with("entry 2 \"ssl://b:8883\" is reached over ssl"),
+            "{err}"
+        );
+        assert!(one_transport(&uris("a, mqtt://b:1, tcp://c:2", TCP)).is_ok());
+        assert!(one_transport(&[]).is_ok());
     }
 
     #[test]

@@ -88,6 +88,11 @@ pub(crate) fn connect_options(config: &MqttConfig, uri: &str) -> Result<paho::Co
     }
     if config.uses_tls() {
         b.ssl_options(ssl_options(config)?);
+    } else {
+        // Paho C's connect prints "checking URI" to stdout for each server
+        // URI when no SSL options are given (a stray debug printf); options
+        // that plain connections never use keep the app's stdout clean.
+        b.ssl_options(paho::SslOptions::default());
     }
     Ok(b.finalize())
 }

@@ -330,7 +330,9 @@ impl MqttConfig {
                 reason,
             ))
         };
-        if let Err(reason) = crate::brokers::check(&self.broker_url) {
+        if let Err(reason) = crate::brokers::check(&self.broker_url)
+            .and_then(|()| crate::brokers::one_transport(&self.server_uris()))
+        {
             return bad("BROKER_URL", &self.broker_url, &reason);
         }
         if let Err(reason) = crate::client_id::check(&self.client_id) {
@@ -572,17 +574,31 @@ mod tests {
         let c = MqttConfig::from_pairs(
             "MQTT",
             [
-                ("BROKER_URL", "node1, node2:1884,ssl://node3:8883"),
+                ("BROKER_URL", "node1, node2:1884,tcp://node3:1885"),
                 ("BROKER_PORT", "1999"),
             ],
         )
         .unwrap();
         assert_eq!(
             c.server_uris(),
-            ["tcp://node1:1999", "tcp://node2:1884", "ssl://node3:8883"]
+            ["tcp://node1:1999", "tcp://node2:1884", "tcp://node3:1885"]
         );
         assert_eq!(c.server_uri(), "tcp://node1:1999");
-        assert!(c.uses_tls(), "one ssl:// entry needs the TLS options");
+        let c = MqttConfig::from_pairs(
+            "MQTT",
+            [
+                ("BROKER_URL", "ssl://a:8883,ssl://b:8883"),
+                ("TLS_INSECURE", "true"),
+            ],
+        )
+        .unwrap();
+        assert!(c.uses_tls(), "ssl:// entries need the TLS options");
+        let err = MqttConfig::from_pairs("MQTT", [("BROKER_URL", "a,ssl://b:8883")]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("MQTT_BROKER_URL") && text.contains("entry 2"),
+            "{text}"
+        );
         let err = MqttConfig::from_pairs("MQTT", [("BROKER_URL", "node1,,node3")]).unwrap_err();
         assert_eq!(
             err.to_string(),

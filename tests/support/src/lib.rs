@@ -30,6 +30,7 @@ pub mod mqtt;
 pub mod observer;
 pub mod process;
 pub mod proxy;
+pub mod rabbitmq;
 pub mod wait;
 
 pub use app::App;
@@ -43,6 +44,7 @@ pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_
 pub use observer::Observer;
 pub use process::AppProcess;
 pub use proxy::Proxy;
+pub use rabbitmq::RabbitCluster;
 pub use wait::{eventually, free_port, wait_listening, PATIENCE};
 
 /// Initialises logging once (`RUST_LOG` shows the actor's and the app's log
