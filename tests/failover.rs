@@ -1,7 +1,8 @@
-//! The library past one broker, against real Mosquittos: a failover list
-//! (connect to the first broker that answers, move on when it is lost,
-//! subscriptions re-issued there, buffered publishes to whichever comes back
-//! first), and the warning about two clients with one client id.
+//! The library past one broker and one instance, against real Mosquittos: a
+//! failover list (connect to the first broker that answers, move on when it
+//! is lost, subscriptions re-issued there, buffered publishes to whichever
+//! comes back first), the warning about two clients with one client id, and
+//! handlers that run once per cluster on a shared subscription.
 
 use std::sync::{Arc, Mutex};
 
@@ -181,6 +182,103 @@ async fn the_client_id_names_the_host_and_the_process_when_asked() {
             && !status.client_id.contains('{'),
         "{}",
         status.client_id
+    );
+    mqtt.send(Disconnect).await.expect("the actor answers");
+}
+
+#[actix_rt::test]
+async fn handlers_on_a_shared_subscription_of_their_own_run_once_per_cluster() {
+    init_logging();
+    const JOBS: usize = 200;
+    let broker = Mosquitto::start();
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        // As the README shows: browsers' listeners on one actor, the
+        // handlers' shared subscription on another.
+        let web = MqttActor::builder(mqtt_config(&broker.url()))
+            .start()
+            .expect("the actor starts");
+        let (handled, on_message) = recorder::<MqttMessage>();
+        let workers = MqttActor::builder(mqtt_config(&broker.url()))
+            .subscribe("$share/workers/jobs/#", QoS::AtLeastOnce)
+            .on_message(on_message)
+            .start()
+            .expect("the actor starts");
+        wait_connected(&web, true).await;
+        wait_active(&workers, "$share/workers/jobs/#").await;
+        let seen: Recorded<MqttMessage> = Default::default();
+        let listener = Collector(seen.clone()).start();
+        web.send(Subscribe::new("jobs/#").listener(listener.recipient()))
+            .await
+            .expect("the actor answers")
+            .expect("the broker grants jobs/#");
+        instances.push((web, workers, handled, seen));
+    }
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    for i in 0..JOBS {
+        feed.publish(&format!("jobs/{i}"), "job", 1, false).await;
+    }
+    let all: Vec<String> = (0..JOBS).map(|i| format!("jobs/{i}")).collect();
+    for (_, _, _, seen) in &instances {
+        eventually("every job reached each instance's listener", || async {
+            (topics(seen) == all).then_some(())
+        })
+        .await;
+    }
+    let handled = eventually("every job handled", || async {
+        let mut handled: Vec<String> = instances.iter().flat_map(|i| topics(&i.2)).collect();
+        (handled.len() >= JOBS).then(|| {
+            handled.sort();
+            handled
+        })
+    })
+    .await;
+    let mut once = all.clone();
+    once.sort();
+    assert_eq!(
+        handled, once,
+        "each job handled exactly once between the instances"
+    );
+    for (web, workers, _, _) in instances {
+        web.send(Disconnect).await.expect("the actor answers");
+        workers.send(Disconnect).await.expect("the actor answers");
+    }
+}
+
+#[actix_rt::test]
+async fn a_shared_and_an_overlapping_ordinary_filter_on_one_connection_log_a_warning() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let logs: Arc<Mutex<Vec<String>>> = Default::default();
+    let held = logs.clone();
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .subscribe("$share/workers/jobs/#", QoS::AtLeastOnce)
+        .subscribe("news/#", QoS::AtLeastOnce)
+        .on_log(move |_, text| held.lock().unwrap().push(text.to_string()))
+        .start()
+        .expect("the actor starts");
+    wait_active(&mqtt, "news/#").await;
+    let warned = |logs: &Arc<Mutex<Vec<String>>>| {
+        logs.lock()
+            .unwrap()
+            .iter()
+            .filter(|t| t.contains("shared subscription"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(warned(&logs).is_empty(), "news/# does not overlap jobs/#");
+    let seen: Recorded<MqttMessage> = Default::default();
+    let listener = Collector(seen).start();
+    mqtt.send(Subscribe::new("jobs/+").listener(listener.recipient()))
+        .await
+        .expect("the actor answers")
+        .expect("the broker grants jobs/+");
+    let warnings = warned(&logs);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("$share/workers/jobs/#") && warnings[0].contains("jobs/+"),
+        "{}",
+        warnings[0]
     );
     mqtt.send(Disconnect).await.expect("the actor answers");
 }

@@ -141,6 +141,7 @@ impl MqttActorBuilder {
             client,
             connect_opts,
             takeovers: TakeoverWatch::default(),
+            mixed_shares_warned: Default::default(),
             handlers: self.handlers,
             index,
             connection: Connection::new(config.reconnect_min_delay, config.reconnect_max_delay),

@@ -86,6 +86,11 @@ impl MqttActor {
             LogLevel::Info,
             &format!("client {} connected to {}", self.client_id, self.uri()),
         );
+        if !reconnect {
+            // The builder's filters, which came in without a `Subscribe`.
+            let filters: Vec<String> = self.index.entries().map(|(f, _)| f.to_string()).collect();
+            filters.iter().for_each(|f| self.warn_if_shares_mix(f));
+        }
         self.resubscribe(ctx);
         self.flush_offline(ctx);
         self.notify_watchers();

@@ -11,6 +11,8 @@
 //! - `failover.rs`: which broker of the failover list the next attempt goes
 //!   to (pure).
 //! - `takeover.rs`: seeing another client with the same client id (pure).
+//! - `sharing.rs`: the warning about a shared subscription next to an
+//!   overlapping ordinary one on one connection.
 //! - `lifecycle.rs`: connecting, reconnecting, connection events, waiting for
 //!   and watching the connection, `Disconnect`.
 //! - `subscriptions.rs`: `Subscribe`, `Unsubscribe`, `UnsubscribeAll`, what the
@@ -29,6 +31,7 @@ mod failover;
 mod lifecycle;
 mod publishing;
 mod queries;
+mod sharing;
 mod subscriptions;
 mod takeover;
 
@@ -74,6 +77,8 @@ pub struct MqttActor {
     /// Sees the broker ending connections in the pattern of another client
     /// with the same id, so that the log says so.
     takeovers: TakeoverWatch,
+    /// Shared filters already warned about (see `sharing.rs`): once each.
+    mixed_shares_warned: std::collections::HashSet<String>,
     handlers: Handlers,
     /// Who holds which filter, at what QoS, and what the broker granted on the
     /// current connection. A filter is one broker subscription however many
