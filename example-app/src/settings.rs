@@ -133,7 +133,7 @@ fn library_settings() -> impl Iterator<Item = LibrarySetting> {
     mqtt_actor::SETTINGS.iter().map(|s| {
         let (help, default) = match s.name {
             "BROKER_URL" => (
-                "Broker host or URI (tcp://, ssl://, ws://, wss://); unset: the embedded broker",
+                "Broker host or URI (tcp://, ssl://, ws://, wss://), or a comma-separated failover list of them; unset: the embedded broker",
                 "",
             ),
             _ => (s.help, s.default),
