@@ -45,7 +45,7 @@ pub use observer::Observer;
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;
-pub use wait::{eventually, free_port, wait_listening, PATIENCE};
+pub use wait::{eventually, free_port, wait_listening, wait_listening_within, PATIENCE};
 
 /// Initialises logging once (`RUST_LOG` shows the actor's and the app's log
 /// lines in failing tests).

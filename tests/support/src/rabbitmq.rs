@@ -9,10 +9,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::{free_port, wait_listening};
+use crate::{free_port, wait_listening_within};
+
+/// How long a node may take to boot: about 10 s on an idle machine, several
+/// times that when the machine is busy; a passing test never waits this long.
+const BOOT_PATIENCE: Duration = Duration::from_secs(180);
 
 /// The server and its control tool, where Debian puts them (the wrappers in
 /// /usr/sbin would switch to the `rabbitmq` user and its fixed directories).
@@ -99,7 +104,7 @@ impl RabbitCluster {
         let node = &mut self.nodes[i];
         let ports = [node.mqtt_port, node.amqp_port];
         let child = node.child.as_mut().expect("the node was started");
-        if let Err(status) = wait_listening(&node.name, child, &ports) {
+        if let Err(status) = wait_listening_within(&node.name, child, &ports, BOOT_PATIENCE) {
             let log = std::fs::read_dir(node.dir.join("log"))
                 .into_iter()
                 .flatten()
