@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 install_missing "${BUILD_PACKAGES[@]}" mosquitto mosquitto-clients chromium chromium-driver
+# The tests of several instances: a load balancer and a clustered broker.
+install_missing haproxy rabbitmq-server
 ensure_rust
 
 cargo fmt --all -- --check

@@ -24,6 +24,7 @@ export const conn = {
   nextId: 1,
   pending: new Map(), // id -> { kind, ...context }
   brokerConnected: false,
+  instance: '', // the server instance of the last status frame (docs/protocol.md)
 };
 
 /** Handlers of the frame types the panels own, by type (see onFrame). */
@@ -221,7 +222,21 @@ function onFrame(data) {
   }
 }
 
+/**
+ * Behind a load balancer a reconnect may land on another instance of the
+ * server: say so, since the panels' subscriptions are being made again there.
+ */
+function noteInstance(instance) {
+  if (typeof instance !== 'string' || !instance) return;
+  const before = conn.instance;
+  conn.instance = instance;
+  if (!before || before === instance) return;
+  notice('info', 'Reconnected to another server (' + instance + '): your subscriptions are restored there.',
+    { key: 'reconnected', testid: 'reconnected-notice', timeout: 20000 });
+}
+
 function onStatus(msg) {
+  noteInstance(msg.instance);
   const connected = msg.connected === true;
   const was = setBrokerState(connected, msg.broker);
   if (connected && !was) emit('brokerBack');

@@ -715,3 +715,34 @@ async fn the_login_page_signs_in_shows_refusals_inline_and_signs_out() {
     setup.app.reloader().reload().expect("the files reload");
     wait_for_login_page(&page).await;
 }
+
+/// Sends `request` as raw bytes (no client adds a `Host`) and returns the
+/// status line's code.
+async fn raw_status(addr: std::net::SocketAddr, request: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"))
+}
+
+#[actix_rt::test]
+async fn health_checks_without_a_host_are_answered_and_other_routes_are_not() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port).await;
+    // HAProxy's `option httpchk` sends HTTP/1.0 without a Host header.
+    for path in ["/healthz", "/readyz"] {
+        let request = format!("GET {path} HTTP/1.0\r\n\r\n");
+        assert_eq!(raw_status(app.addr(), &request).await, 200, "{path}");
+    }
+    let request = "GET /api/status HTTP/1.0\r\n\r\n";
+    assert_eq!(raw_status(app.addr(), request).await, 421);
+    let request = "GET /api/status HTTP/1.0\r\nHost: evil.example\r\n\r\n";
+    assert_eq!(raw_status(app.addr(), request).await, 421);
+}

@@ -138,15 +138,16 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "ok": true }))
 }
 
-/// `GET /readyz`: 200 while connected to the broker.
+/// `GET /readyz`: 200 while connected to the broker and not shutting down.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let connected = state.connected.load(Ordering::Acquire);
-    let mut response = if connected {
+    let draining = state.draining.load(Ordering::Acquire);
+    let mut response = if connected && !draining {
         HttpResponse::Ok()
     } else {
         HttpResponse::ServiceUnavailable()
     };
-    response.json(json!({ "connected": connected }))
+    response.json(json!({ "connected": connected, "draining": draining }))
 }
 
 /// `GET /metrics`

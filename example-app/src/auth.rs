@@ -113,7 +113,10 @@ async fn admit(req: &ServiceRequest) -> Result<(), HttpResponse> {
         return Err(HttpResponse::ServiceUnavailable().finish());
     };
     let host = host_of(req);
-    if !rules.host_allowed(host.as_deref()) {
+    // Load balancers' health checks often send no Host (HTTP/1.0), and these
+    // two answers reveal nothing a rebinding page could use.
+    let health_check = matches!(req.path(), "/healthz" | "/readyz");
+    if !health_check && !rules.host_allowed(host.as_deref()) {
         let shown = host.as_deref().unwrap_or("(none)");
         log::info!(
             "refused: {} {} for the host {shown:?}",

@@ -32,7 +32,8 @@
 //!   it), `access/` (password file, ACL, same-origin rules, login rate
 //!   limit: pure, wired in by the floors above), `gate` (the access policy
 //!   with the state of sign-ins, and who a request acts for), `tls` (the
-//!   HTTPS certificate);
+//!   HTTPS certificate), `workers` (the handlers of `--handle`, on a broker
+//!   connection of their own);
 //! * `state`: what handlers and sessions share (it holds sessions only as
 //!   recipients of `GoingAway`);
 //! * `session` (one WebSocket client), `outbox` (its bounded outbound queue
@@ -58,12 +59,13 @@ mod session;
 mod settings;
 mod state;
 mod tls;
+mod workers;
 
 pub use settings::{MqttArgs, SessionKey, Settings};
 
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -227,7 +229,7 @@ pub async fn run(
     let embedded_broker_port = embedded.as_ref().map(|b| b.port());
     // The app's own client skips the guard in front of the broker (guard.rs).
     let internal_port = embedded.as_ref().map(|b| b.internal_port());
-    let state = start_mqtt(&settings, internal_port, gate.clone()).await?;
+    let (state, workers) = start_mqtt(&settings, internal_port, gate.clone()).await?;
 
     let payload_cap = settings.max_frame_bytes * 8 + (1 << 20);
     let app_state = state.clone();
@@ -267,7 +269,7 @@ pub async fn run(
     let state = state.into_inner();
     actix_rt::spawn(async move {
         shutdown.await;
-        shut_down(state, handle).await;
+        shut_down(state, workers, handle).await;
     });
     Ok(RunningApp {
         http_addrs,
@@ -290,16 +292,18 @@ fn start_embedded_broker(
     Ok(Some(b))
 }
 
-/// Starts the `MqttActor` (feeding the last-value cache) and builds the shared
-/// state; `embedded_broker_port` replaces the configured broker.
+/// Starts the `MqttActor` (feeding the last-value cache) and the handlers of
+/// `--handle` (if any), and builds the shared state; `embedded_broker_port`
+/// replaces the configured broker.
 async fn start_mqtt(
     settings: &Settings,
     embedded_broker_port: Option<u16>,
     gate: Arc<Gate>,
-) -> Result<web::Data<AppState>, StartError> {
+) -> Result<(web::Data<AppState>, Option<Addr<MqttActor>>), StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
     let cache = Arc::new(Mutex::new(TopicCache::new(settings.topic_cache_size)));
+    let workers = workers::start(&settings.handle, &config, cache.clone())?;
     let recorder = cache.clone();
     let mqtt = MqttActor::builder(config)
         .on_message(move |_, msg| recorder.lock().expect("cache lock").record(msg))
@@ -307,25 +311,42 @@ async fn start_mqtt(
     let connected = Arc::new(AtomicBool::new(false));
     let readiness = ReadinessFlag(connected.clone()).start();
     mqtt.send(WatchConnection(readiness.recipient())).await?;
-    Ok(web::Data::new(AppState {
+    let state = web::Data::new(AppState {
         mqtt,
         settings: settings.clone(),
         connected,
+        draining: AtomicBool::new(false),
         sessions: Sessions::default(),
         dropped: Default::default(),
         cache,
         metrics: Default::default(),
         started: Instant::now(),
         gate,
-    }))
+    });
+    Ok((state, workers))
 }
 
-async fn shut_down(state: Arc<AppState>, server: ServerHandle) {
+/// Drains (`/readyz` 503 for `--drain-s` while open sockets are served),
+/// then closes every socket with 1001, leaves the broker cleanly and stops.
+async fn shut_down(state: Arc<AppState>, workers: Option<Addr<MqttActor>>, server: ServerHandle) {
+    state.draining.store(true, Ordering::Release);
+    let drain = state.settings.drain();
+    if !drain.is_zero() {
+        log::info!("draining for {drain:?}: /readyz answers 503, open sockets are still served");
+        actix_rt::time::sleep(drain).await;
+    }
     log::info!("shutting down: closing sessions, disconnecting from the broker");
     state.sessions.close_all();
     // Let the close frames reach the clients before the server stops.
     actix_rt::time::sleep(Duration::from_millis(200)).await;
-    let _ = actix_rt::time::timeout(Duration::from_secs(3), state.mqtt.send(Disconnect)).await;
+    let leave = |mqtt: Addr<MqttActor>| async move {
+        let _ = actix_rt::time::timeout(Duration::from_secs(3), mqtt.send(Disconnect)).await;
+    };
+    futures::future::join(
+        leave(state.mqtt.clone()),
+        futures::future::OptionFuture::from(workers.map(leave)),
+    )
+    .await;
     server.stop(true).await;
 }
 
@@ -337,7 +358,7 @@ mod tests {
     const FLOORS: &[&[&str]] = &[
         &[
             "error", "protocol", "settings", "metrics", "cache", "broker", "guard", "access",
-            "gate", "tls",
+            "gate", "tls", "workers",
         ],
         &["state"],
         &["session", "outbox", "api", "pages", "auth"],

@@ -303,6 +303,7 @@ impl Handler<ConnectionChanged> for Forwarder {
         self.outbox.event(&Event::Status {
             connected: c.connected,
             broker: c.broker,
+            instance: c.client_id,
         });
     }
 }

@@ -133,6 +133,8 @@ pub enum Event {
         connected: bool,
         /// The broker.
         broker: String,
+        /// Which app instance serves the socket (its MQTT client id).
+        instance: String,
     },
     /// A request failed.
     Error {

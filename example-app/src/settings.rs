@@ -90,6 +90,23 @@ pub struct Settings {
     /// Serve /metrics without a user even when a password file is set.
     #[arg(long, env = "METRICS_PUBLIC", value_parser = clap::builder::BoolishValueParser::new())]
     pub metrics_public: bool,
+    /// A filter the server handles (feeding `/api/topics`), held on a broker
+    /// connection of its own; repeat the flag, or separate filters with
+    /// commas in the variable. With several instances, use a shared
+    /// subscription (`$share/workers/jobs/#`) to handle each message once
+    /// between them.
+    #[arg(
+        long = "handle",
+        env = "HANDLE_FILTERS",
+        value_name = "FILTER",
+        value_delimiter = ','
+    )]
+    pub handle: Vec<String>,
+    /// Seconds between SIGTERM and closing the sockets: `/readyz` answers 503
+    /// meanwhile (so a load balancer stops sending new clients) while open
+    /// sockets are still served.
+    #[arg(long, env = "SHUTDOWN_DRAIN_S", default_value_t = 0)]
+    pub drain_s: u64,
     /// The library's `MQTT_*` settings.
     #[command(flatten)]
     pub mqtt: MqttArgs,
@@ -216,7 +233,7 @@ fn library_settings() -> impl Iterator<Item = LibrarySetting> {
     mqtt_actor::SETTINGS.iter().map(|s| {
         let (help, default) = match s.name {
             "BROKER_URL" => (
-                "Broker host or URI (tcp://, ssl://, ws://, wss://); unset: the embedded broker",
+                "Broker host or URI (tcp://, ssl://, ws://, wss://), or a comma-separated failover list of them; unset: the embedded broker",
                 "",
             ),
             _ => (s.help, s.default),
@@ -301,6 +318,11 @@ impl Settings {
     /// How long a login through the login page lasts.
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_s.max(1))
+    }
+
+    /// How long shutdown drains before closing the sockets.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_s)
     }
 }
 
@@ -465,5 +487,15 @@ mod tests {
         assert!(s.password_file.is_none() && s.acl_file.is_none());
         assert!(!s.allow_anonymous && !s.metrics_public);
         assert_eq!(s.session_ttl(), Duration::from_secs(12 * 3600));
+        assert!(s.handle.is_empty() && s.drain().is_zero());
+    }
+
+    #[test]
+    fn handled_filters_come_from_repeated_flags_or_one_list() {
+        let s = Settings::parse_from(["app", "--handle", "$share/w/a/#", "--handle", "b/+"]);
+        assert_eq!(s.handle, ["$share/w/a/#", "b/+"]);
+        let s = Settings::parse_from(["app", "--handle", "a/#,b/+", "--drain-s", "5"]);
+        assert_eq!(s.handle, ["a/#", "b/+"]);
+        assert_eq!(s.drain(), Duration::from_secs(5));
     }
 }

@@ -26,6 +26,9 @@ pub struct AppState {
     /// Broker connection (`/readyz`, and publishes fail fast without it),
     /// kept current by [`ReadinessFlag`].
     pub connected: Arc<AtomicBool>,
+    /// Set when shutdown begins: `/readyz` answers 503 from then on, so that
+    /// a load balancer sends no new clients while open sockets drain.
+    pub draining: AtomicBool,
     /// Open sessions.
     pub sessions: Sessions,
     /// Messages dropped for slow sessions.

@@ -39,6 +39,31 @@ async fn sigterm_closes_sockets_with_1001_and_exits_cleanly_without_the_will() {
 }
 
 #[actix_rt::test]
+async fn sigterm_with_a_drain_answers_readyz_503_while_serving_then_closes_and_exits_0() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let mut app = AppProcess::start(BINARY, broker.port, &[("SHUTDOWN_DRAIN_S", "2")]);
+    let http = app.http();
+    let mut ws = app.ws().await;
+    assert_eq!(ws.next_of("status").await["connected"], true);
+    assert_eq!(http.get("/readyz").await.0, 200);
+
+    app.send_sigterm();
+    eventually("/readyz answers 503 while draining", || async {
+        (http.get("/readyz").await.0 == 503).then_some(())
+    })
+    .await;
+    let pong = ws.request(serde_json::json!({"type": "ping"}), 1).await;
+    assert_eq!(pong["type"], "pong", "open sockets are still served");
+    match ws.closed().await {
+        Closed::Frame(Some(reason)) => assert_eq!(u16::from(reason.code), 1001),
+        other => panic!("expected a 1001 close frame, got {other:?}"),
+    }
+    let status = app.wait_exit();
+    assert!(status.success(), "exit status {status}");
+}
+
+#[actix_rt::test]
 async fn without_a_broker_url_the_binary_prints_its_embedded_broker_and_serves() {
     init_logging();
     let app = AppProcess::start_with(BINARY, &[]);

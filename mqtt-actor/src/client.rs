@@ -114,14 +114,16 @@ pub(crate) fn mqtt_version(config: &MqttConfig) -> u32 {
     }
 }
 
-pub(crate) fn connect_options(config: &MqttConfig) -> Result<paho::ConnectOptions> {
+/// The options of a connection to `uri`, one broker of the failover list.
+pub(crate) fn connect_options(config: &MqttConfig, uri: &str) -> Result<paho::ConnectOptions> {
     let mut b = match (config.transport, config.protocol_version) {
         (Transport::Tcp, ProtocolVersion::V311) => paho::ConnectOptionsBuilder::new_v3(),
         (Transport::Tcp, ProtocolVersion::V5) => paho::ConnectOptionsBuilder::new_v5(),
         (Transport::Websockets, ProtocolVersion::V311) => paho::ConnectOptionsBuilder::new_ws(),
         (Transport::Websockets, ProtocolVersion::V5) => paho::ConnectOptionsBuilder::new_ws_v5(),
     };
-    b.keep_alive_interval(Duration::from_secs(config.keepalive))
+    b.server_uris(&[uri])
+        .keep_alive_interval(Duration::from_secs(config.keepalive))
         .connect_timeout(config.request_timeout);
     match config.protocol_version {
         ProtocolVersion::V311 => b.clean_session(config.clean_session),
@@ -145,6 +147,11 @@ pub(crate) fn connect_options(config: &MqttConfig) -> Result<paho::ConnectOption
     }
     if config.uses_tls() {
         b.ssl_options(ssl_options(config)?);
+    } else {
+        // Paho C's connect prints "checking URI" to stdout for each server
+        // URI when no SSL options are given (a stray debug printf); options
+        // that plain connections never use keep the app's stdout clean.
+        b.ssl_options(paho::SslOptions::default());
     }
     Ok(b.finalize())
 }

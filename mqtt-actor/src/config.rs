@@ -60,9 +60,12 @@ pub enum TlsVersion {
 /// `Debug` shows every field but the password, which shows as `<redacted>`.
 #[derive(Clone, PartialEq)]
 pub struct MqttConfig {
-    /// `MQTT_CLIENT_ID`; empty means a unique id is generated.
+    /// `MQTT_CLIENT_ID`; empty means a unique id is generated. `{hostname}`
+    /// and `{pid}` in it are replaced by the machine's host name and the
+    /// process id, so that every instance of an application has its own id.
     pub client_id: String,
-    /// `MQTT_BROKER_URL`: a host name, or a full URI (`tcp://`, `ssl://`, `ws://`, `wss://`).
+    /// `MQTT_BROKER_URL`: a host name, or a full URI (`tcp://`, `ssl://`, `ws://`, `wss://`);
+    /// or a comma-separated failover list of them, tried in order.
     pub broker_url: String,
     /// `MQTT_BROKER_PORT`.
     pub broker_port: u16,
@@ -256,9 +259,9 @@ macro_rules! settings {
 
 settings! {
     "CLIENT_ID" => client_id: text, "",
-        "Client id sent to the broker; empty: mqtt-actor-<pid>-<n> is generated.";
+        "Client id sent to the broker; {hostname} and {pid} are replaced; empty: mqtt-actor-<pid>-<n> is generated.";
     "BROKER_URL" => broker_url: trimmed, "localhost",
-        "Broker host name, or a full URI (tcp://, ssl://, ws://, wss://) used as is.";
+        "Broker host name, or a full URI (tcp://, ssl://, ws://, wss://) used as is; a comma-separated list is a failover list.";
     "BROKER_PORT" => broker_port: port, "1883",
         "Broker port (1-65535); not used when the broker URL is a full URI.";
     "USERNAME" => username: optional_text, "",
@@ -388,8 +391,13 @@ impl MqttConfig {
                 reason,
             ))
         };
-        if self.broker_url.trim().is_empty() {
-            return bad("BROKER_URL", &"", "the broker host must not be empty");
+        if let Err(reason) = crate::brokers::check(&self.broker_url)
+            .and_then(|()| crate::brokers::one_transport(&self.server_uris()))
+        {
+            return bad("BROKER_URL", &self.broker_url, &reason);
+        }
+        if let Err(reason) = crate::client_id::check(&self.client_id) {
+            return bad("CLIENT_ID", &self.client_id, reason);
         }
         if self.broker_port == 0 {
             return bad("BROKER_PORT", &0, "expected a port number 1-65535");
@@ -451,46 +459,36 @@ impl MqttConfig {
         Ok(())
     }
 
-    /// The URI handed to Paho: `broker_url` as is when it has a scheme, else
-    /// built from host, port, transport and TLS.
+    /// The URI handed to Paho for the first broker of the list (see
+    /// [`MqttConfig::server_uris`]).
     pub fn server_uri(&self) -> String {
-        if self.broker_url.contains("://") {
-            return self.broker_url.clone();
-        }
+        self.server_uris().into_iter().next().unwrap_or_default()
+    }
+
+    /// The URIs of the failover list, in order: each entry of `broker_url`
+    /// as is when it has a scheme, else built from the host (and its port, or
+    /// `broker_port`), the transport and TLS.
+    pub fn server_uris(&self) -> Vec<String> {
         let scheme = match (self.transport, self.tls_enabled) {
             (Transport::Tcp, false) => "tcp",
             (Transport::Tcp, true) => "ssl",
             (Transport::Websockets, false) => "ws",
             (Transport::Websockets, true) => "wss",
         };
-        format!("{scheme}://{}:{}", self.broker_url, self.broker_port)
+        let defaults = crate::brokers::Defaults {
+            scheme,
+            port: self.broker_port,
+        };
+        crate::brokers::uris(&self.broker_url, defaults)
     }
 
-    /// `host:port` of the broker, for a plain TCP reachability probe.
-    pub(crate) fn tcp_address(&self) -> String {
-        let uri = self.server_uri();
-        let rest = uri.split_once("://").map_or(uri.as_str(), |(_, r)| r);
-        let authority = rest.split('/').next().unwrap_or(rest);
-        if authority.contains(':') {
-            authority.to_string()
-        } else {
-            let port = if uri.starts_with("ws://") {
-                80
-            } else if uri.starts_with("wss://") {
-                443
-            } else {
-                self.broker_port
-            };
-            format!("{authority}:{port}")
-        }
-    }
-
-    /// Whether the connection uses TLS (by flag or by an `ssl://` / `wss://` / `mqtts://` URI).
+    /// Whether the connection uses TLS (by flag or by an `ssl://` / `wss://` /
+    /// `mqtts://` URI in the list).
     pub fn uses_tls(&self) -> bool {
         self.tls_enabled
-            || ["ssl://", "wss://", "mqtts://"]
+            || crate::brokers::entries(&self.broker_url)
                 .iter()
-                .any(|s| self.broker_url.starts_with(s))
+                .any(|e| crate::brokers::uses_tls(e))
     }
 }
 
@@ -645,6 +643,61 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.contains("MQTT_BROKER_PORT") && text.contains("abc"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_failover_list_gives_one_uri_per_broker_and_a_bad_entry_names_itself() {
+        let c = MqttConfig::from_pairs(
+            "MQTT",
+            [
+                ("BROKER_URL", "node1, node2:1884,tcp://node3:1885"),
+                ("BROKER_PORT", "1999"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.server_uris(),
+            ["tcp://node1:1999", "tcp://node2:1884", "tcp://node3:1885"]
+        );
+        assert_eq!(c.server_uri(), "tcp://node1:1999");
+        let c = MqttConfig::from_pairs(
+            "MQTT",
+            [
+                ("BROKER_URL", "ssl://a:8883,ssl://b:8883"),
+                ("TLS_INSECURE", "true"),
+            ],
+        )
+        .unwrap();
+        assert!(c.uses_tls(), "ssl:// entries need the TLS options");
+        let err = MqttConfig::from_pairs("MQTT", [("BROKER_URL", "a,ssl://b:8883")]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("MQTT_BROKER_URL") && text.contains("entry 2"),
+            "{text}"
+        );
+        let err = MqttConfig::from_pairs("MQTT", [("BROKER_URL", "node1,,node3")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid value "node1,,node3" for MQTT_BROKER_URL: entry 2 "": a broker must not be empty"#
+        );
+        let err =
+            MqttConfig::from_pairs("MQTT", [("BROKER_URL", "node1,htp://node2")]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("MQTT_BROKER_URL") && text.contains(r#"entry 2 "htp://node2""#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_client_id_may_name_the_host_and_the_process_but_nothing_else() {
+        assert!(MqttConfig::from_pairs("MQTT", [("CLIENT_ID", "app-{hostname}-{pid}")]).is_ok());
+        let err = MqttConfig::from_pairs("MQTT", [("CLIENT_ID", "app-{host}")]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("MQTT_CLIENT_ID") && text.contains("{host}"),
             "{text}"
         );
     }

@@ -36,7 +36,8 @@ impl LogLevel {
 /// Passed to `on_connect` handlers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connected {
-    /// The broker's URI.
+    /// The URI of the broker connected to (with a failover list: the one
+    /// that answered).
     pub broker: String,
     /// `false` for the first connection, `true` after a reconnect.
     pub reconnect: bool,
@@ -45,7 +46,7 @@ pub struct Connected {
 /// Passed to `on_disconnect` handlers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disconnected {
-    /// The broker's URI.
+    /// The URI of the broker whose connection was lost.
     pub broker: String,
     /// Why the connection ended.
     pub reason: String,

@@ -36,10 +36,14 @@
 //!
 //! - `config.rs`: [`MqttConfig`], the table of settings ([`SETTINGS`]), reading
 //!   them from the environment, TOML or JSON, and validation.
+//! - `brokers.rs`: the broker list of `MQTT_BROKER_URL` (one broker or a
+//!   failover list): checking and completing its entries.
+//! - `client_id.rs`: `{hostname}` and `{pid}` in `MQTT_CLIENT_ID`.
 //! - `actor/`: the [`MqttActor`] and its [`MqttActorBuilder`]; one file per
-//!   job (builder, connection state, lifecycle, subscriptions, publishing,
-//!   delivery to listeners, queries), listed in its module docs; the delivery
-//!   policy is at the top of `actor/delivery.rs`.
+//!   job (builder, connection state, failover, client id watch, lifecycle,
+//!   subscriptions, publishing, delivery to listeners, queries), listed in
+//!   its module docs; the delivery policy is at the top of
+//!   `actor/delivery.rs`.
 //! - `messages.rs`: the public vocabulary: [`Subscribe`], [`Unsubscribe`],
 //!   [`Publish`], the queries and their answers, [`MqttMessage`].
 //! - `handlers.rs`: the `on_*` callbacks and the events they get
@@ -54,7 +58,9 @@
 #![warn(missing_docs)]
 
 mod actor;
+mod brokers;
 mod client;
+mod client_id;
 mod config;
 mod error;
 mod handlers;

@@ -432,7 +432,8 @@ impl actix::Message for GetSubscriptions {
 pub struct Status {
     /// Connected to the broker right now.
     pub connected: bool,
-    /// The broker's URI.
+    /// The broker's URI: the one in use, or while disconnected the one of
+    /// the failover list tried next.
     pub broker: String,
     /// The client id in use.
     pub client_id: String,
@@ -475,8 +476,11 @@ impl actix::Message for GetStatus {
 pub struct ConnectionChanged {
     /// Connected now.
     pub connected: bool,
-    /// The broker's URI.
+    /// The broker's URI: the one in use, or while disconnected the one of
+    /// the failover list tried next.
     pub broker: String,
+    /// The client id in use, which tells instances of an application apart.
+    pub client_id: String,
 }
 
 impl actix::Message for ConnectionChanged {

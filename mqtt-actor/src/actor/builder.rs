@@ -7,7 +7,10 @@ use std::sync::Arc;
 use actix::prelude::*;
 use paho_mqtt as paho;
 
-use super::{Connection, Counters, Holder, InFlight, MqttActor, OfflineBuffer, Steps};
+use super::{
+    Connection, Counters, Failover, Holder, InFlight, MqttActor, OfflineBuffer, Steps,
+    TakeoverWatch,
+};
 use crate::client::{
     connect_options, generated_client_id, install_callbacks, mqtt_version, InboundDrops,
     INBOUND_CAPACITY,
@@ -130,27 +133,35 @@ impl MqttActorBuilder {
             index.add(&filter, Holder::App, Hold { qos, pending: None });
             plan.add(&filter);
         }
-        let uri = config.server_uri();
+        let uris = config.server_uris();
+        let first = uris.first().cloned().unwrap_or_default();
         let client_id = if config.client_id.is_empty() {
             generated_client_id()
         } else {
-            config.client_id.clone()
+            crate::client_id::expand(&config.client_id)
         };
+        // Each attempt names its broker in its connect options; the client's
+        // own URI is only Paho's default.
         let client = paho::CreateOptionsBuilder::new()
-            .server_uri(&uri)
+            .server_uri(&first)
             .client_id(&client_id)
             .mqtt_version(mqtt_version(&config))
             .persistence(None)
             .create_client()
-            .map_err(|e| MqttError::Client(format!("cannot create a client for {uri}: {e}")))?;
-        let connect_opts = connect_options(&config)?;
+            .map_err(|e| MqttError::Client(format!("cannot create a client for {first}: {e}")))?;
+        let connect_opts = uris
+            .iter()
+            .map(|uri| connect_options(&config, uri))
+            .collect::<Result<Vec<_>>>()?;
         let inbound = Arc::new(InboundDrops::default());
         let streams = install_callbacks(&client, self.inbound_capacity, inbound.clone());
         Ok(MqttActor {
-            uri,
+            failover: Failover::new(uris),
             client_id,
             client,
             connect_opts,
+            takeovers: TakeoverWatch::default(),
+            mixed_shares_warned: Default::default(),
             handlers: self.handlers,
             index,
             plan,

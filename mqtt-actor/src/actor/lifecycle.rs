@@ -1,11 +1,15 @@
-//! Connecting and staying connected: attempts with back-off, what happens when
-//! the connection comes up or goes down, waiting for and watching the
-//! connection, and `Disconnect`.
+//! Connecting and staying connected: attempts along the failover list with
+//! back-off, what happens when the connection comes up or goes down, waiting
+//! for and watching the connection, and `Disconnect`.
+
+use std::time::Instant;
 
 use actix::prelude::*;
 use futures::channel::oneshot;
 
+use super::takeover::{self, says_taken_over};
 use super::MqttActor;
+use crate::brokers;
 use crate::client::ConnectionEvent;
 use crate::error::{MqttError, Result};
 use crate::handlers::{self, Connected, Disconnected, LogLevel};
@@ -16,10 +20,11 @@ impl MqttActor {
         if !self.connection.may_connect() {
             return;
         }
-        let token = self.client.connect(self.connect_opts.clone());
-        let tls = self.config.uses_tls();
-        let uri = self.uri.clone();
-        let addr = self.config.tcp_address();
+        let opts = self.connect_opts[self.failover.index()].clone();
+        let token = self.client.connect(opts);
+        let uri = self.uri().to_string();
+        let tls = self.config.tls_enabled || brokers::uses_tls(&uri);
+        let addr = brokers::tcp_address(&uri, self.config.broker_port);
         async move {
             match token.await {
                 Ok(_) => Ok(()),
@@ -36,10 +41,26 @@ impl MqttActor {
             if let Err(e) = res {
                 act.log(LogLevel::Err, &format!("client {}: {e}", act.client_id));
                 act.last_error = Some(e);
-                act.schedule_reconnect(ctx);
+                act.attempt_failed(ctx);
             }
         })
         .spawn(ctx);
+    }
+
+    /// The next broker of the list is tried at once; after a round in which
+    /// every broker failed, the back-off applies.
+    fn attempt_failed(&mut self, ctx: &mut Context<Self>) {
+        if self.failover.attempt_failed() {
+            return self.schedule_reconnect(ctx);
+        }
+        if self.connection.is_connected() {
+            return;
+        }
+        self.log(
+            LogLevel::Warning,
+            &format!("client {}: trying {} next", self.client_id, self.uri()),
+        );
+        self.connect(ctx);
     }
 
     fn schedule_reconnect(&mut self, ctx: &mut Context<Self>) {
@@ -50,7 +71,8 @@ impl MqttActor {
             LogLevel::Warning,
             &format!(
                 "client {}: reconnecting to {} in {delay:?}",
-                self.client_id, self.uri
+                self.client_id,
+                self.uri()
             ),
         );
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
@@ -58,11 +80,17 @@ impl MqttActor {
 
     fn on_up(&mut self, ctx: &mut Context<Self>) {
         let reconnect = self.connection.up();
+        self.failover.connected();
         self.last_error = None;
         self.log(
             LogLevel::Info,
-            &format!("client {} connected to {}", self.client_id, self.uri),
+            &format!("client {} connected to {}", self.client_id, self.uri()),
         );
+        if !reconnect {
+            // The builder's filters, which came in without a `Subscribe`.
+            let filters: Vec<String> = self.index.entries().map(|(f, _)| f.to_string()).collect();
+            filters.iter().for_each(|f| self.warn_if_shares_mix(f));
+        }
         self.steps.resubscribe_all();
         self.run_step(ctx);
         self.flush_offline(ctx);
@@ -71,7 +99,7 @@ impl MqttActor {
             let _ = w.send(());
         }
         let event = Connected {
-            broker: self.uri.clone(),
+            broker: self.uri().to_string(),
             reconnect,
         };
         handlers::call(&self.handlers.connect, &self.me(), &event);
@@ -85,21 +113,50 @@ impl MqttActor {
         self.fail_in_flight();
         self.log(
             LogLevel::Warning,
-            &format!("client {} lost {}: {reason}", self.client_id, self.uri),
+            &format!("client {} lost {}: {reason}", self.client_id, self.uri()),
         );
+        self.watch_takeovers(&reason);
         self.notify_watchers();
         let event = Disconnected {
-            broker: self.uri.clone(),
+            broker: self.uri().to_string(),
             reason,
         };
         handlers::call(&self.handlers.disconnect, &self.me(), &event);
+        self.failover.lost();
         self.schedule_reconnect(ctx);
+    }
+
+    /// Says plainly when the losses look like another client with the same id.
+    fn watch_takeovers(&mut self, reason: &str) {
+        let explicit = says_taken_over(reason);
+        if !self.takeovers.lost(Instant::now(), explicit) {
+            return;
+        }
+        let why = if explicit {
+            "the broker says the session was taken over".to_string()
+        } else {
+            format!(
+                "the broker ended the connection twice within {:?} (session taken over?)",
+                takeover::WINDOW
+            )
+        };
+        self.log(
+            LogLevel::Warning,
+            &format!(
+                "client {id}: duplicate client id? {why}: another client is probably \
+                 connected with the same client id {id:?}, and each connection takes the \
+                 session over from the other; give every instance its own MQTT_CLIENT_ID \
+                 (e.g. app-{{hostname}}-{{pid}})",
+                id = self.client_id
+            ),
+        );
     }
 
     fn connection_changed(&self) -> ConnectionChanged {
         ConnectionChanged {
             connected: self.connection.is_connected(),
-            broker: self.uri.clone(),
+            broker: self.uri().to_string(),
+            client_id: self.client_id.clone(),
         }
     }
 
@@ -169,7 +226,11 @@ impl Handler<Disconnect> for MqttActor {
         self.connection.stop();
         self.log(
             LogLevel::Info,
-            &format!("client {} disconnecting from {}", self.client_id, self.uri),
+            &format!(
+                "client {} disconnecting from {}",
+                self.client_id,
+                self.uri()
+            ),
         );
         let token = self
             .connection

@@ -8,6 +8,11 @@
 //!   validation, the Paho client.
 //! - `connection.rs`: whether the connection is up, and the back-off between
 //!   attempts (pure).
+//! - `failover.rs`: which broker of the failover list the next attempt goes
+//!   to (pure).
+//! - `takeover.rs`: seeing another client with the same client id (pure).
+//! - `sharing.rs`: the warning about a shared subscription next to an
+//!   overlapping ordinary one on one connection.
 //! - `lifecycle.rs`: connecting, reconnecting, connection events, waiting for
 //!   and watching the connection, `Disconnect`.
 //! - `subscriptions.rs`: `Subscribe`, `Unsubscribe`, `UnsubscribeAll`: a
@@ -25,10 +30,13 @@
 mod builder;
 mod connection;
 mod delivery;
+mod failover;
 mod lifecycle;
 mod publishing;
 mod queries;
+mod sharing;
 mod subscriptions;
+mod takeover;
 
 use std::time::Duration;
 
@@ -48,9 +56,11 @@ pub use builder::MqttActorBuilder;
 
 use connection::Connection;
 use delivery::{Listener, RetainedWindows};
+use failover::Failover;
 use publishing::{Buffered, InFlight, OfflineBuffer};
 use queries::Counters;
 use subscriptions::{AtBroker, Holder, Steps};
+use takeover::TakeoverWatch;
 
 /// How often listeners whose actor stopped are looked for.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -58,13 +68,21 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// The actor. Build it with [`MqttActor::builder`].
 pub struct MqttActor {
     config: MqttConfig,
-    /// The broker URI handed to Paho; named in logs, errors and events.
-    uri: String,
-    /// The id sent to the broker: the configured one, or one generated at build.
+    /// The brokers of the failover list and the one in use (or tried next),
+    /// which logs, errors, events and `GetStatus` name.
+    failover: Failover,
+    /// The id sent to the broker: the configured one (placeholders replaced),
+    /// or one generated at build.
     client_id: String,
     client: paho::AsyncClient,
-    /// Built once from `config` (TLS files are read then); every attempt clones it.
-    connect_opts: paho::ConnectOptions,
+    /// One per broker of the failover list, in its order, built once from
+    /// `config` (TLS files are read then); every attempt clones one.
+    connect_opts: Vec<paho::ConnectOptions>,
+    /// Sees the broker ending connections in the pattern of another client
+    /// with the same id, so that the log says so.
+    takeovers: TakeoverWatch,
+    /// Shared filters already warned about (see `sharing.rs`): once each.
+    mixed_shares_warned: std::collections::HashSet<String>,
     handlers: Handlers,
     /// Who holds which filter, at what QoS, granted or still waiting for SUBACK.
     index: Index<Holder>,
@@ -117,6 +135,11 @@ impl MqttActor {
         self.addr.clone().expect("address is set in started()")
     }
 
+    /// The broker in use, or while disconnected the one tried next.
+    fn uri(&self) -> &str {
+        self.failover.current()
+    }
+
     fn log(&self, level: LogLevel, text: &str) {
         self.handlers.log(level, text);
     }
@@ -126,13 +149,13 @@ impl MqttActor {
         crate::client::Request {
             operation,
             topic: topic.to_string(),
-            broker: self.uri.clone(),
+            broker: self.uri().to_string(),
         }
     }
 
     fn not_connected(&self) -> MqttError {
         MqttError::NotConnected {
-            broker: self.uri.clone(),
+            broker: self.uri().to_string(),
         }
     }
 }
@@ -149,7 +172,7 @@ impl Actor for MqttActor {
         ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep_dead(ctx));
         self.log(
             LogLevel::Info,
-            &format!("client {} connecting to {}", self.client_id, self.uri),
+            &format!("client {} connecting to {}", self.client_id, self.uri()),
         );
         self.connect(ctx);
     }

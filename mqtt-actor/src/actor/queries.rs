@@ -45,7 +45,7 @@ impl MqttActor {
     fn status(&self) -> Status {
         Status {
             connected: self.connection.is_connected(),
-            broker: self.uri.clone(),
+            broker: self.uri().to_string(),
             client_id: self.client_id.clone(),
             messages_in: self.counters.messages_in,
             messages_out: self.counters.messages_out,

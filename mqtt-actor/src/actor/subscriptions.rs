@@ -607,6 +607,7 @@ impl Handler<Subscribe> for MqttActor {
             let e = self.not_connected();
             return Box::pin(async move { Err(e) });
         }
+        self.warn_if_shares_mix(&msg.filter);
         if let Some(listener) = &msg.listener {
             let state = self
                 .listeners

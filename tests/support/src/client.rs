@@ -85,7 +85,50 @@ pub enum Closed {
     Eof,
 }
 
+/// What a socket brought next (see [`Ws::next_or_end`]).
+#[derive(Debug)]
+pub enum Incoming {
+    Frame(Value),
+    Ended(Closed),
+}
+
 impl Ws {
+    /// Connects, or `None` when nothing accepts the upgrade at `url` (a
+    /// client that reconnects tries again later).
+    pub async fn try_connect(url: &str) -> Option<Ws> {
+        let (_, framed) = awc::Client::new()
+            .ws(url)
+            .max_frame_size(64 << 20)
+            .connect()
+            .await
+            .ok()?;
+        Some(Ws { framed })
+    }
+
+    /// The next JSON frame or the end of the socket (pings answered on the
+    /// way); `None` after `wait`.
+    pub async fn next_or_end(&mut self, wait: Duration) -> Option<Incoming> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.framed.next()).await {
+                Err(_) => return None,
+                Ok(None) | Ok(Some(Err(_))) => return Some(Incoming::Ended(Closed::Eof)),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            match frame {
+                ws::Frame::Text(t) => {
+                    let value = serde_json::from_slice(&t).expect("JSON frame");
+                    return Some(Incoming::Frame(value));
+                }
+                ws::Frame::Ping(p) => {
+                    let _ = self.framed.send(ws::Message::Pong(p)).await;
+                }
+                ws::Frame::Close(reason) => return Some(Incoming::Ended(Closed::Frame(reason))),
+                _ => {}
+            }
+        }
+    }
+
     pub async fn connect(url: &str) -> Ws {
         let (_, framed) = awc::Client::new()
             .ws(url)
@@ -104,6 +147,14 @@ impl Ws {
             Err(awc::error::WsClientError::InvalidResponseStatus(status)) => Err(status.as_u16()),
             Err(e) => panic!("the WebSocket upgrade failed: {e}"),
         }
+    }
+
+    /// Sends a request; `false` when the socket is gone.
+    pub async fn try_send(&mut self, value: Value) -> bool {
+        self.framed
+            .send(ws::Message::Text(value.to_string().into()))
+            .await
+            .is_ok()
     }
 
     pub async fn send(&mut self, value: Value) {

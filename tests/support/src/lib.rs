@@ -11,10 +11,13 @@
 //! * `app`: the example app started in-process on port 0, stopped through
 //!   its shutdown future; `process`: the real `example-app` binary, for the
 //!   tests about the process itself; `client`: HTTP and WebSocket clients
-//!   speaking the web API contract to either;
+//!   speaking the web API contract to either; `follower`: a WebSocket client
+//!   that reconnects and re-subscribes by itself, as the dashboard does;
 //! * `web`: password files made by `mosquitto_passwd`, and a client that
 //!   sets credentials, cookie and headers itself, over HTTP or HTTPS;
 //! * `browser`: ChromeDriver and a headless Chromium session;
+//! * `haproxy`: a real HAProxy in front of app instances; `rabbitmq`: a
+//!   two-node RabbitMQ cluster with its MQTT plugin;
 //! * `wait`: polling with one generous deadline, and waiting for ports.
 #![allow(missing_docs)]
 
@@ -22,24 +25,30 @@ pub mod app;
 pub mod browser;
 pub mod certs;
 pub mod client;
+pub mod follower;
+pub mod haproxy;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod observer;
 pub mod process;
 pub mod proxy;
+pub mod rabbitmq;
 pub mod wait;
 pub mod web;
 
 pub use app::App;
 pub use browser::Driver;
 pub use certs::TestCa;
-pub use client::{Closed, Http, Ws};
+pub use client::{Closed, Http, Incoming, Ws};
+pub use follower::Follower;
+pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
 pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
 pub use observer::Observer;
 pub use process::AppProcess;
 pub use proxy::Proxy;
-pub use wait::{eventually, free_port, wait_listening, PATIENCE};
+pub use rabbitmq::RabbitCluster;
+pub use wait::{eventually, free_port, wait_listening, wait_listening_within, PATIENCE};
 pub use web::{Answer, PasswordFile, WebClient};
 
 /// Initialises logging once (`RUST_LOG` shows the actor's and the app's log

@@ -40,6 +40,17 @@ where
 /// as the server `child` starts. `Err` with its exit status if it ended
 /// first; panics naming `what` after [`PATIENCE`].
 pub fn wait_listening(what: &str, child: &mut Child, ports: &[u16]) -> Result<(), ExitStatus> {
+    wait_listening_within(what, child, ports, PATIENCE)
+}
+
+/// [`wait_listening`] with its own deadline, for servers slower to boot
+/// than [`PATIENCE`] allows (an Erlang VM on a loaded machine).
+pub fn wait_listening_within(
+    what: &str,
+    child: &mut Child,
+    ports: &[u16],
+    patience: Duration,
+) -> Result<(), ExitStatus> {
     let start = Instant::now();
     while !ports
         .iter()
@@ -49,8 +60,8 @@ pub fn wait_listening(what: &str, child: &mut Child, ports: &[u16]) -> Result<()
             return Err(status);
         }
         assert!(
-            start.elapsed() < PATIENCE,
-            "{what} did not listen on {ports:?} within {PATIENCE:?}"
+            start.elapsed() < patience,
+            "{what} did not listen on {ports:?} within {patience:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
