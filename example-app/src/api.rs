@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{ApiError, Code};
+use crate::limits::check_web_filter;
 use crate::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
 use crate::state::AppState;
 
@@ -63,6 +64,8 @@ pub async fn subscriptions(state: web::Data<AppState>) -> ApiResult {
 pub async fn add_subscription(state: web::Data<AppState>, body: web::Bytes) -> ApiResult {
     body_limit(&state, &body)?;
     let body: SubscriptionBody = parse_body(&body)?;
+    let s = &state.settings;
+    check_web_filter(&body.topic, s.max_filter_levels, s.max_filter_bytes)?;
     let granted = state
         .mqtt
         .send(Subscribe::new(body.topic.clone()).qos(body.qos))
@@ -97,7 +100,7 @@ pub async fn remove_subscription(
 
 /// `GET /api/topics`
 pub async fn topics(state: web::Data<AppState>) -> HttpResponse {
-    let entries = state.cache.lock().expect("cache lock").entries();
+    let entries = state.cache.entries();
     HttpResponse::Ok().json(entries)
 }
 

@@ -49,6 +49,10 @@ pub struct ApiError {
     pub code: Code,
     /// For people.
     pub message: String,
+    /// An HTTP status other than the code's own (`429`, `503` for a server
+    /// limit reached), for the few answers that need one.
+    #[serde(skip)]
+    status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -57,7 +61,19 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            status: None,
         }
+    }
+
+    /// The same error, answered over HTTP with `status`.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status.unwrap_or(self.code.http_status())
     }
 }
 
@@ -71,7 +87,7 @@ impl std::error::Error for ApiError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.code.http_status()
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -29,7 +29,9 @@
 //!   contract's serde types), `settings` (flags and environment), `metrics`
 //!   (Prometheus), `cache` (last value per topic), `broker` (the embedded
 //!   broker), `access/` (password file, ACL, same-origin rules, login rate
-//!   limit: pure, wired in by the floors above);
+//!   limit: pure, wired in by the floors above), `limits` (filter shape,
+//!   session slots), `filters` (a session's held and pending filters),
+//!   `inflight` (a session's requests in flight and the gate on its socket);
 //! * `state`: what handlers and sessions share (it holds sessions only as
 //!   recipients of `GoingAway`);
 //! * `session` (one WebSocket client), `outbox` (its bounded outbound queue
@@ -43,6 +45,9 @@ mod api;
 mod broker;
 mod cache;
 mod error;
+mod filters;
+mod inflight;
+mod limits;
 mod metrics;
 mod outbox;
 mod pages;
@@ -56,7 +61,7 @@ pub use settings::{MqttArgs, Settings};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -65,6 +70,8 @@ use mqtt_actor::{Disconnect, MqttActor, WatchConnection};
 
 use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
+use crate::limits::SessionSlots;
+use crate::outbox::ConnSocket;
 use crate::state::{AppState, ReadinessFlag, Sessions};
 
 /// Why the app could not start, or why its server failed.
@@ -133,6 +140,7 @@ pub async fn run(
             .route("/ws", web::get().to(session::ws_route))
             .default_service(web::to(api::no_such_route))
     })
+    .on_connect(ConnSocket::note)
     .disable_signals()
     .shutdown_timeout(5)
     .bind(&settings.bind)?;
@@ -174,10 +182,13 @@ async fn start_mqtt(
 ) -> Result<web::Data<AppState>, StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
-    let cache = Arc::new(Mutex::new(TopicCache::new(settings.topic_cache_size)));
+    let cache = Arc::new(TopicCache::new(
+        settings.topic_cache_size,
+        settings.topic_cache_bytes,
+    ));
     let recorder = cache.clone();
     let mqtt = MqttActor::builder(config)
-        .on_message(move |_, msg| recorder.lock().expect("cache lock").record(msg))
+        .on_message(move |_, msg| recorder.record(msg))
         .start()?;
     let connected = Arc::new(AtomicBool::new(false));
     let readiness = ReadinessFlag(connected.clone()).start();
@@ -187,6 +198,7 @@ async fn start_mqtt(
         settings: settings.clone(),
         connected,
         sessions: Sessions::default(),
+        session_slots: SessionSlots::new(settings.max_sessions, settings.max_sessions_per_ip),
         dropped: Default::default(),
         cache,
         metrics: Default::default(),
@@ -210,7 +222,8 @@ mod tests {
     /// The floors of the Layout section of the crate docs, lowest first.
     const FLOORS: &[&[&str]] = &[
         &[
-            "error", "protocol", "settings", "metrics", "cache", "broker", "access",
+            "error", "protocol", "settings", "metrics", "cache", "broker", "access", "limits",
+            "filters", "inflight",
         ],
         &["state"],
         &["session", "outbox", "api", "pages"],

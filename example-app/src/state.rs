@@ -11,6 +11,7 @@ use mqtt_actor::{ConnectionChanged, MqttActor, Publish};
 
 use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
+use crate::limits::SessionSlots;
 use crate::metrics::Metrics;
 use crate::protocol::PublishBody;
 use crate::settings::Settings;
@@ -26,10 +27,12 @@ pub struct AppState {
     pub connected: Arc<AtomicBool>,
     /// Open sessions.
     pub sessions: Sessions,
+    /// Room for more sessions (`WS_MAX_SESSIONS`, `WS_MAX_SESSIONS_PER_IP`).
+    pub session_slots: SessionSlots,
     /// Messages dropped for slow sessions.
     pub dropped: Arc<AtomicU64>,
     /// Last values under server-side subscriptions.
-    pub cache: Arc<Mutex<TopicCache>>,
+    pub cache: Arc<TopicCache>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Start time, for `uptime_s`.
