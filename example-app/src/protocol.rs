@@ -209,11 +209,15 @@ impl<'a> MessageView<'a> {
             #[serde(flatten)]
             view: MessageView<'a>,
         }
-        serde_json::to_string(&Frame {
+        let mut text = serde_json::to_string(&Frame {
             r#type: "message",
             view: MessageView::of(msg),
         })
-        .expect("message frames always serialize")
+        .expect("message frames always serialize");
+        // Queues count frames by their length: let that be what they hold
+        // (the writer's doubling leaves up to twice as much allocated).
+        text.shrink_to_fit();
+        text
     }
 }
 

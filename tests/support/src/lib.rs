@@ -13,6 +13,7 @@
 //!   tests about the process itself; `client`: HTTP and WebSocket clients
 //!   speaking the web API contract to either;
 //! * `browser`: ChromeDriver and a headless Chromium session;
+//! * `memory`: live heap bytes (a counting allocator) and RSS of the test process;
 //! * `wait`: polling with one generous deadline, and waiting for ports.
 #![allow(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod app;
 pub mod browser;
 pub mod certs;
 pub mod client;
+pub mod memory;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod observer;
@@ -30,7 +32,7 @@ pub mod wait;
 pub use app::App;
 pub use browser::Driver;
 pub use certs::TestCa;
-pub use client::{Closed, Http, Ws};
+pub use client::{Closed, Http, Ws, WsReceiver, WsSender};
 pub use mosquitto::{Mosquitto, MosquittoOptions};
 pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
 pub use observer::Observer;
