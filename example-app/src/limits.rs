@@ -2,9 +2,11 @@
 //! (the session and the HTTP handlers apply them; README "Limits" lists them
 //! all):
 //!
-//! - [`check_web_filter`]: a filter from the web is short and shallow, so the
-//!   library's topic index (one node per level, walked recursively) never
-//!   sees a filter of 60,000 levels;
+//! - [`check_web_filter`], [`check_web_topic`]: a filter or topic from the
+//!   web is short and shallow, so the library's topic index (one node per
+//!   level, walked recursively) never sees a filter of 60,000 levels, and
+//!   holds nothing a broker refuses by closing the connection (which would
+//!   be the server's one connection, for everyone);
 //! - [`SessionSlots`]: open WebSocket sessions, in all and per IP address.
 
 use std::collections::HashMap;
@@ -19,27 +21,66 @@ use crate::error::{ApiError, Code};
 /// `max_levels` levels (`invalid_topic` beyond, as for any filter that breaks
 /// MQTT's rules), then MQTT's rules themselves.
 pub fn check_web_filter(filter: &str, max_levels: usize, max_bytes: usize) -> Result<(), ApiError> {
+    check_shape(filter, max_levels, max_bytes)?;
+    mqtt_actor::validate_filter(filter)?;
+    check_characters(filter)
+}
+
+/// Checks a topic a web client publishes to, as [`check_web_filter`] does a
+/// filter: brokers refuse deep topics too (Mosquitto drops a client that
+/// publishes to one of more than 200 levels).
+pub fn check_web_topic(topic: &str, max_levels: usize, max_bytes: usize) -> Result<(), ApiError> {
+    check_shape(topic, max_levels, max_bytes)?;
+    mqtt_actor::validate_topic(topic)?;
+    check_characters(topic)
+}
+
+fn check_shape(topic: &str, max_levels: usize, max_bytes: usize) -> Result<(), ApiError> {
     // Length first: counting levels then walks at most `max_bytes` bytes.
-    if filter.len() > max_bytes {
+    if topic.len() > max_bytes {
         return Err(ApiError::new(
             Code::InvalidTopic,
             format!(
-                "a filter of {} bytes is over the limit of {max_bytes} (WS_MAX_FILTER_BYTES)",
-                filter.len()
+                "a topic or filter of {} bytes is over the limit of {max_bytes} (WS_MAX_FILTER_BYTES)",
+                topic.len()
             ),
         ));
     }
-    let levels = filter.bytes().filter(|b| *b == b'/').count() + 1;
+    let levels = topic.bytes().filter(|b| *b == b'/').count() + 1;
     if levels > max_levels {
         return Err(ApiError::new(
             Code::InvalidTopic,
             format!(
-                "a filter of {levels} levels is over the limit of {max_levels} (WS_MAX_FILTER_LEVELS)"
+                "a topic or filter of {levels} levels is over the limit of {max_levels} (WS_MAX_FILTER_LEVELS)"
             ),
         ));
     }
-    mqtt_actor::validate_filter(filter)?;
     Ok(())
+}
+
+/// MQTT says topics SHOULD NOT hold control characters or Unicode
+/// non-characters, and lets a receiver close the connection over them;
+/// Mosquitto does. One such topic from one web client would cut the server's
+/// broker connection for everyone (and its filters come back with every
+/// reconnect), so they are `invalid_topic` here.
+fn check_characters(topic: &str) -> Result<(), ApiError> {
+    let refused = |c: char| {
+        let c = u32::from(c);
+        c <= 0x1f
+            || (0x7f..=0x9f).contains(&c)
+            || (0xfdd0..=0xfdef).contains(&c)
+            || (c & 0xfffe) == 0xfffe
+    };
+    match topic.chars().find(|c| refused(*c)) {
+        None => Ok(()),
+        Some(c) => Err(ApiError::new(
+            Code::InvalidTopic,
+            format!(
+                "topics must not contain control characters or non-characters (found U+{:04X})",
+                u32::from(c)
+            ),
+        )),
+    }
 }
 
 /// The open WebSocket sessions, counted in all and per IP address, so the
@@ -150,6 +191,41 @@ mod tests {
         );
         assert_eq!(
             check_web_filter("a/#/b", 32, 1024).unwrap_err().code,
+            Code::InvalidTopic
+        );
+    }
+
+    #[test]
+    fn characters_a_broker_may_refuse_are_an_invalid_topic() {
+        for bad in [
+            "a\u{1}",
+            "a\u{1f}b",
+            "\u{7f}",
+            "\u{9f}",
+            "\u{fdd0}",
+            "\u{fffe}",
+            "\u{10ffff}",
+        ] {
+            let err = check_web_topic(bad, 32, 1024).unwrap_err();
+            assert_eq!(err.code, Code::InvalidTopic, "{bad:?}");
+            assert_eq!(
+                check_web_filter(bad, 32, 1024).unwrap_err().code,
+                Code::InvalidTopic
+            );
+        }
+        for good in ["a", "ä/ö", "\u{a0}", "\u{fdcf}", "\u{fffd}", "😀/x"] {
+            assert!(check_web_topic(good, 32, 1024).is_ok(), "{good:?}");
+        }
+        assert_eq!(
+            check_web_topic("a/+", 32, 1024).unwrap_err().code,
+            Code::InvalidTopic
+        );
+        assert_eq!(
+            check_web_topic("a/b/c", 2, 1024).unwrap_err().code,
+            Code::InvalidTopic
+        );
+        assert_eq!(
+            check_web_topic("abc", 2, 2).unwrap_err().code,
             Code::InvalidTopic
         );
     }

@@ -242,6 +242,18 @@ pub struct StatusBody {
     pub dropped: u64,
 }
 
+/// The `id` of a frame too large to handle, so that its `too_large` error
+/// still carries it: the frame is scanned, not built (its other fields are
+/// skipped without being copied). `None` when it has no usable id.
+pub fn peek_id(text: &str) -> Option<Value> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Option<Value>,
+    }
+    let id = serde_json::from_str::<IdOnly>(text).ok()?.id?;
+    (id.is_string() || id.is_number()).then_some(id)
+}
+
 /// Parses one text frame into its `id` and request; the error keeps the `id`.
 pub fn parse_request(text: &str) -> Result<(Option<Value>, Request), (Option<Value>, ApiError)> {
     let mut value: Value = serde_json::from_str(text).map_err(|e| {
@@ -316,6 +328,19 @@ mod tests {
         }
         let (id, _) = parse_request(r#"{"type":"dance","id":"x"}"#).unwrap_err();
         assert_eq!(id, Some(json!("x")));
+    }
+
+    #[test]
+    fn the_id_of_a_frame_is_found_without_building_it() {
+        let big = format!(
+            r#"{{"type":"publish","payload":"{}","id":7}}"#,
+            "x".repeat(1000)
+        );
+        assert_eq!(peek_id(&big), Some(json!(7)));
+        assert_eq!(peek_id(r#"{"id":"a"}"#), Some(json!("a")));
+        assert_eq!(peek_id(r#"{"id":[1]}"#), None);
+        assert_eq!(peek_id("[1]"), None);
+        assert_eq!(peek_id("not json"), None);
     }
 
     #[test]

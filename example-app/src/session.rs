@@ -22,7 +22,7 @@ use crate::filters::FilterBook;
 use crate::inflight::{GatedStream, InFlight};
 use crate::limits::{check_web_filter, SessionSlot};
 use crate::outbox::{Activity, ConnSocket, Forwarder, OutboundStream, Outbox, OutboxLimits, Stop};
-use crate::protocol::{parse_request, Event, PublishBody, Request};
+use crate::protocol::{parse_request, peek_id, Event, PublishBody, Request};
 use crate::state::{AppState, GoingAway};
 
 /// `GET /ws`: upgrades to a WebSocket served by a new [`Session`].
@@ -92,7 +92,7 @@ impl Session {
                 Code::TooLarge,
                 format!("frame of {} bytes is over the limit of {limit}", text.len()),
             );
-            return self.outbox.event(&Event::error(None, err));
+            return self.outbox.event(&Event::error(peek_id(&text), err));
         }
         if let Some(text) = self.inflight.admit(text) {
             self.handle_text(text, ctx);

@@ -24,10 +24,10 @@ pub struct Settings {
     /// waiting for the broker's answer (`bad_request` beyond).
     #[arg(long, env = "WS_MAX_FILTERS", default_value_t = 100)]
     pub max_filters: usize,
-    /// Most levels in a filter from the web (`invalid_topic` beyond).
+    /// Most levels in a filter or topic from the web (`invalid_topic` beyond).
     #[arg(long, env = "WS_MAX_FILTER_LEVELS", default_value_t = 32)]
     pub max_filter_levels: usize,
-    /// Longest filter from the web, in bytes (`invalid_topic` beyond).
+    /// Longest filter or topic from the web, in bytes (`invalid_topic` beyond).
     #[arg(long, env = "WS_MAX_FILTER_BYTES", default_value_t = 1024)]
     pub max_filter_bytes: usize,
     /// Outbound frames queued per session before the oldest messages are dropped (`lagged`).

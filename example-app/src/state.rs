@@ -11,7 +11,7 @@ use mqtt_actor::{ConnectionChanged, MqttActor, Publish};
 
 use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
-use crate::limits::SessionSlots;
+use crate::limits::{check_web_topic, SessionSlots};
 use crate::metrics::Metrics;
 use crate::protocol::PublishBody;
 use crate::settings::Settings;
@@ -43,7 +43,8 @@ impl AppState {
     /// Checks a publish from the web (topic, payload, size, connection) and
     /// turns it into the actor's message.
     pub fn publish_request(&self, body: &PublishBody) -> Result<Publish, ApiError> {
-        mqtt_actor::validate_topic(&body.topic)?;
+        let s = &self.settings;
+        check_web_topic(&body.topic, s.max_filter_levels, s.max_filter_bytes)?;
         let payload = body.payload_bytes()?;
         let limit = self.settings.max_frame_bytes;
         if payload.len() > limit {
