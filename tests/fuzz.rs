@@ -176,7 +176,7 @@ fn text_of(frame: Frame, id: u64) -> (String, Option<u64>) {
             // answered with that id; the strategies make none, check it.
             let parsed: Option<Value> = serde_json::from_str(&text).ok();
             assert!(
-                !parsed.is_some_and(|v| v.get("id").is_some()),
+                parsed.as_ref().and_then(|v| v.get("id")).is_none(),
                 "raw frames carry no id: {text}"
             );
             (text, None)
