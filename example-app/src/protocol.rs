@@ -250,6 +250,10 @@ pub fn peek_id(text: &str) -> Option<Value> {
     struct IdOnly {
         id: Option<Value>,
     }
+    // Only an object carries an id (serde would read a struct from `[1]` too).
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
     let id = serde_json::from_str::<IdOnly>(text).ok()?.id?;
     (id.is_string() || id.is_number()).then_some(id)
 }
