@@ -192,7 +192,7 @@ async fn bad_input_gets_the_right_error_and_disturbs_nobody() {
     let err = ws
         .request(json!({"type": "subscribe", "topic": "three"}), 22)
         .await;
-    assert_eq!(err["code"], "forbidden", "{err}");
+    assert_eq!(err["code"], "bad_request", "{err}");
     let err = ws
         .request(json!({"type": "unsubscribe", "topic": "never"}), 23)
         .await;

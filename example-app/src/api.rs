@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, Code};
 use crate::gate::{enforce, Login};
+use crate::limits::check_web_filter;
 use crate::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
 use crate::state::AppState;
 
@@ -71,6 +72,8 @@ pub async fn add_subscription(
 ) -> ApiResult {
     body_limit(&state, &body)?;
     let body: SubscriptionBody = parse_body(&body)?;
+    let s = &state.settings;
+    check_web_filter(&body.topic, s.max_filter_levels, s.max_filter_bytes)?;
     enforce(state.gate.access.can_subscribe(&login.who(), &body.topic))?;
     let granted = state
         .mqtt
@@ -108,7 +111,7 @@ pub async fn remove_subscription(
 
 /// `GET /api/topics`: the topics this client may read.
 pub async fn topics(state: web::Data<AppState>, login: Login) -> HttpResponse {
-    let mut entries = state.cache.lock().expect("cache lock").entries();
+    let mut entries = state.cache.entries();
     let who = login.who();
     entries.retain(|e| state.gate.access.can_read(&who, &e.topic).is_ok());
     HttpResponse::Ok().json(entries)

@@ -2,10 +2,11 @@
 //!
 //! It wraps [`rumqttd`] so the example app runs without an external broker:
 //! an MQTT 3.1.1 (v4) listener on 127.0.0.1 only, anonymous access and
-//! generous limits. The broker runs in background threads for the rest of the
-//! process's life; rumqttd offers no way to stop it. It listens on an internal
-//! port; clients reach it through the guard of `guard.rs`, which keeps topics
-//! that would crash Paho (NUL, not UTF-8) away from it.
+//! limits that fit a laptop (below). The broker runs in background threads for
+//! the rest of the process's life; rumqttd offers no way to stop it. It
+//! listens on an internal port; clients reach it through the guard of
+//! `guard.rs`, which keeps topics that would crash Paho (NUL, not UTF-8) away
+//! from it.
 //!
 //! rumqttd reports through `tracing`, and its events would reach the app's
 //! `log` logger through tracing's `log` bridge, at error level for every
@@ -27,16 +28,30 @@ use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 const START_DEADLINE: Duration = Duration::from_secs(10);
 /// Pause between two connection attempts while the broker starts.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+// The broker's limits, sized for a laptop (README "Limits" lists them).
+// rumqttd keeps messages in memory only: one log per subscribed filter, of at
+// most SEGMENT_SIZE × (SEGMENT_COUNT + 1) bytes, and every retained message,
+// with no bound on their number (it has no setting for one; see README).
+
 /// Largest MQTT packet accepted: rumqttd checks the whole packet (topic and
-/// headers included) against it, so it sits well above a 1 MiB payload.
-const MAX_PACKET_SIZE: usize = 16 * 1024 * 1024;
+/// headers included) against it, so it sits above the payloads the app
+/// itself accepts (`WS_MAX_FRAME_BYTES`) and the dashboard's 5 MiB case.
+const MAX_PACKET_SIZE: usize = 8 * 1024 * 1024;
 /// Bytes per segment of each filter's in-memory log. A subscriber loses
-/// messages only once it lags by more than all the segments hold, so they
-/// are large; memory grows only as messages arrive.
-const SEGMENT_SIZE: usize = 100 * 1024 * 1024;
-/// Segments kept per filter besides the active one (rumqttd's own default),
-/// so a busy filter holds at most about 1.1 GiB of messages.
-const SEGMENT_COUNT: usize = 10;
+/// messages at the broker only once it lags by more than all the segments
+/// hold.
+const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+/// Segments kept per filter besides the active one, so a busy filter holds at
+/// most about 32 MiB of messages (rumqttd's own defaults, 100 MiB × 10 as
+/// this file had them, let one filter hold 1.1 GiB).
+const SEGMENT_COUNT: usize = 3;
+/// Client connections at once (the app's own is one; each web session shares it).
+const MAX_CONNECTIONS: usize = 1_000;
+/// Incoming packets rumqttd reads from one connection in one batch.
+const MAX_INFLIGHT_COUNT: usize = 100;
+/// Outgoing packets queued per connection before the router waits for it.
+const MAX_OUTGOING_PACKETS: u64 = 200;
 
 /// A running MQTT broker that listens on 127.0.0.1.
 ///
@@ -120,7 +135,7 @@ fn connection_settings() -> ConnectionSettings {
         max_payload_size: MAX_PACKET_SIZE,
         // Incoming packets read in one batch before going to the router;
         // rumqttd caps outgoing in-flight QoS 1/2 messages at 100 itself.
-        max_inflight_count: 500,
+        max_inflight_count: MAX_INFLIGHT_COUNT,
         auth: None,
         external_auth: None,
         // Without it, a publish to a topic nobody subscribed to is an error
@@ -132,8 +147,8 @@ fn connection_settings() -> ConnectionSettings {
 /// Limits for the router, which holds connections and message logs.
 fn router_config() -> RouterConfig {
     RouterConfig {
-        max_connections: 10_000,
-        max_outgoing_packet_count: 200,
+        max_connections: MAX_CONNECTIONS,
+        max_outgoing_packet_count: MAX_OUTGOING_PACKETS,
         max_segment_size: SEGMENT_SIZE,
         max_segment_count: SEGMENT_COUNT,
         ..RouterConfig::default()

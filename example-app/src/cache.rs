@@ -1,7 +1,15 @@
 //! The bounded last-value cache behind `GET /api/topics`: the newest message per
 //! topic under the server's own subscriptions.
+//!
+//! Bounded in topics (`TOPIC_CACHE_SIZE`) and in bytes of topic and payload
+//! (`TOPIC_CACHE_BYTES`); past either, the least recently seen topics go. The
+//! `MqttActor`'s handler records into it under its lock, so nothing under that
+//! lock copies a payload: the cache keeps the message itself (shared, one
+//! reference), and [`TopicCache::entries`] takes references under the lock and
+//! encodes the rows after releasing it.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mqtt_actor::MqttMessage;
@@ -28,71 +36,138 @@ pub struct TopicEntry {
     pub last_seen_ms: u64,
 }
 
-/// At most `capacity` topics; a new topic past that evicts the least recently seen.
+/// What the cache keeps of a topic.
+#[derive(Debug, Clone)]
+struct Slot {
+    last: MqttMessage,
+    count: u64,
+    last_seen_ms: u64,
+    /// Order of the last record, for eviction (milliseconds tie too often).
+    seq: u64,
+}
+
+impl Slot {
+    fn bytes(&self) -> usize {
+        self.last.topic().len() + self.last.payload().len()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    topics: HashMap<String, Slot>,
+    /// Topic and payload bytes of every slot.
+    bytes: usize,
+    seq: u64,
+}
+
+/// At most `max_topics` topics and `max_bytes` of topics and payloads.
 #[derive(Debug)]
 pub struct TopicCache {
-    capacity: usize,
-    topics: HashMap<String, TopicEntry>,
+    max_topics: usize,
+    max_bytes: usize,
+    inner: Mutex<Inner>,
 }
 
 impl TopicCache {
-    /// An empty cache for `capacity` topics.
-    pub fn new(capacity: usize) -> Self {
+    /// An empty cache for `max_topics` topics and `max_bytes` bytes.
+    pub fn new(max_topics: usize, max_bytes: usize) -> Self {
         TopicCache {
-            capacity,
-            topics: HashMap::new(),
+            max_topics,
+            max_bytes,
+            inner: Mutex::default(),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("topic cache lock")
     }
 
     /// Records `msg` as its topic's last value.
-    pub fn record(&mut self, msg: &MqttMessage) {
-        if self.capacity == 0 {
+    pub fn record(&self, msg: &MqttMessage) {
+        if self.max_topics == 0 {
             return;
         }
-        let view = MessageView::of(msg);
         let now = now_ms();
-        if let Some(e) = self.topics.get_mut(msg.topic()) {
-            e.payload = view.payload;
-            e.encoding = view.encoding;
-            e.qos = view.qos;
-            e.retain = view.retain;
-            e.count += 1;
-            e.last_seen_ms = now;
+        let added = msg.topic().len() + msg.payload().len();
+        let mut inner = self.lock();
+        if added > self.max_bytes {
+            // Kept, it would push out every other topic: forget the topic instead.
+            if let Some(slot) = inner.topics.remove(msg.topic()) {
+                inner.bytes -= slot.bytes();
+            }
             return;
         }
-        if self.topics.len() >= self.capacity {
-            self.evict_oldest();
+        inner.seq += 1;
+        let seq = inner.seq;
+        let removed = match inner.topics.get_mut(msg.topic()) {
+            Some(slot) => {
+                let old = slot.bytes();
+                slot.last = msg.clone();
+                slot.count += 1;
+                slot.last_seen_ms = now;
+                slot.seq = seq;
+                old
+            }
+            None => {
+                if inner.topics.len() >= self.max_topics {
+                    evict_oldest(&mut inner);
+                }
+                let slot = Slot {
+                    last: msg.clone(),
+                    count: 1,
+                    last_seen_ms: now,
+                    seq,
+                };
+                inner.topics.insert(msg.topic().to_string(), slot);
+                0
+            }
+        };
+        inner.bytes = inner.bytes + added - removed;
+        while inner.bytes > self.max_bytes && !inner.topics.is_empty() {
+            evict_oldest(&mut inner);
         }
-        self.topics.insert(
-            msg.topic().to_string(),
-            TopicEntry {
-                topic: msg.topic().to_string(),
-                payload: view.payload,
-                encoding: view.encoding,
-                qos: view.qos,
-                retain: view.retain,
-                count: 1,
-                last_seen_ms: now,
-            },
-        );
     }
 
-    fn evict_oldest(&mut self) {
-        let oldest = self
-            .topics
-            .values()
-            .min_by_key(|e| e.last_seen_ms)
-            .map(|e| e.topic.clone());
-        if let Some(topic) = oldest {
-            self.topics.remove(&topic);
-        }
-    }
-
-    /// Every entry, sorted by topic.
+    /// Every entry, sorted by topic. The lock is held only to take the
+    /// messages; their payloads are encoded after.
     pub fn entries(&self) -> Vec<TopicEntry> {
-        let mut list: Vec<TopicEntry> = self.topics.values().cloned().collect();
+        let slots: Vec<Slot> = self.lock().topics.values().cloned().collect();
+        let mut list: Vec<TopicEntry> = slots.iter().map(Slot::entry).collect();
         list.sort_by(|a, b| a.topic.cmp(&b.topic));
         list
+    }
+
+    /// Topics kept and their bytes.
+    #[cfg(test)]
+    fn size(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.topics.len(), inner.bytes)
+    }
+}
+
+impl Slot {
+    fn entry(&self) -> TopicEntry {
+        let view = MessageView::of(&self.last);
+        TopicEntry {
+            topic: self.last.topic().to_string(),
+            payload: view.payload,
+            encoding: view.encoding,
+            qos: view.qos,
+            retain: view.retain,
+            count: self.count,
+            last_seen_ms: self.last_seen_ms,
+        }
+    }
+}
+
+fn evict_oldest(inner: &mut Inner) {
+    let oldest = inner
+        .topics
+        .iter()
+        .min_by_key(|(_, slot)| slot.seq)
+        .map(|(topic, _)| topic.clone());
+    if let Some(slot) = oldest.and_then(|topic| inner.topics.remove(&topic)) {
+        inner.bytes -= slot.bytes();
     }
 }
 
@@ -108,16 +183,41 @@ mod tests {
     use super::*;
     use mqtt_actor::QoS;
 
+    fn m(t: &str, p: &str) -> MqttMessage {
+        MqttMessage::new(t, p.to_string(), QoS::AtMostOnce, false)
+    }
+
     #[test]
     fn keeps_the_last_value_and_count_and_stays_bounded() {
-        let mut cache = TopicCache::new(2);
-        let m = |t: &str, p: &str| MqttMessage::new(t, p.to_string(), QoS::AtMostOnce, false);
+        let cache = TopicCache::new(2, 1 << 20);
         cache.record(&m("a", "1"));
         cache.record(&m("a", "2"));
         cache.record(&m("b", "x"));
         let a = &cache.entries()[0];
         assert_eq!((a.payload.as_str(), a.count), ("2", 2));
         cache.record(&m("c", "y"));
-        assert_eq!(cache.entries().len(), 2);
+        let topics: Vec<String> = cache.entries().into_iter().map(|e| e.topic).collect();
+        assert_eq!(topics, ["b", "c"], "the least recently seen went");
+    }
+
+    #[test]
+    fn past_its_bytes_the_least_recently_seen_topics_go() {
+        let cache = TopicCache::new(100, 20);
+        cache.record(&m("a", "123456789"));
+        cache.record(&m("b", "123456789"));
+        assert_eq!(cache.size(), (2, 20));
+        cache.record(&m("a", "1234"));
+        assert_eq!(cache.size(), (2, 15), "a smaller value frees its bytes");
+        cache.record(&m("c", "123456789"));
+        assert_eq!(cache.size(), (2, 15), "b was the least recently seen");
+        assert_eq!(cache.entries()[0].topic, "a");
+        cache.record(&m("d", &"x".repeat(100)));
+        assert_eq!(
+            cache.size(),
+            (2, 15),
+            "a value over the whole bound is not kept"
+        );
+        cache.record(&m("a", &"x".repeat(100)));
+        assert_eq!(cache.size(), (1, 10), "nor is the old value of its topic");
     }
 }

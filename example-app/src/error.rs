@@ -53,7 +53,8 @@ pub struct ApiError {
     /// For people.
     pub message: String,
     /// The HTTP status when it is not the code's own: the same-origin and
-    /// sign-in rules answer 421, 415 and 429 with the contract's codes.
+    /// sign-in rules answer 421, 415 and 429, the session limits 429 and 503,
+    /// with the contract's codes.
     #[serde(skip)]
     status: Option<StatusCode>,
 }
@@ -68,12 +69,15 @@ impl ApiError {
         }
     }
 
-    /// The same error, answered over HTTP with `status` instead of the code's.
-    pub fn with_status(self, status: StatusCode) -> Self {
-        ApiError {
-            status: Some(status),
-            ..self
-        }
+    /// The same error, answered over HTTP with `status`.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status.unwrap_or(self.code.http_status())
     }
 }
 
@@ -87,7 +91,7 @@ impl std::error::Error for ApiError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status.unwrap_or(self.code.http_status())
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {

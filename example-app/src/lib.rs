@@ -33,7 +33,9 @@
 //!   limit: pure, wired in by the floors above), `gate` (the access policy
 //!   with the state of sign-ins, and who a request acts for), `tls` (the
 //!   HTTPS certificate), `workers` (the handlers of `--handle`, on a broker
-//!   connection of their own);
+//!   connection of their own), `limits` (filter shape, session slots),
+//!   `filters` (a session's held and pending filters), `inflight` (a
+//!   session's requests in flight and the hold on its socket);
 //! * `state`: what handlers and sessions share (it holds sessions only as
 //!   recipients of `GoingAway`);
 //! * `session` (one WebSocket client), `outbox` (its bounded outbound queue
@@ -49,8 +51,11 @@ mod auth;
 mod broker;
 mod cache;
 mod error;
+mod filters;
 mod gate;
 mod guard;
+mod inflight;
+mod limits;
 mod metrics;
 mod outbox;
 mod pages;
@@ -66,7 +71,7 @@ pub use settings::{MqttArgs, SessionKey, Settings};
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -79,6 +84,8 @@ use crate::access::{Access, AccessError, Reloaded, SameOrigin};
 use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
 use crate::gate::Gate;
+use crate::limits::SessionSlots;
+use crate::outbox::ConnSocket;
 use crate::state::{AppState, ReadinessFlag, Sessions};
 
 /// Why the app could not start, or why its server failed.
@@ -253,6 +260,7 @@ pub async fn run(
             .route("/ws", web::get().to(session::ws_route))
             .default_service(web::to(api::no_such_route))
     })
+    .on_connect(ConnSocket::note)
     .disable_signals()
     .shutdown_timeout(5);
     let server = match tls {
@@ -302,11 +310,14 @@ async fn start_mqtt(
 ) -> Result<(web::Data<AppState>, Option<Addr<MqttActor>>), StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
-    let cache = Arc::new(Mutex::new(TopicCache::new(settings.topic_cache_size)));
+    let cache = Arc::new(TopicCache::new(
+        settings.topic_cache_size,
+        settings.topic_cache_bytes,
+    ));
     let workers = workers::start(&settings.handle, &config, cache.clone())?;
     let recorder = cache.clone();
     let mqtt = MqttActor::builder(config)
-        .on_message(move |_, msg| recorder.lock().expect("cache lock").record(msg))
+        .on_message(move |_, msg| recorder.record(msg))
         .start()?;
     let connected = Arc::new(AtomicBool::new(false));
     let readiness = ReadinessFlag(connected.clone()).start();
@@ -317,6 +328,7 @@ async fn start_mqtt(
         connected,
         draining: AtomicBool::new(false),
         sessions: Sessions::default(),
+        session_slots: SessionSlots::new(settings.max_sessions, settings.max_sessions_per_ip),
         dropped: Default::default(),
         cache,
         metrics: Default::default(),
@@ -358,7 +370,7 @@ mod tests {
     const FLOORS: &[&[&str]] = &[
         &[
             "error", "protocol", "settings", "metrics", "cache", "broker", "guard", "access",
-            "gate", "tls", "workers",
+            "gate", "tls", "workers", "limits", "filters", "inflight",
         ],
         &["state"],
         &["session", "outbox", "api", "pages", "auth"],

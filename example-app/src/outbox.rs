@@ -6,11 +6,20 @@
 //! `MqttActor`'s listener would then freeze with a full mailbox, and messages
 //! would be lost without a word to the client. So the listener is a separate
 //! [`Forwarder`] actor that always runs: it puts frames in the [`Outbox`], which
-//! the socket drains at the client's pace. When the outbox is full, the oldest
-//! `message` frames are dropped and counted, and the client gets `lagged`
-//! before the next frame it reads.
+//! the socket drains at the client's pace. When the outbox is full (in frames
+//! or in bytes), the oldest `message` frames are dropped and counted, and the
+//! client gets `lagged` before the next frame it reads.
+//!
+//! A client that stops reading freezes its session actor too (see above), so
+//! nothing inside the session can end it. The forwarder does: when frames
+//! have waited undrained past the idle timeout, it empties the outbox and
+//! shuts the connection's socket down through a duplicate of its descriptor
+//! ([`ConnSocket`]), which ends the HTTP connection and with it the session.
 
+use std::any::Any;
 use std::collections::VecDeque;
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_http::ws::{Codec, Message as WsMessage};
+use actix_web::dev::Extensions;
+use actix_web::HttpRequest;
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures::Stream;
@@ -40,27 +51,50 @@ struct Frame {
 #[derive(Default)]
 struct Inner {
     queue: VecDeque<Frame>,
+    /// Bytes of the frames in `queue`.
+    bytes: usize,
     lagged: u64,
     closed: bool,
     waker: Option<Waker>,
+    /// Since when frames have waited without the socket taking any.
+    waiting_since: Option<Instant>,
+    /// The connection's socket, to shut it down when it is not drained.
+    socket: Option<TcpStream>,
+}
+
+/// How much may wait for one client.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxLimits {
+    /// Frames (`WS_QUEUE_FRAMES`).
+    pub frames: usize,
+    /// Bytes of frame text (`WS_QUEUE_BYTES`).
+    pub bytes: usize,
 }
 
 /// The frames waiting for one client.
 pub struct Outbox {
-    capacity: usize,
+    limits: OutboxLimits,
     inner: Mutex<Inner>,
     /// Process-wide count of dropped frames (`/api/status` `dropped`).
     dropped: Arc<AtomicU64>,
 }
 
 impl Outbox {
-    /// An outbox of `capacity` frames that adds its drops to `dropped`.
-    pub fn new(capacity: usize, dropped: Arc<AtomicU64>) -> Arc<Self> {
+    /// An outbox bounded by `limits` that adds its drops to `dropped`.
+    pub fn new(limits: OutboxLimits, dropped: Arc<AtomicU64>) -> Arc<Self> {
         Arc::new(Outbox {
-            capacity: capacity.max(1),
+            limits: OutboxLimits {
+                frames: limits.frames.max(1),
+                bytes: limits.bytes.max(1),
+            },
             inner: Mutex::default(),
             dropped,
         })
+    }
+
+    /// Gives the outbox the connection's socket (see [`ConnSocket`]).
+    pub fn attach_socket(&self, socket: TcpStream) {
+        self.lock().socket = Some(socket);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -69,25 +103,37 @@ impl Outbox {
 
     /// Queues a frame. `droppable` frames (messages) make room for newer ones;
     /// replies and notices never are dropped. A client that reads nothing while
-    /// its replies pile up past twice the capacity is cut off.
+    /// its replies pile up past twice the limits is cut off.
     pub fn push(&self, text: ByteString, droppable: bool) {
         let mut inner = self.lock();
         if inner.closed {
             return;
         }
+        inner.bytes += text.len();
         inner.queue.push_back(Frame { text, droppable });
-        if inner.queue.len() > self.capacity {
+        if inner.waiting_since.is_none() {
+            inner.waiting_since = Some(Instant::now());
+        }
+        let limits = self.limits;
+        let over = |i: &Inner, factor: usize| {
+            i.queue.len() > factor * limits.frames || i.bytes > factor * limits.bytes
+        };
+        while over(&inner, 1) {
             match inner.queue.iter().position(|f| f.droppable) {
                 Some(oldest) => {
-                    inner.queue.remove(oldest);
+                    if let Some(frame) = inner.queue.remove(oldest) {
+                        inner.bytes -= frame.text.len();
+                    }
                     inner.lagged += 1;
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                 }
-                None if inner.queue.len() > 2 * self.capacity => {
-                    log::warn!("a WebSocket client reads nothing: closing it");
-                    inner.closed = true;
+                None => {
+                    if over(&inner, 2) {
+                        log::warn!("a WebSocket client reads nothing: closing it");
+                        inner.closed = true;
+                    }
+                    break;
                 }
-                None => {}
             }
         }
         if let Some(w) = inner.waker.take() {
@@ -123,6 +169,39 @@ impl Outbox {
         }
     }
 
+    /// Ends the socket now, whether or not its client reads: frees what
+    /// waits and shuts the connection's socket down.
+    pub fn abort(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.queue = VecDeque::new();
+        inner.bytes = 0;
+        inner.waiting_since = None;
+        if let Some(socket) = inner.socket.take() {
+            // Already gone is fine: the connection is ending either way.
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// How long frames have waited without the socket taking any (zero when
+    /// none waits).
+    pub fn undrained_for(&self) -> Duration {
+        self.lock()
+            .waiting_since
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    }
+
+    /// Frames and bytes waiting.
+    #[cfg(test)]
+    fn size(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.queue.len(), inner.bytes)
+    }
+
     /// Encodes what is waiting (a `lagged` notice first) into `buf`. When
     /// nothing is, registers `waker` under the same lock, so that a frame
     /// pushed meanwhile cannot be missed. `false`: closed and drained.
@@ -138,10 +217,15 @@ impl Outbox {
         }
         while buf.len() < BATCH_BYTES {
             match inner.queue.pop_front() {
-                Some(frame) => encode(codec, frame.text, buf),
+                Some(frame) => {
+                    inner.bytes -= frame.text.len();
+                    encode(codec, frame.text, buf);
+                }
                 None => break,
             }
         }
+        // The client reads: what still waits has waited since now.
+        inner.waiting_since = (!inner.queue.is_empty()).then(Instant::now);
         if buf.is_empty() {
             if inner.closed {
                 return false;
@@ -205,6 +289,38 @@ impl Stream for OutboundStream {
     }
 }
 
+impl Drop for OutboundStream {
+    fn drop(&mut self) {
+        // The connection is ending: its socket must not outlive it here.
+        self.outbox.lock().socket = None;
+    }
+}
+
+/// The descriptor of an HTTP connection's socket, noted when the connection
+/// is accepted, so that a WebSocket session on it can hold a duplicate and
+/// shut the socket down when its client stops reading (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnSocket(RawFd);
+
+impl ConnSocket {
+    /// The server's `on_connect` hook: notes the socket of a TCP connection.
+    pub fn note(conn: &dyn Any, ext: &mut Extensions) {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            ext.insert(ConnSocket(tcp.as_raw_fd()));
+        }
+    }
+
+    /// A duplicate of the socket `req` came on, when it was noted.
+    pub fn of(req: &HttpRequest) -> Option<TcpStream> {
+        let ConnSocket(fd) = *req.conn_data::<ConnSocket>()?;
+        // SAFETY: the connection `req` came on owns `fd` and stays open while
+        // the request's handler runs, which is where this is called; the
+        // duplicate made here is owned and valid on its own afterwards.
+        let socket = unsafe { BorrowedFd::borrow_raw(fd) };
+        socket.try_clone_to_owned().ok().map(TcpStream::from)
+    }
+}
+
 /// When the client last sent a frame, shared by its session (which sees the
 /// frames) and its forwarder (which keeps running when the session cannot).
 pub struct Activity {
@@ -263,10 +379,13 @@ impl Actor for Forwarder {
         // The MqttActor never waits: what does not fit here is dropped and counted there.
         ctx.set_mailbox_capacity(4096);
         ctx.run_interval(self.heartbeat, |act, ctx| {
-            let idle = act.activity.idle_for();
-            if idle > act.idle_timeout {
-                log::info!("WebSocket client silent for {idle:?}: closing");
-                act.outbox.close();
+            let silent = act.activity.idle_for();
+            let undrained = act.outbox.undrained_for();
+            if silent > act.idle_timeout || undrained > act.idle_timeout {
+                log::info!(
+                    "WebSocket client silent for {silent:?}, its frames undrained for {undrained:?}: closing"
+                );
+                act.outbox.abort();
                 ctx.stop();
             }
         });
@@ -327,7 +446,11 @@ mod tests {
     #[test]
     fn a_full_outbox_drops_the_oldest_messages_and_keeps_replies() {
         let dropped = Arc::new(AtomicU64::new(0));
-        let outbox = Outbox::new(2, dropped.clone());
+        let limits = OutboxLimits {
+            frames: 2,
+            bytes: 1 << 20,
+        };
+        let outbox = Outbox::new(limits, dropped.clone());
         outbox.push("reply".into(), false);
         outbox.push("m1".into(), true);
         outbox.push("m2".into(), true);
@@ -347,7 +470,13 @@ mod tests {
     #[test]
     fn drops_told_by_the_mqtt_actor_join_the_next_lagged() {
         let dropped = Arc::new(AtomicU64::new(0));
-        let outbox = Outbox::new(2, dropped.clone());
+        let outbox = Outbox::new(
+            OutboxLimits {
+                frames: 2,
+                bytes: 1 << 20,
+            },
+            dropped.clone(),
+        );
         outbox.add_lagged(5);
         outbox.push("m1".into(), true);
         outbox.push("m2".into(), true);
@@ -362,5 +491,49 @@ mod tests {
         assert!(outbox.take(&mut buf, &mut Codec::new(), waker));
         let text = String::from_utf8_lossy(&buf);
         assert!(text.contains(r#"{"type":"lagged","dropped":6}"#), "{text}");
+    }
+
+    #[test]
+    fn an_outbox_over_its_bytes_drops_the_oldest_messages() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let limits = OutboxLimits {
+            frames: 100,
+            bytes: 10,
+        };
+        let outbox = Outbox::new(limits, dropped.clone());
+        outbox.push("1234".into(), true);
+        outbox.push("5678".into(), true);
+        outbox.push("reply".into(), false);
+        assert_eq!(outbox.size(), (2, 9), "the oldest message made room");
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+        outbox.push("a frame of more than ten bytes".into(), true);
+        assert_eq!(
+            outbox.size(),
+            (1, 5),
+            "a message over the limit goes itself"
+        );
+        assert_eq!(dropped.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn frames_wait_undrained_until_the_socket_takes_them_and_abort_frees_them() {
+        let limits = OutboxLimits {
+            frames: 10,
+            bytes: 1 << 20,
+        };
+        let outbox = Outbox::new(limits, Arc::default());
+        assert_eq!(outbox.undrained_for(), Duration::ZERO);
+        outbox.push("m".into(), true);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(outbox.undrained_for() > Duration::ZERO);
+        let mut buf = BytesMut::new();
+        let waker = futures::task::noop_waker_ref();
+        assert!(outbox.take(&mut buf, &mut Codec::new(), waker));
+        assert_eq!(outbox.undrained_for(), Duration::ZERO);
+        outbox.push("m".into(), true);
+        outbox.abort();
+        assert_eq!(outbox.size(), (0, 0));
+        outbox.push("late".into(), true);
+        assert_eq!(outbox.size(), (0, 0), "nothing is queued after the end");
     }
 }

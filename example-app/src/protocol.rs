@@ -211,11 +211,15 @@ impl<'a> MessageView<'a> {
             #[serde(flatten)]
             view: MessageView<'a>,
         }
-        serde_json::to_string(&Frame {
+        let mut text = serde_json::to_string(&Frame {
             r#type: "message",
             view: MessageView::of(msg),
         })
-        .expect("message frames always serialize")
+        .expect("message frames always serialize");
+        // Queues count frames by their length: let that be what they hold
+        // (the writer's doubling leaves up to twice as much allocated).
+        text.shrink_to_fit();
+        text
     }
 }
 
@@ -238,6 +242,22 @@ pub struct StatusBody {
     pub messages_out: u64,
     /// Messages dropped for slow sessions and listeners.
     pub dropped: u64,
+}
+
+/// The `id` of a frame too large to handle, so that its `too_large` error
+/// still carries it: the frame is scanned, not built (its other fields are
+/// skipped without being copied). `None` when it has no usable id.
+pub fn peek_id(text: &str) -> Option<Value> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Option<Value>,
+    }
+    // Only an object carries an id (serde would read a struct from `[1]` too).
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let id = serde_json::from_str::<IdOnly>(text).ok()?.id?;
+    (id.is_string() || id.is_number()).then_some(id)
 }
 
 /// Parses one text frame into its `id` and request; the error keeps the `id`.
@@ -314,6 +334,19 @@ mod tests {
         }
         let (id, _) = parse_request(r#"{"type":"dance","id":"x"}"#).unwrap_err();
         assert_eq!(id, Some(json!("x")));
+    }
+
+    #[test]
+    fn the_id_of_a_frame_is_found_without_building_it() {
+        let big = format!(
+            r#"{{"type":"publish","payload":"{}","id":7}}"#,
+            "x".repeat(1000)
+        );
+        assert_eq!(peek_id(&big), Some(json!(7)));
+        assert_eq!(peek_id(r#"{"id":"a"}"#), Some(json!("a")));
+        assert_eq!(peek_id(r#"{"id":[1]}"#), None);
+        assert_eq!(peek_id("[1]"), None);
+        assert_eq!(peek_id("not json"), None);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The WebSocket session actor (actix-web-actors): reads the requests of `docs/protocol.md`
 //! from one client and answers them; the filters it holds are held at the
 //! `MqttActor` by its [`Forwarder`], which fills the session's bounded
-//! [`Outbox`] (see `outbox.rs` for why the two are apart).
+//! [`Outbox`] (see `outbox.rs` for why the two are apart). Its frames come
+//! through the gate of [`InFlight`], so at most `WS_MAX_INFLIGHT` of its
+//! requests are answered at once (see `inflight.rs`).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -13,15 +14,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, WebsocketContext};
 use bytestring::ByteString;
 use mqtt_actor::{
-    validate_filter, MqttActor, MqttError, MqttMessage, QoS, Subscribe, Unsubscribe,
-    UnsubscribeAll, WatchConnection,
+    MqttActor, MqttError, MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll, WatchConnection,
 };
 use serde_json::Value;
 
 use crate::error::{ApiError, Code};
+use crate::filters::FilterBook;
 use crate::gate::{enforce, Login};
-use crate::outbox::{Activity, Forwarder, OutboundStream, Outbox, Stop};
-use crate::protocol::{parse_request, Event, PublishBody, Request};
+use crate::inflight::{GatedStream, InFlight};
+use crate::limits::{check_web_filter, SessionSlot};
+use crate::outbox::{Activity, ConnSocket, Forwarder, OutboundStream, Outbox, OutboxLimits, Stop};
+use crate::protocol::{parse_request, peek_id, Event, PublishBody, Request};
 use crate::state::{AppState, GoingAway};
 
 /// `GET /ws`: upgrades to a WebSocket served by a new [`Session`].
@@ -32,13 +35,22 @@ pub async fn ws_route(
     login: Login,
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut response = ws::handshake(&req)?;
+    let slot = state.session_slots.open(req.peer_addr().map(|a| a.ip()))?;
     let state = state.into_inner();
-    let outbox = Outbox::new(state.settings.queue_frames, state.dropped.clone());
+    let limits = OutboxLimits {
+        frames: state.settings.queue_frames,
+        bytes: state.settings.queue_bytes,
+    };
+    let outbox = Outbox::new(limits, state.dropped.clone());
+    if let Some(socket) = ConnSocket::of(&req) {
+        outbox.attach_socket(socket);
+    }
     // Frames up to this size are read and answered with `too_large`; beyond it
     // the frame cannot be skipped and the socket closes with 1009.
     let hard_cap = (state.settings.max_frame_bytes * 4).max(1 << 20);
-    let session = Session::new(state, outbox.clone(), login);
-    let ctx = WebsocketContext::with_codec(session, payload, Codec::new().max_size(hard_cap));
+    let session = Session::new(state, outbox.clone(), login, slot);
+    let frames = GatedStream::new(payload, session.inflight.gate());
+    let ctx = WebsocketContext::with_codec(session, frames, Codec::new().max_size(hard_cap));
     Ok(response.streaming(OutboundStream::new(ctx, outbox)))
 }
 
@@ -48,25 +60,31 @@ pub struct Session {
     state: Arc<AppState>,
     outbox: Arc<Outbox>,
     forwarder: Addr<Forwarder>,
-    filters: HashSet<String>,
+    filters: FilterBook,
     activity: Arc<Activity>,
     /// Who the socket acts for; checked on every request and heartbeat, so
     /// the socket ends with its login.
     login: Login,
+    /// Requests being answered, and text frames waiting for their turn.
+    inflight: InFlight<ByteString>,
+    /// This session's place among the open ones, given back when it ends.
+    _slot: SessionSlot,
 }
 
 impl Session {
-    fn new(state: Arc<AppState>, outbox: Arc<Outbox>, login: Login) -> Self {
+    fn new(state: Arc<AppState>, outbox: Arc<Outbox>, login: Login, slot: SessionSlot) -> Self {
         let activity = Activity::new();
         let forwarder = Forwarder::new(outbox.clone(), activity.clone(), &state).start();
         Session {
             id: state.sessions.next_id(),
+            inflight: InFlight::new(state.settings.max_inflight),
             state,
             outbox,
             forwarder,
-            filters: HashSet::new(),
+            filters: FilterBook::default(),
             activity,
             login,
+            _slot: slot,
         }
     }
 
@@ -96,8 +114,22 @@ impl Session {
                 Code::TooLarge,
                 format!("frame of {} bytes is over the limit of {limit}", text.len()),
             );
-            return self.outbox.event(&Event::error(None, err));
+            return self.outbox.event(&Event::error(peek_id(&text), err));
         }
+        if let Some(text) = self.inflight.admit(text) {
+            self.handle_text(text, ctx);
+        }
+    }
+
+    /// Handles the frames that waited while the session was at its limit of
+    /// requests, as far as there is room.
+    fn resume(&mut self, ctx: &mut WebsocketContext<Self>) {
+        while let Some(text) = self.inflight.next_waiting() {
+            self.handle_text(text, ctx);
+        }
+    }
+
+    fn handle_text(&mut self, text: ByteString, ctx: &mut WebsocketContext<Self>) {
         match parse_request(&text) {
             Ok((id, request)) => self.on_request(id, request, ctx),
             Err((id, err)) => self.outbox.event(&Event::error(id, err)),
@@ -123,29 +155,34 @@ impl Session {
         self.outbox.event(&event);
     }
 
-    /// Sends `request` to the `MqttActor` and replies with `on_ok`'s event, or
-    /// with the error, carrying `id` either way.
+    /// Sends `request` to the `MqttActor` and replies with what `answer`
+    /// makes of its result, carrying `id` either way. The request holds one
+    /// of the session's places until it is answered.
     fn ask<M, T>(
         &mut self,
         ctx: &mut WebsocketContext<Self>,
         id: Option<Value>,
         request: M,
-        on_ok: impl FnOnce(&mut Self, Option<Value>, T) -> Event + 'static,
+        answer: impl FnOnce(&mut Self, Option<Value>, Result<T, MqttError>) -> Result<Event, ApiError>
+            + 'static,
     ) where
         M: actix::Message<Result = Result<T, MqttError>> + Send + 'static,
         T: Send + 'static,
         MqttActor: Handler<M>,
     {
+        self.inflight.started();
         self.state
             .mqtt
             .send(request)
             .into_actor(self)
-            .map(move |res, act, _| {
+            .map(move |res, act, ctx| {
+                act.inflight.finished();
+                // A session waiting for its answers is not a silent one.
+                act.activity.touch();
                 let result = res.map_err(MqttError::from).and_then(|r| r);
-                let event = result
-                    .map_err(ApiError::from)
-                    .map(|v| on_ok(act, id.clone(), v));
+                let event = answer(act, id.clone(), result);
                 act.reply(id, event);
+                act.resume(ctx);
             })
             .spawn(ctx);
     }
@@ -157,18 +194,25 @@ impl Session {
         qos: QoS,
         ctx: &mut WebsocketContext<Self>,
     ) {
-        if let Err(e) = validate_filter(&topic) {
-            return self.reply(id, Err(e.into()));
+        let settings = &self.state.settings;
+        let shape = check_web_filter(
+            &topic,
+            settings.max_filter_levels,
+            settings.max_filter_bytes,
+        );
+        if let Err(e) = shape {
+            return self.reply(id, Err(e));
         }
         let who = self.login.who();
         if let Err(e) = enforce(self.state.gate.access.can_subscribe(&who, &topic)) {
             return self.reply(id, Err(e));
         }
-        let max = self.state.settings.max_filters;
-        if !self.filters.contains(&topic) && self.filters.len() >= max {
+        if let Err(max) = self.filters.reserve(&topic, settings.max_filters) {
             let err = ApiError::new(
-                Code::Forbidden,
-                format!("this session already holds {max} filters, the most allowed"),
+                Code::BadRequest,
+                format!(
+                    "this session already holds or asked for {max} filters, the most allowed (WS_MAX_FILTERS)"
+                ),
             );
             return self.reply(id, Err(err));
         }
@@ -176,18 +220,19 @@ impl Session {
             .qos(qos)
             .listener(self.listener())
             .notices(self.forwarder.clone().recipient());
-        self.ask(ctx, id, request, |act, id, granted| {
-            act.filters.insert(topic.clone());
-            Event::Subscribed {
+        self.ask(ctx, id, request, |act, id, result| {
+            act.filters.answered(&topic, result.is_ok());
+            let granted = result?;
+            Ok(Event::Subscribed {
                 id,
                 topic,
                 qos: granted,
-            }
+            })
         });
     }
 
     fn unsubscribe(&mut self, id: Option<Value>, topic: String, ctx: &mut WebsocketContext<Self>) {
-        if !self.filters.remove(&topic) {
+        if !self.filters.release(&topic) {
             let err = ApiError::new(
                 Code::BadRequest,
                 format!("this session is not subscribed to {topic:?}"),
@@ -195,9 +240,9 @@ impl Session {
             return self.reply(id, Err(err));
         }
         let request = Unsubscribe::new(topic.clone()).listener(self.listener());
-        self.ask(ctx, id, request, |_, id, ()| Event::Unsubscribed {
-            id,
-            topic,
+        self.ask(ctx, id, request, |_, id, result| {
+            result?;
+            Ok(Event::Unsubscribed { id, topic })
         });
     }
 
@@ -209,7 +254,10 @@ impl Session {
         match self.state.publish_request(&body) {
             Ok(request) => {
                 let topic = body.topic;
-                self.ask(ctx, id, request, |_, id, ()| Event::Published { id, topic });
+                self.ask(ctx, id, request, |_, id, result| {
+                    result?;
+                    Ok(Event::Published { id, topic })
+                });
             }
             Err(e) => self.reply(id, Err(e)),
         }
@@ -235,6 +283,7 @@ impl Actor for Session {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.state.sessions.unregister(self.id);
+        // Pending subscribes too: their listener is this session's.
         if !self.filters.is_empty() {
             self.state
                 .mqtt

@@ -25,21 +25,46 @@ pub struct Settings {
     /// Largest WebSocket frame / HTTP body accepted, in bytes (larger: `too_large`).
     #[arg(long, env = "WS_MAX_FRAME_BYTES", default_value_t = 256 * 1024)]
     pub max_frame_bytes: usize,
-    /// Most filters one WebSocket session may hold.
+    /// Most filters one WebSocket session may hold, counting those still
+    /// waiting for the broker's answer (`bad_request` beyond).
     #[arg(long, env = "WS_MAX_FILTERS", default_value_t = 100)]
     pub max_filters: usize,
+    /// Most levels in a filter or topic from the web (`invalid_topic` beyond).
+    #[arg(long, env = "WS_MAX_FILTER_LEVELS", default_value_t = 32)]
+    pub max_filter_levels: usize,
+    /// Longest filter or topic from the web, in bytes (`invalid_topic` beyond).
+    #[arg(long, env = "WS_MAX_FILTER_BYTES", default_value_t = 1024)]
+    pub max_filter_bytes: usize,
     /// Outbound frames queued per session before the oldest messages are dropped (`lagged`).
     #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 1000)]
     pub queue_frames: usize,
+    /// Outbound bytes queued per session before the oldest messages are dropped (`lagged`).
+    #[arg(long, env = "WS_QUEUE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub queue_bytes: usize,
+    /// Requests of one WebSocket session answered at once; further frames
+    /// are not read until one is answered.
+    #[arg(long, env = "WS_MAX_INFLIGHT", default_value_t = 64)]
+    pub max_inflight: usize,
+    /// Open WebSocket sessions at most (`503` for the next upgrade).
+    #[arg(long, env = "WS_MAX_SESSIONS", default_value_t = 10_000)]
+    pub max_sessions: usize,
+    /// Open WebSocket sessions from one IP address at most (`429` for the next upgrade).
+    #[arg(long, env = "WS_MAX_SESSIONS_PER_IP", default_value_t = 100)]
+    pub max_sessions_per_ip: usize,
     /// Seconds between heartbeat pings to each WebSocket client.
     #[arg(long, env = "WS_HEARTBEAT_S", default_value_t = 5)]
     pub heartbeat_s: u64,
-    /// Seconds without any frame from a client before its session is closed.
+    /// Seconds a session may go without a frame from its client, or with
+    /// frames waiting that its client does not read, before it is closed.
     #[arg(long, env = "WS_IDLE_TIMEOUT_S", default_value_t = 30)]
     pub idle_timeout_s: u64,
     /// Topics kept in the last-value cache of `/api/topics`.
     #[arg(long, env = "TOPIC_CACHE_SIZE", default_value_t = 1000)]
     pub topic_cache_size: usize,
+    /// Payload bytes kept in the last-value cache of `/api/topics`; the least
+    /// recently seen topics go first.
+    #[arg(long, env = "TOPIC_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub topic_cache_bytes: usize,
     /// Port for the embedded broker (default: any free port).
     #[arg(long, env = "EMBEDDED_BROKER_PORT")]
     pub embedded_broker_port: Option<u16>,

@@ -13,6 +13,7 @@ use mqtt_actor::{ConnectionChanged, MqttActor, Publish};
 use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
 use crate::gate::Gate;
+use crate::limits::{check_web_topic, SessionSlots};
 use crate::metrics::Metrics;
 use crate::protocol::PublishBody;
 use crate::settings::Settings;
@@ -31,10 +32,12 @@ pub struct AppState {
     pub draining: AtomicBool,
     /// Open sessions.
     pub sessions: Sessions,
+    /// Room for more sessions (`WS_MAX_SESSIONS`, `WS_MAX_SESSIONS_PER_IP`).
+    pub session_slots: SessionSlots,
     /// Messages dropped for slow sessions.
     pub dropped: Arc<AtomicU64>,
     /// Last values under server-side subscriptions.
-    pub cache: Arc<Mutex<TopicCache>>,
+    pub cache: Arc<TopicCache>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Start time, for `uptime_s`.
@@ -47,7 +50,8 @@ impl AppState {
     /// Checks a publish from the web (topic, payload, size, connection) and
     /// turns it into the actor's message.
     pub fn publish_request(&self, body: &PublishBody) -> Result<Publish, ApiError> {
-        mqtt_actor::validate_topic(&body.topic)?;
+        let s = &self.settings;
+        check_web_topic(&body.topic, s.max_filter_levels, s.max_filter_bytes)?;
         let payload = body.payload_bytes()?;
         let limit = self.settings.max_frame_bytes;
         if payload.len() > limit {

@@ -9,7 +9,7 @@
 //! apart: the handlers would run for the browsers' copies too, on every
 //! instance. Apart, the handlers see only their share.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix::prelude::*;
 use mqtt_actor::{MqttActor, MqttConfig, QoS};
@@ -31,7 +31,7 @@ fn client_id(app_client_id: &str) -> String {
 pub fn start(
     filters: &[String],
     config: &MqttConfig,
-    cache: Arc<Mutex<TopicCache>>,
+    cache: Arc<TopicCache>,
 ) -> Result<Option<Addr<MqttActor>>, mqtt_actor::MqttError> {
     if filters.is_empty() {
         return Ok(None);
@@ -42,7 +42,7 @@ pub fn start(
     };
     let builder = filters.iter().fold(
         MqttActor::builder(config).on_message(move |_, msg| {
-            cache.lock().expect("cache lock").record(msg);
+            cache.record(msg);
         }),
         |b, filter| b.subscribe(filter.trim(), QoS::AtLeastOnce),
     );

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_http::ws;
 use bytes::Bytes;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 
@@ -233,6 +234,61 @@ impl Ws {
                 Some(Ok(ws::Frame::Close(reason))) => return Closed::Frame(reason),
                 Some(Err(_)) => return Closed::Eof,
                 Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+impl Ws {
+    /// The sending and the receiving half, for a test that writes and reads
+    /// at once (a client pipelining requests while it reads the answers).
+    pub fn split(self) -> (WsSender, WsReceiver) {
+        let (sink, stream) = self.framed.split();
+        (WsSender { sink }, WsReceiver { stream })
+    }
+}
+
+/// The sending half of a [`Ws`].
+pub struct WsSender {
+    sink: SplitSink<Framed, ws::Message>,
+}
+
+impl WsSender {
+    pub async fn send(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        assert!(self.try_send_text(text).await, "frame sent");
+    }
+
+    /// Sends a frame; `false` when the socket is gone.
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.sink
+            .send(ws::Message::Text(text.to_string().into()))
+            .await
+            .is_ok()
+    }
+}
+
+/// The receiving half of a [`Ws`]; it does not answer pings (the sender
+/// keeps the session busy instead).
+pub struct WsReceiver {
+    stream: SplitStream<Framed>,
+}
+
+impl WsReceiver {
+    /// The next JSON frame, or `None` after `wait` or at the end of the socket.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??;
+            match frame.ok()? {
+                ws::Frame::Text(t) => return Some(serde_json::from_slice(&t).expect("JSON frame")),
+                ws::Frame::Close(_) => return None,
+                _ => {}
             }
         }
     }

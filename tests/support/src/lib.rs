@@ -18,6 +18,7 @@
 //! * `browser`: ChromeDriver and a headless Chromium session;
 //! * `haproxy`: a real HAProxy in front of app instances; `rabbitmq`: a
 //!   two-node RabbitMQ cluster with its MQTT plugin;
+//! * `memory`: live heap bytes (a counting allocator) and RSS of the test process;
 //! * `wait`: polling with one generous deadline, and waiting for ports.
 #![allow(missing_docs)]
 
@@ -27,6 +28,7 @@ pub mod certs;
 pub mod client;
 pub mod follower;
 pub mod haproxy;
+pub mod memory;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod observer;
@@ -39,7 +41,7 @@ pub mod web;
 pub use app::App;
 pub use browser::Driver;
 pub use certs::TestCa;
-pub use client::{Closed, Http, Incoming, Ws};
+pub use client::{Closed, Http, Incoming, Ws, WsReceiver, WsSender};
 pub use follower::Follower;
 pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};

@@ -20,6 +20,10 @@ pub struct MosquittoOptions {
     pub require_client_cert: bool,
     /// Adds a websockets listener (with TLS too when `tls` is set).
     pub websockets: bool,
+    /// Keeps persistent sessions and their queued messages across a restart
+    /// (saved when the broker is stopped with [`Mosquitto::terminate`]), with
+    /// no bound on the messages queued for a client.
+    pub persistence: bool,
 }
 
 pub struct Mosquitto {
@@ -56,7 +60,24 @@ impl Mosquitto {
     }
 
     fn write_config(&self, opts: &MosquittoOptions) {
-        let mut conf = String::from("persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nper_listener_settings false\n");
+        let mut conf = String::from(
+            "log_dest stderr\nlog_type error\nlog_type warning\nper_listener_settings false\n",
+        );
+        if opts.persistence {
+            // Mosquitto started as root writes as the user `mosquitto`.
+            let db = self.dir.path().join("db");
+            std::fs::create_dir_all(&db).expect("a persistence directory");
+            for (path, mode) in [(self.dir.path(), 0o755), (db.as_path(), 0o777)] {
+                let perms = std::os::unix::fs::PermissionsExt::from_mode(mode);
+                std::fs::set_permissions(path, perms).expect("permissions set");
+            }
+            conf += &format!(
+                "persistence true\npersistence_location {}/\nmax_queued_messages 0\n",
+                db.display()
+            );
+        } else {
+            conf += "persistence false\n";
+        }
         match &opts.credentials {
             Some((user, pass)) => {
                 let file = self.dir.path().join("passwd");
@@ -109,6 +130,20 @@ impl Mosquitto {
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the broker with SIGTERM, as a service manager would: it closes
+    /// its connections and saves its persistent state, then exits.
+    pub fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                let _ = child.kill();
+            }
             let _ = child.wait();
         }
     }

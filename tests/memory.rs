@@ -1,0 +1,299 @@
+//! Memory stays bounded whatever clients send (issue 8): the app runs
+//! in-process, so the test process's live heap (a counting allocator) and its
+//! RSS are the app's. The tests here run one at a time, since each measures
+//! the whole process.
+
+use std::time::Duration;
+
+use serde_json::json;
+use test_support::memory::{live_within, measure, mib, Counting, MIB};
+use test_support::*;
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Held by each test: a measurement must not see another test's load.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[actix_rt::test]
+async fn deep_filters_are_refused_and_cost_no_memory_nor_a_crash() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let mut broker = Mosquitto::start();
+    let app = App::start(broker.port).await;
+    let mut ws = app.ws().await;
+    assert_eq!(ws.next_of("status").await["connected"], true);
+    let (live0, rss0) = measure("before the deep filters");
+
+    let deep = format!("d/{}", "/".repeat(60_000));
+    for id in 1..=20u64 {
+        let reply = ws
+            .request(json!({"type": "subscribe", "topic": deep}), id)
+            .await;
+        assert_eq!(reply["type"], "error", "{}", reply["type"]);
+        assert_eq!(reply["code"], "invalid_topic", "{}", reply["message"]);
+    }
+    // The limits, exactly: 32 levels and 1024 bytes pass, one more does not.
+    let levels = |n: usize| vec!["l"; n].join("/");
+    let ok = ws
+        .request(json!({"type": "subscribe", "topic": levels(32)}), 30)
+        .await;
+    assert_eq!(ok["type"], "subscribed", "{ok}");
+    let err = ws
+        .request(json!({"type": "subscribe", "topic": levels(33)}), 31)
+        .await;
+    assert_eq!(err["code"], "invalid_topic", "{err}");
+    let long = |n: usize| format!("b/{}", "x".repeat(n - 2));
+    let ok = ws
+        .request(json!({"type": "subscribe", "topic": long(1024)}), 32)
+        .await;
+    assert_eq!(ok["type"], "subscribed", "{ok}");
+    let err = ws
+        .request(json!({"type": "subscribe", "topic": long(1025)}), 33)
+        .await;
+    assert_eq!(err["code"], "invalid_topic", "{err}");
+    // The HTTP API holds the same line.
+    let http = app.http();
+    let (code, err) = http
+        .post("/api/subscriptions", json!({ "topic": deep }).to_string())
+        .await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (400, Some("invalid_topic"))
+    );
+
+    let (code, subs) = http.get("/api/subscriptions").await;
+    assert_eq!(code, 200);
+    assert_eq!(subs.as_array().map(Vec::len), Some(2), "{subs}");
+    broker.stop();
+    assert_eq!(ws.next_of("status").await["connected"], false);
+    broker.resume();
+    assert_eq!(ws.next_of("status").await["connected"], true);
+    app.wait_ready().await;
+    assert_eq!(
+        ws.request(json!({"type": "ping"}), 40).await["type"],
+        "pong"
+    );
+    assert_eq!(http.get("/healthz").await.0, 200);
+
+    let (live1, rss1) = measure("after the deep filters and a broker restart");
+    let live_growth = live1.saturating_sub(live0);
+    let rss_growth = rss1.saturating_sub(rss0);
+    assert!(
+        live_growth < 2 * MIB,
+        "20 deep filters left {:.1} MiB on the heap",
+        mib(live_growth)
+    );
+    assert!(
+        rss_growth < 8 * MIB,
+        "20 deep filters raised RSS by {:.1} MiB",
+        mib(rss_growth)
+    );
+}
+
+/// Subscribes `ws` to `filter` at QoS 1.
+async fn subscribed(ws: &mut Ws, filter: &str, id: u64) {
+    let reply = ws
+        .request(json!({"type": "subscribe", "topic": filter, "qos": 1}), id)
+        .await;
+    assert_eq!(reply["type"], "subscribed", "{reply}");
+}
+
+/// Publishes `n` messages of `size` bytes on `prefix/i` at QoS 1, while `reader`
+/// reads them all.
+async fn flood_read_by(broker: &Mosquitto, prefix: &str, n: usize, size: usize, reader: &mut Ws) {
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    let payload = "p".repeat(size);
+    const BATCH: usize = 8;
+    let mut read = 0;
+    for batch in 0..n.div_ceil(BATCH) {
+        let upto = ((batch + 1) * BATCH).min(n);
+        let topics: Vec<String> = (batch * BATCH..upto)
+            .map(|i| format!("{prefix}/{i}"))
+            .collect();
+        futures::future::join_all(
+            topics
+                .iter()
+                .map(|t| feed.publish(t, payload.clone(), 1, false)),
+        )
+        .await;
+        while read < upto {
+            let v = reader.next().await;
+            assert_ne!(v["type"], "lagged", "the reading client never lags");
+            if v["type"] == "message" {
+                read += 1;
+            }
+        }
+    }
+    feed.disconnect().await;
+}
+
+#[actix_rt::test]
+async fn a_client_that_stops_reading_costs_at_most_its_queue_bytes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let broker = Mosquitto::start();
+    // Default queue limits: 1000 frames, 8 MiB. The idle timeout is long
+    // enough that the silent client is not closed during the flood.
+    let app = App::start_with(broker.port, |s| s.idle_timeout_s = 600).await;
+    let mut slow = app.ws().await;
+    let mut fast = app.ws().await;
+    subscribed(&mut slow, "big/#", 1).await;
+    subscribed(&mut fast, "big/#", 1).await;
+    // Buffers that grow to the largest frame once (sockets, codecs) grow now.
+    flood_read_by(&broker, "big/warm", 20, 200 * 1024, &mut fast).await;
+    while slow.next_of("message").await["topic"] != "big/warm/19" {}
+    let (live0, _) = measure("before 800 messages of 200 KiB");
+
+    const N: usize = 800;
+    let started = std::time::Instant::now();
+    flood_read_by(&broker, "big", N, 200 * 1024, &mut fast).await;
+    println!("the flood took {:?}", started.elapsed());
+    // The slow client's queue may hold 8 MiB; the HTTP layer's buffer and the
+    // frame being written add about one frame.
+    let held = live_within("a client that stops reading", live0, 8 * MIB + 2 * MIB).await;
+    measure("after the flood");
+    println!(
+        "a client that stopped reading during 800 × 200 KiB holds {:.1} MiB",
+        mib(held)
+    );
+
+    // Now it reads: what it got plus what it was told it lost is everything.
+    let (mut received, mut dropped) = (0u64, 0u64);
+    while received + dropped < N as u64 {
+        let v = slow.next().await;
+        match v["type"].as_str() {
+            Some("message") => received += 1,
+            Some("lagged") => dropped += v["dropped"].as_u64().expect("a count"),
+            _ => {}
+        }
+    }
+    println!("slow client: {received} received, {dropped} dropped");
+    assert!(dropped > 0, "the slow client was told it lagged");
+    assert_eq!(received + dropped, N as u64);
+}
+
+#[actix_rt::test]
+async fn a_socket_not_drained_past_the_idle_timeout_is_closed_and_its_queue_freed() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start_with(broker.port, |s| {
+        s.heartbeat_s = 1;
+        s.idle_timeout_s = 3;
+    })
+    .await;
+    let http = app.http();
+    let stuck = app.ws().await;
+    let (mut stuck_tx, mut stuck_rx) = stuck.split();
+    let mut fast = app.ws().await;
+    stuck_tx
+        .send(json!({"type": "subscribe", "topic": "stuck/#", "qos": 1, "id": 1}))
+        .await;
+    loop {
+        let v = stuck_rx.next_within(PATIENCE).await.expect("a reply");
+        if v["id"] == 1 {
+            assert_eq!(v["type"], "subscribed", "{v}");
+            break;
+        }
+    }
+    subscribed(&mut fast, "stuck/#", 1).await;
+    let (live0, _) = measure("before the stuck client's flood");
+
+    // The stuck client keeps sending, but reads nothing from here on.
+    let sending = actix_rt::spawn(async move {
+        for i in 0.. {
+            let ping = json!({"type": "ping", "id": i}).to_string();
+            if !stuck_tx.try_send_text(&ping).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    flood_read_by(&broker, "stuck", 100, 200 * 1024, &mut fast).await;
+    eventually("the stuck session closed", || async {
+        let (_, status) = http.get("/api/status").await;
+        (status["sessions"] == 1).then_some(())
+    })
+    .await;
+    let (_, subs) = http.get("/api/subscriptions").await;
+    assert_eq!(
+        subs[0]["sessions"], 1,
+        "the stuck session's filter is released: {subs}"
+    );
+    let freed = live_within("the stuck session's queue freed", live0, 2 * MIB).await;
+    println!(
+        "after the stuck session closed: {:.1} MiB above the start",
+        mib(freed)
+    );
+    sending.abort();
+    // What it finally reads ends: the socket was closed.
+    while stuck_rx.next_within(PATIENCE).await.is_some() {}
+}
+
+#[actix_rt::test]
+async fn the_topic_cache_stays_within_its_bytes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start_with(broker.port, |s| s.topic_cache_bytes = 4 * MIB).await;
+    let http = app.http();
+    let (code, _) = http
+        .post(
+            "/api/subscriptions",
+            json!({"topic": "cache/#", "qos": 1}).to_string(),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    let payload = "c".repeat(256 * 1024);
+    // Fill the cache first (and the buffers that grow to the largest message once).
+    for i in 0..20 {
+        feed.publish(&format!("cache/warm/{i}"), payload.clone(), 1, false)
+            .await;
+    }
+    feed.publish("cache/warm/last", "end", 1, false).await;
+    eventually("the warm-up in the cache", || async {
+        let (_, topics) = http.get("/api/topics").await;
+        topics
+            .as_array()?
+            .iter()
+            .any(|e| e["topic"] == "cache/warm/last")
+            .then_some(())
+    })
+    .await;
+    let (_, status) = http.get("/api/status").await;
+    let before = status["messages_in"].as_u64().expect("a count");
+    let (live0, _) = measure("with a full cache, before 100 more topics of 256 KiB");
+    for i in 0..100 {
+        feed.publish(&format!("cache/{i}"), payload.clone(), 1, false)
+            .await;
+    }
+    feed.publish("cache/last", "end", 1, false).await;
+    // Every message reached the app (and so the cache) once the server has
+    // counted them; small answers, so no large HTTP buffer is measured.
+    eventually("the 101 messages in", || async {
+        let (_, status) = http.get("/api/status").await;
+        (status["messages_in"].as_u64()? >= before + 101).then_some(())
+    })
+    .await;
+    let held = live_within("the topic cache", live0, 2 * MIB).await;
+    println!(
+        "a full cache after 100 more topics: {:.1} MiB above before",
+        mib(held)
+    );
+    let (_, topics) = http.get("/api/topics").await;
+    let entries = topics.as_array().expect("a list");
+    assert!(entries.iter().any(|e| e["topic"] == "cache/last"));
+    let kept: usize = entries
+        .iter()
+        .map(|e| e["payload"].as_str().map_or(0, str::len))
+        .sum();
+    println!(
+        "the cache keeps {} topics, {:.1} MiB of payload",
+        entries.len(),
+        mib(kept)
+    );
+    assert!(kept <= 4 * MIB, "{kept} bytes kept");
+    assert!(entries.len() >= 15, "it keeps what fits: {}", entries.len());
+}
