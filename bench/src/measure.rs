@@ -76,6 +76,7 @@ pub async fn measure(
     plan: &Plan,
     hint: Option<u64>,
 ) -> Result<TargetRun, String> {
+    let status_addr = (target == Target::App).then(|| app.addr.clone());
     let (kind, pid) = match target {
         Target::Native => (Kind::Native(broker.addr.clone()), broker.pid()),
         Target::App => (Kind::WebSocket(app.addr.clone()), app.pid()),
@@ -103,6 +104,7 @@ pub async fn measure(
         pid,
         plan,
         target,
+        status_addr,
     };
     let mut ladder = Vec::new();
     let sustained = if plan.ladder {
@@ -157,6 +159,8 @@ struct Measurer<'a> {
     pid: u32,
     plan: &'a Plan,
     target: Target,
+    /// The app's address, when it is the target: its counters go in each step.
+    status_addr: Option<String>,
 }
 
 impl Measurer<'_> {
@@ -219,6 +223,7 @@ impl Measurer<'_> {
         settle(&self.board).await;
         let id = NEXT_STEP.fetch_add(1, Ordering::Relaxed);
         self.board.begin(id, &self.rx.slots);
+        let counters_before = self.app_counters().await;
         let cpu_before = cpu_seconds(self.pid);
         let addr = self.broker.addr.clone();
         let duration = self.plan.step_time;
@@ -229,6 +234,12 @@ impl Measurer<'_> {
                 .map_err(|e| format!("publisher: {e}"))?;
         let waited = drain(&self.board, self.rx, published.sent).await;
         let cpu_s = cpu_seconds(self.pid) - cpu_before;
+        let counters = match (counters_before, self.app_counters().await) {
+            (Some((in0, drop0)), Some((in1, drop1))) => {
+                Some((in1.saturating_sub(in0), drop1.saturating_sub(drop0)))
+            }
+            _ => None,
+        };
         let hist = self.board.hist.snapshot();
         self.board.end();
         let got: Vec<u64> = self.rx.slots.iter().map(|s| s.got()).collect();
@@ -251,20 +262,32 @@ impl Measurer<'_> {
             p99_ms,
             max_ms: hist.max_ms(),
             cpu_s,
+            app_messages_in: counters.map(|c| c.0),
+            app_dropped: counters.map(|c| c.1),
             drain_s: waited.as_secs_f64(),
             passed,
         };
         eprintln!(
             "{} x{}: {rate} msg/s offered, {achieved:.0} published; worst receiver {:.3}%, p50 {p50_ms:.2} ms, \
-             p99 {p99_ms:.2} ms, max {:.1} ms; {:.2} CPU s: {}",
+             p99 {p99_ms:.2} ms, max {:.1} ms; {:.2} CPU s{}: {}",
             self.target.name(),
             got.len(),
             min_fraction * 100.0,
             step.max_ms,
             cpu_s,
+            counters.map_or(String::new(), |(i, d)| format!("; app took in {i}, dropped {d}")),
             if passed { "pass" } else { "FAIL" }
         );
         Ok(step)
+    }
+}
+
+impl Measurer<'_> {
+    async fn app_counters(&self) -> Option<(u64, u64)> {
+        let addr = self.status_addr.clone()?;
+        tokio::task::spawn_blocking(move || crate::procs::app_counters(&addr))
+            .await
+            .ok()?
     }
 }
 

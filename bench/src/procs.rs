@@ -239,8 +239,8 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port: {e}"))
 }
 
-/// The status code of `GET path`, or `None` when the server does not answer.
-fn http_status(addr: &str, path: &str) -> Option<u16> {
+/// The status code and body of `GET path`, or `None` when the server does not answer.
+fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -248,7 +248,21 @@ fn http_status(addr: &str, path: &str) -> Option<u16> {
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.get(9..12)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((status, body.to_string()))
+}
+
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    http_get(addr, path).map(|(status, _)| status)
+}
+
+/// The app's own counters (`/api/status`): messages it took in from the
+/// broker, and messages it dropped for slow sessions.
+pub fn app_counters(addr: &str) -> Option<(u64, u64)> {
+    let (_, body) = http_get(addr, "/api/status")?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    Some((v["messages_in"].as_u64()?, v["dropped"].as_u64()?))
 }

@@ -28,6 +28,11 @@ pub struct Step {
     pub max_ms: f64,
     /// CPU time of the process under test (Mosquitto or the app) during the step.
     pub cpu_s: f64,
+    /// App target: messages the app took in from the broker during the step
+    /// (`/api/status`); fewer than `sent` means the loss was before the app.
+    pub app_messages_in: Option<u64>,
+    /// App target: messages the app counted as dropped during the step.
+    pub app_dropped: Option<u64>,
     /// Time spent waiting for stragglers after the last publish.
     pub drain_s: f64,
     /// Met the "sustained" criteria.
