@@ -28,6 +28,9 @@ pub struct Step {
     pub max_ms: f64,
     /// CPU time of the process under test (Mosquitto or the app) during the step.
     pub cpu_s: f64,
+    /// CPU time of the benchmark itself (publisher and receivers) during the
+    /// step: shows whether the receivers could have been the limit.
+    pub bench_cpu_s: f64,
     /// App target: messages the app took in from the broker during the step
     /// (`/api/status`); fewer than `sent` means the loss was before the app.
     pub app_messages_in: Option<u64>,
