@@ -84,6 +84,7 @@ fn is_named(layout: &str, file: &Path) -> bool {
         "templates/",
         "src/",
         "tests/",
+        "bench/",
     ];
     candidates.retain(|c| !too_wide.contains(&c.as_str()));
     candidates
@@ -101,7 +102,7 @@ fn every_source_file_is_in_the_readme_layout() {
         "tests",
         "static",
         "templates",
-        "benches",
+        "bench",
     ] {
         sources(dir, &mut files);
     }
@@ -122,6 +123,7 @@ fn every_path_in_the_readme_layout_exists() {
         "mqtt-actor/",
         "example-app/",
         "tests/support/",
+        "bench/",
     ];
     let missing: Vec<_> = named_paths(&layout)
         .into_iter()

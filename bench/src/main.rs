@@ -1,0 +1,264 @@
+//! mqtt-bench: how the example app's WebSocket fan-out compares with the
+//! obvious alternative, native MQTT subscribers on the same Mosquitto.
+//!
+//! `cargo run --release -p mqtt-bench -- [--json] [--receivers 1,100,1000]
+//! [--with-10k] [--seconds N] [--runs 3]`
+//!
+//! Per run and receiver count it starts a fresh Mosquitto (own config, free
+//! port) and the release app as a child process, then measures both targets
+//! back to back with the same publisher, payloads and receiver count:
+//! the sustained rate by a rate ladder, p50 / p99 latency at fixed rates, CPU
+//! time and RSS of the process under test. Receivers and publisher live in
+//! this process, never in the app's.
+//!
+//! # Layout
+//! - `payload`: the 64-byte stamped payloads; `hist`: the latency histogram;
+//! - `mqtt`, `ws`: minimal clients for the two targets;
+//! - `receivers`: receiver tasks and the board they count on;
+//! - `publisher`: the rate-driven publisher thread;
+//! - `procs`: Mosquitto and the app as child processes, `/proc` readings;
+//! - `measure`: steps, the ladder, fixed-rate steps;
+//! - `report`: results, medians, markdown and JSON.
+
+mod hist;
+mod measure;
+mod mqtt;
+mod payload;
+mod procs;
+mod publisher;
+mod receivers;
+mod report;
+mod ws;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::measure::{measure, Plan, Target};
+use crate::procs::{App, Broker};
+use crate::report::{Case, Machine, Report, Settings};
+
+/// Side-by-side benchmark: native MQTT subscribers on Mosquitto against
+/// WebSocket sessions through the example app (issue 10). Progress goes to
+/// stderr; the markdown tables (or, with --json, the JSON report) to stdout.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Print the full report as JSON instead of the markdown tables.
+    #[arg(long)]
+    json: bool,
+    /// Receiver counts to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+    receivers: Vec<usize>,
+    /// Also measure 10,000 receivers.
+    #[arg(long)]
+    with_10k: bool,
+    /// Seconds of publishing per step.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Runs; the tables show the median of them.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Bisections of the ladder after it found a passing and a failing rate.
+    #[arg(long, default_value_t = 3)]
+    refine: u32,
+    /// Rates (msg/s) of the latency steps; a rate above a target's sustained rate is skipped.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000")]
+    fixed_rates: Vec<u64>,
+    /// Most doubling / halving steps of a ladder before it bisects.
+    #[arg(long, default_value_t = 14)]
+    max_ladder_steps: usize,
+    /// Skip the ladder: only the fixed-rate steps, at every rate (for profiling).
+    #[arg(long)]
+    no_ladder: bool,
+    /// First rung of every ladder, msg/s (default: 200,000 / receivers for native,
+    /// native's sustained rate for the app).
+    #[arg(long)]
+    start_rate: Option<u64>,
+    /// Measure only these targets.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Target::Native, Target::App])]
+    targets: Vec<Target>,
+    /// The app binary (default: the example-app binary beside this one, built by cargo).
+    #[arg(long)]
+    app: Option<PathBuf>,
+    /// An app setting for the run, e.g. --app-env WS_QUEUE_FRAMES=100000 (repeatable).
+    #[arg(long, value_parser = parse_env)]
+    app_env: Vec<(String, String)>,
+    /// About a second of everything with 1 receiver: keeps the benchmark working (tests).
+    #[arg(long)]
+    smoke: bool,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+impl Cli {
+    fn plan(&self) -> Plan {
+        Plan {
+            step_time: Duration::from_secs_f64(self.seconds.max(0.05)),
+            refine: self.refine,
+            fixed_rates: self.fixed_rates.clone(),
+            ladder: !self.no_ladder,
+            max_bracket_steps: self.max_ladder_steps.max(1),
+            start_rate: self.start_rate,
+        }
+    }
+
+    fn apply_smoke(&mut self) {
+        if self.smoke {
+            self.receivers = vec![1];
+            self.with_10k = false;
+            self.seconds = 0.2;
+            self.runs = 1;
+            self.refine = 0;
+            self.max_ladder_steps = 2;
+            self.fixed_rates = vec![200];
+            self.start_rate = Some(200);
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut cli = Cli::parse();
+    cli.apply_smoke();
+    if cli.with_10k && !cli.receivers.contains(&10_000) {
+        cli.receivers.push(10_000);
+    }
+    match run(&cli) {
+        Ok(report) => {
+            let tables = report::markdown(&report);
+            if cli.json {
+                eprintln!("{tables}");
+                match serde_json::to_string_pretty(&report) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                println!("{tables}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<Report, String> {
+    procs::raise_fd_limit();
+    let binary = procs::app_binary(cli.app.clone())?;
+    let load_before = load_average();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let plan = cli.plan();
+    let mut runs = Vec::new();
+    for run in 0..cli.runs.max(1) {
+        let mut cases = Vec::new();
+        for &n in &cli.receivers {
+            eprintln!("run {} of {}, {n} receivers", run + 1, cli.runs.max(1));
+            cases.push(rt.block_on(measure_case(cli, &binary, &plan, n))?);
+        }
+        runs.push(cases);
+    }
+    Ok(Report {
+        machine: machine(load_before),
+        settings: Settings {
+            step_seconds: plan.step_time.as_secs_f64(),
+            runs: cli.runs.max(1),
+            app_env: cli
+                .app_env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            payload_bytes: payload::PAYLOAD_BYTES,
+            fixed_rates: plan.fixed_rates.clone(),
+        },
+        summary: report::summarize(&runs, &plan.fixed_rates),
+        runs,
+    })
+}
+
+/// Both targets at `n` receivers, against a fresh broker and a fresh app.
+async fn measure_case(
+    cli: &Cli,
+    binary: &std::path::Path,
+    plan: &Plan,
+    n: usize,
+) -> Result<Case, String> {
+    let broker = Broker::start()?;
+    let app = App::start(binary, &broker, &cli.app_env)?;
+    eprintln!(
+        "mosquitto pid {} on {}, app pid {} on {}",
+        broker.pid(),
+        broker.addr,
+        app.pid(),
+        app.addr
+    );
+    let app_idle_rss_kib = procs::rss_kib(app.pid());
+    let mut case = Case {
+        receivers: n,
+        native: None,
+        app: None,
+        app_idle_rss_kib,
+    };
+    if cli.targets.contains(&Target::Native) {
+        case.native = Some(measure(Target::Native, n, &broker, &app, plan, None).await?);
+    }
+    if cli.targets.contains(&Target::App) {
+        let hint = case.native.as_ref().and_then(|r| r.sustained_msg_s);
+        case.app = Some(measure(Target::App, n, &broker, &app, plan, hint).await?);
+    }
+    Ok(case)
+}
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+fn machine(load_before: f64) -> Machine {
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        })
+        .unwrap_or_default();
+    let mosquitto = std::process::Command::new("mosquitto")
+        .arg("-h")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).to_string()
+                + &String::from_utf8_lossy(&o.stderr);
+            text.lines()
+                .find(|l| l.contains("version"))
+                .map(|l| l.trim().to_string())
+        })
+        .unwrap_or_else(|| "mosquitto".into());
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        load_before,
+        load_after: load_average(),
+        mosquitto,
+    }
+}
