@@ -102,6 +102,22 @@ pub enum MqttError {
         /// The configured bound (`max_buffered_publishes`).
         limit: usize,
     },
+    /// An MQTT 5 property of a publish that MQTT (or the client) cannot carry.
+    #[error("invalid MQTT 5 property {name} {value:?}: {reason}")]
+    InvalidProperty {
+        /// The property, as MQTT names it (`Content-Type`, `User-Property`, ...).
+        name: &'static str,
+        /// The offending value (cut when long).
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// Something only MQTT 5 can do was asked of an MQTT 3.1.1 connection.
+    #[error("{what} needs MQTT 5, but this actor speaks MQTT 3.1.1 (set MQTT_PROTOCOL_VERSION=5)")]
+    NeedsMqtt5 {
+        /// What was asked (a publish with properties, a request, ...).
+        what: String,
+    },
     /// Unsubscribe for a filter that the holder does not hold.
     #[error("not subscribed to {filter:?}")]
     NotSubscribed {
