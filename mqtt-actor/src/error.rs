@@ -102,6 +102,22 @@ pub enum MqttError {
         /// The configured bound (`max_buffered_publishes`).
         limit: usize,
     },
+    /// A value could not be encoded as a JSON payload ([`Publish::json`](crate::Publish::json)).
+    #[error("cannot encode the payload for {topic:?} as JSON: {reason}")]
+    JsonEncode {
+        /// The topic it was for.
+        topic: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// A payload is not the JSON expected ([`MqttMessage::json`](crate::MqttMessage::json)).
+    #[error("the payload on {topic:?} is not the JSON expected: {reason}")]
+    JsonDecode {
+        /// The message's topic.
+        topic: String,
+        /// What serde said (with the line and column).
+        reason: String,
+    },
     /// An MQTT 5 property of a publish that MQTT (or the client) cannot carry.
     #[error("invalid MQTT 5 property {name} {value:?}: {reason}")]
     InvalidProperty {

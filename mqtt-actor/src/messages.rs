@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use actix::prelude::*;
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MqttError, Result};
@@ -240,6 +241,27 @@ impl MqttMessage {
     /// MQTT 5 properties, when present.
     pub fn properties(&self) -> Option<&MessageProperties> {
         self.0.properties.as_ref()
+    }
+
+    /// The payload decoded from JSON. A payload that is not the JSON `T`
+    /// expects is [`MqttError::JsonDecode`], with the topic and serde's message.
+    ///
+    /// ```
+    /// # use mqtt_actor::{MqttMessage, QoS};
+    /// #[derive(serde::Deserialize)]
+    /// struct Reading { celsius: f64 }
+    ///
+    /// let msg = MqttMessage::new("home/kitchen", r#"{"celsius": 21.5}"#, QoS::AtMostOnce, false);
+    /// assert_eq!(msg.json::<Reading>()?.celsius, 21.5);
+    /// let bad = MqttMessage::new("home/kitchen", "warm", QoS::AtMostOnce, false);
+    /// assert!(bad.json::<Reading>().is_err());
+    /// # Ok::<(), mqtt_actor::MqttError>(())
+    /// ```
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.0.payload).map_err(|e| MqttError::JsonDecode {
+            topic: self.topic().to_string(),
+            reason: e.to_string(),
+        })
     }
 
     /// MQTT 5 `Content-Type`, when present.
@@ -492,6 +514,30 @@ impl Publish {
             qos: QoS::AtMostOnce,
             retain: false,
             properties: MessageProperties::default(),
+        }
+    }
+
+    /// A QoS 0, non-retained publish of `value` as JSON. A value serde cannot
+    /// encode (a map with non-string keys, say) is [`MqttError::JsonEncode`].
+    /// On MQTT 5, add `.content_type("application/json")` to say what it is.
+    ///
+    /// ```
+    /// # use mqtt_actor::Publish;
+    /// #[derive(serde::Serialize)]
+    /// struct Reading { celsius: f64 }
+    ///
+    /// let p = Publish::json("home/kitchen", &Reading { celsius: 21.5 })?;
+    /// assert_eq!(&p.payload[..], br#"{"celsius":21.5}"#);
+    /// # Ok::<(), mqtt_actor::MqttError>(())
+    /// ```
+    pub fn json<T: Serialize + ?Sized>(topic: impl Into<String>, value: &T) -> Result<Self> {
+        let topic = topic.into();
+        match serde_json::to_vec(value) {
+            Ok(payload) => Ok(Publish::new(topic, payload)),
+            Err(e) => Err(MqttError::JsonEncode {
+                topic,
+                reason: e.to_string(),
+            }),
         }
     }
 

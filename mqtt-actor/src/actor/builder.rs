@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use paho_mqtt as paho;
+use serde::de::DeserializeOwned;
 
 use super::{
     Connection, Counters, Failover, Holder, InFlight, MqttActor, OfflineBuffer, Steps,
@@ -68,7 +69,54 @@ impl MqttActorBuilder {
         filter: impl Into<String>,
         f: impl Fn(&Addr<MqttActor>, &MqttMessage) + 'static,
     ) -> Self {
-        self.handlers.add_topic(filter.into(), Box::new(f));
+        self.handlers.add_topic(
+            filter.into(),
+            Box::new(move |mqtt, msg| {
+                f(mqtt, msg);
+                Ok(())
+            }),
+        );
+        self
+    }
+
+    /// Like [`on_topic`](Self::on_topic), with the payload decoded from JSON
+    /// as `T`. A payload that does not decode never reaches `f`: it goes to
+    /// `on_log` (and the `log` crate) as a warning naming the topic, the type
+    /// and serde's message.
+    ///
+    /// ```no_run
+    /// # use mqtt_actor::*;
+    /// #[derive(serde::Deserialize)]
+    /// struct Reading { celsius: f64 }
+    ///
+    /// # fn main() -> Result<()> {
+    /// MqttActor::builder(MqttConfig::from_env()?)
+    ///     .subscribe("home/+/temperature", QoS::AtLeastOnce)
+    ///     .on_topic_json("home/+/temperature", |_, msg, r: Reading| {
+    ///         println!("{}: {} °C", msg.topic(), r.celsius);
+    ///     })
+    ///     .start()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_topic_json<T, F>(mut self, filter: impl Into<String>, f: F) -> Self
+    where
+        T: DeserializeOwned + 'static,
+        F: Fn(&Addr<MqttActor>, &MqttMessage, T) + 'static,
+    {
+        self.handlers.add_topic(
+            filter.into(),
+            Box::new(move |mqtt, msg| {
+                let value = msg.json::<T>().map_err(|e| {
+                    format!(
+                        "{e} (expected {}); its on_topic_json handler was not called",
+                        std::any::type_name::<T>()
+                    )
+                })?;
+                f(mqtt, msg, value);
+                Ok(())
+            }),
+        );
         self
     }
 
