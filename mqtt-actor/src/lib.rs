@@ -52,6 +52,9 @@
 //!   index of who holds which filter.
 //! - `plan.rs`: which broker subscriptions serve the held filters, none
 //!   overlapping.
+//! - `stream.rs`: [`SubscribeStream`] and its [`MessageStream`] of
+//!   [`StreamItem`]s, for async code that is not an actor: the bounded queue
+//!   and the listener bridge that fills it.
 //! - `client.rs`: the Paho side: options from the configuration, callbacks
 //!   that only forward, conversions.
 //! - `error.rs`: [`MqttError`], one enum for the crate.
@@ -66,6 +69,7 @@ mod error;
 mod handlers;
 mod messages;
 mod plan;
+mod stream;
 mod topic;
 
 pub use actor::{MqttActor, MqttActorBuilder};
@@ -77,4 +81,5 @@ pub use messages::{
     MqttMessage, Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll,
     WaitConnected, WatchConnection,
 };
+pub use stream::{MessageStream, StreamItem, SubscribeStream};
 pub use topic::{validate_filter, validate_topic};

@@ -313,6 +313,19 @@ impl MqttMessage {
     }
 }
 
+impl PartialEq for MqttMessage {
+    /// Same topic, payload, QoS, retain flag and properties.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&*self.0, &*other.0);
+        Arc::ptr_eq(&self.0, &other.0)
+            || (a.topic == b.topic
+                && a.payload == b.payload
+                && a.qos == b.qos
+                && a.retain == b.retain
+                && a.properties == b.properties)
+    }
+}
+
 impl fmt::Debug for MqttMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MqttMessage")

@@ -26,6 +26,7 @@
 //!   delivery policy: each listener's backlog, drop notices, and retained
 //!   messages only for the holders that asked for them (pure parts).
 //! - `queries.rs`: the counters, `GetStatus`, `GetSubscriptions`.
+//! - `streams.rs`: `SubscribeStream`: a listener bridge per stream.
 
 mod builder;
 mod connection;
@@ -35,6 +36,7 @@ mod lifecycle;
 mod publishing;
 mod queries;
 mod sharing;
+mod streams;
 mod subscriptions;
 mod takeover;
 
