@@ -92,6 +92,14 @@ pub enum MqttError {
         /// How long we waited.
         timeout: Duration,
     },
+    /// No reply to a [`Request`](crate::Request) came within its timeout.
+    #[error("no reply to the request on {topic:?} within {timeout:?}")]
+    NoReply {
+        /// The topic the request was published to.
+        topic: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
     /// Too many QoS 1/2 publishes are already waiting for the connection to return.
     #[error(
         "publish to {topic:?} dropped: {limit} publishes are already buffered while disconnected"

@@ -52,6 +52,8 @@
 //!   index of who holds which filter.
 //! - `plan.rs`: which broker subscriptions serve the held filters, none
 //!   overlapping.
+//! - `request.rs`: [`Request`], [`Reply`] and [`IntoReply`]: request/response
+//!   over MQTT 5, and the listener that hands replies to their callers.
 //! - `stream.rs`: [`SubscribeStream`] and its [`MessageStream`] of
 //!   [`StreamItem`]s, for async code that is not an actor: the bounded queue
 //!   and the listener bridge that fills it.
@@ -69,6 +71,7 @@ mod error;
 mod handlers;
 mod messages;
 mod plan;
+mod request;
 mod stream;
 mod topic;
 
@@ -81,5 +84,6 @@ pub use messages::{
     MqttMessage, Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll,
     WaitConnected, WatchConnection,
 };
+pub use request::{IntoReply, Reply, Request};
 pub use stream::{MessageStream, StreamItem, SubscribeStream};
 pub use topic::{validate_filter, validate_topic};
