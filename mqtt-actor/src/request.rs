@@ -252,3 +252,69 @@ impl Handler<MqttMessage> for ReplyDesk {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(qos: QoS) -> MqttMessage {
+        let props = MessageProperties {
+            response_topic: Some("asker/replies/7".into()),
+            correlation_data: Some(Bytes::from_static(b"c-7")),
+            ..MessageProperties::default()
+        };
+        MqttMessage::with_properties("svc/x", "q", qos, false, Some(props))
+    }
+
+    #[test]
+    fn handlers_may_return_payloads_replies_none_or_errors() {
+        let payload =
+            |r: std::result::Result<Option<Reply>, String>| r.map(|r| r.map(|r| r.payload));
+        assert_eq!(payload("a".into_reply()), Ok(Some(Bytes::from("a"))));
+        assert_eq!(
+            payload(String::from("b").into_reply()),
+            Ok(Some(Bytes::from("b")))
+        );
+        assert_eq!(
+            payload(vec![1u8].into_reply()),
+            Ok(Some(Bytes::from(vec![1u8])))
+        );
+        assert_eq!(payload(None::<&'static str>.into_reply()), Ok(None));
+        assert_eq!(payload(Some("c").into_reply()), Ok(Some(Bytes::from("c"))));
+        let failed: std::result::Result<&'static str, _> = Err("no oven");
+        assert_eq!(payload(failed.into_reply()), Err("no oven".to_string()));
+        let declined: std::result::Result<Option<Reply>, String> = Ok(None);
+        assert_eq!(payload(declined.into_reply()), Ok(None));
+    }
+
+    #[test]
+    fn a_reply_goes_to_the_response_topic_with_the_correlation_data() {
+        let reply = Reply::new("a").user_property("status", "ok");
+        let p = reply_to(&request(QoS::ExactlyOnce), reply).unwrap();
+        assert_eq!(p.topic, "asker/replies/7");
+        assert_eq!(p.qos, QoS::ExactlyOnce, "the request's QoS by default");
+        assert_eq!(p.properties.correlation_data.as_deref(), Some(&b"c-7"[..]));
+        assert_eq!(p.properties.user_property("status"), Some("ok"));
+        let p = reply_to(
+            &request(QoS::ExactlyOnce),
+            Reply::new("a").qos(QoS::AtMostOnce),
+        )
+        .unwrap();
+        assert_eq!(p.qos, QoS::AtMostOnce);
+        let bad = Reply::new("a").content_type("x\0y");
+        assert!(matches!(
+            reply_to(&request(QoS::AtMostOnce), bad),
+            Err(MqttError::InvalidProperty { .. })
+        ));
+    }
+
+    #[test]
+    fn a_json_reply_says_it_is_json() {
+        let r = Reply::json(&[1, 2]).unwrap();
+        assert_eq!(&r.payload[..], b"[1,2]");
+        assert_eq!(
+            r.properties.content_type.as_deref(),
+            Some("application/json")
+        );
+    }
+}

@@ -138,3 +138,18 @@ impl Handler<Request> for MqttActor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_request_has_its_own_response_topic_and_correlation_data() {
+        let mut r = Requests::new("me/replies".into());
+        assert_eq!(r.filter(), "me/replies/#");
+        let (t1, c1) = r.next();
+        let (t2, c2) = r.next();
+        assert_eq!((t1.as_str(), t2.as_str()), ("me/replies/1", "me/replies/2"));
+        assert_ne!(c1, c2);
+    }
+}
