@@ -32,6 +32,14 @@
 //! once the broker granted it; a holder joining a filter the broker already
 //! serves gets its retained messages too.
 //!
+//! Beyond handlers and listeners: typed JSON payloads ([`Publish::json`],
+//! [`MqttMessage::json`], [`MqttActorBuilder::on_topic_json`]); MQTT 5
+//! properties on [`Publish`] and on every [`MqttMessage`]; a
+//! [`SubscribeStream`] for async code that is not an actor (an actix-web
+//! response body, say), which reports what its reader lost and lets go of its
+//! filter when dropped; and request/response over MQTT 5 ([`Request`],
+//! [`MqttActorBuilder::on_request`]).
+//!
 //! # Layout
 //!
 //! - `config.rs`: [`MqttConfig`], the table of settings ([`SETTINGS`]), reading
