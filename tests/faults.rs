@@ -1,8 +1,9 @@
 //! The library under faults and awkward brokers, against a real Mosquitto:
 //! overlapping filters (MQTT 3.1.1 and 5), retained values for late joiners,
 //! subscriptions held only once granted (refusals through Mosquitto's dynamic
-//! security plugin, timeouts through a stalled connection), drops told to the
-//! listeners they were for, and publishes cut off by a broker crash.
+//! security plugin, timeouts through a stalled connection; a stream whose
+//! filter is refused after a reconnect), drops told to the listeners they
+//! were for, and publishes cut off by a broker crash.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -653,6 +654,38 @@ async fn a_refused_resubscribe_after_a_reconnect_tells_each_holder() {
     let feed = Observer::connect(&broker.url(), &[]).await;
     feed.publish("keep/1", "k", 1, false).await;
     a.wait_for("keep/1").await;
+}
+
+#[actix_rt::test]
+async fn a_stream_whose_filter_is_refused_after_a_reconnect_says_so_and_ends() {
+    use futures::StreamExt;
+    init_logging();
+    let mut broker = DynsecBroker::start(&[]);
+    let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
+        .start()
+        .unwrap();
+    wait_connected(&mqtt, true).await;
+    let mut stream = mqtt
+        .send(SubscribeStream::new("data/#").qos(QoS::AtLeastOnce))
+        .await
+        .unwrap()
+        .unwrap();
+
+    broker.stop();
+    wait_connected(&mqtt, false).await;
+    broker.deny(&["data/#"]);
+    broker.resume();
+    let item = tokio::time::timeout(PATIENCE, stream.next()).await;
+    match item {
+        Ok(Some(StreamItem::SubscriptionLost(error))) => {
+            assert!(matches!(error, MqttError::Refused { .. }), "{error}")
+        }
+        other => panic!("expected SubscriptionLost, got {other:?}"),
+    }
+    let end = tokio::time::timeout(PATIENCE, stream.next()).await;
+    assert_eq!(end, Ok(None), "nothing comes after the loss");
+    let subs = mqtt.send(GetSubscriptions).await.unwrap();
+    assert!(subs.is_empty(), "{subs:?}");
 }
 
 /// `recorder` wants an actor address; log handlers have none.

@@ -107,7 +107,12 @@ impl From<MqttError> for ApiError {
     fn from(e: MqttError) -> Self {
         let code = match &e {
             MqttError::InvalidTopic { .. } | MqttError::InvalidFilter { .. } => Code::InvalidTopic,
-            MqttError::InvalidQos(_) | MqttError::NotSubscribed { .. } => Code::BadRequest,
+            MqttError::InvalidQos(_)
+            | MqttError::NotSubscribed { .. }
+            | MqttError::InvalidProperty { .. }
+            | MqttError::NeedsMqtt5 { .. }
+            | MqttError::JsonEncode { .. }
+            | MqttError::JsonDecode { .. } => Code::BadRequest,
             MqttError::NotConnected { .. } | MqttError::BufferFull { .. } => Code::NotConnected,
             MqttError::Refused { .. } => Code::Forbidden,
             _ => Code::BrokerError,

@@ -250,6 +250,41 @@ pub(crate) fn from_paho(msg: &paho::Message) -> MqttMessage {
     )
 }
 
+/// The Paho form of properties that passed [`MessageProperties::validate`]
+/// (Paho panics on a NUL in a string, so that check must come first).
+pub(crate) fn to_paho_properties(p: &MessageProperties) -> Result<paho::Properties> {
+    use paho::PropertyCode as C;
+    let mut props = paho::Properties::new();
+    let refused = |e: paho::Error| MqttError::Client(format!("cannot set MQTT 5 properties: {e}"));
+    if let Some(v) = &p.content_type {
+        props.push_string(C::ContentType, v).map_err(refused)?;
+    }
+    if let Some(v) = &p.response_topic {
+        props.push_string(C::ResponseTopic, v).map_err(refused)?;
+    }
+    if let Some(v) = &p.correlation_data {
+        props
+            .push_binary(C::CorrelationData, v.to_vec())
+            .map_err(refused)?;
+    }
+    if let Some(v) = p.message_expiry_interval {
+        props
+            .push_u32(C::MessageExpiryInterval, v)
+            .map_err(refused)?;
+    }
+    if let Some(v) = p.payload_format_indicator {
+        props
+            .push_byte(C::PayloadFormatIndicator, v)
+            .map_err(refused)?;
+    }
+    for (k, v) in &p.user_properties {
+        props
+            .push_string_pair(C::UserProperty, k, v)
+            .map_err(refused)?;
+    }
+    Ok(props)
+}
+
 /// A request to the broker at `broker`: what it is, on which topic or filter.
 pub(crate) struct Request {
     pub operation: &'static str,

@@ -92,6 +92,14 @@ pub enum MqttError {
         /// How long we waited.
         timeout: Duration,
     },
+    /// No reply to a [`Request`](crate::Request) came within its timeout.
+    #[error("no reply to the request on {topic:?} within {timeout:?}")]
+    NoReply {
+        /// The topic the request was published to.
+        topic: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
     /// Too many QoS 1/2 publishes are already waiting for the connection to return.
     #[error(
         "publish to {topic:?} dropped: {limit} publishes are already buffered while disconnected"
@@ -101,6 +109,38 @@ pub enum MqttError {
         topic: String,
         /// The configured bound (`max_buffered_publishes`).
         limit: usize,
+    },
+    /// A value could not be encoded as a JSON payload ([`Publish::json`](crate::Publish::json)).
+    #[error("cannot encode the payload for {topic:?} as JSON: {reason}")]
+    JsonEncode {
+        /// The topic it was for.
+        topic: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// A payload is not the JSON expected ([`MqttMessage::json`](crate::MqttMessage::json)).
+    #[error("the payload on {topic:?} is not the JSON expected: {reason}")]
+    JsonDecode {
+        /// The message's topic.
+        topic: String,
+        /// What serde said (with the line and column).
+        reason: String,
+    },
+    /// An MQTT 5 property of a publish that MQTT (or the client) cannot carry.
+    #[error("invalid MQTT 5 property {name} {value:?}: {reason}")]
+    InvalidProperty {
+        /// The property, as MQTT names it (`Content-Type`, `User-Property`, ...).
+        name: &'static str,
+        /// The offending value (cut when long).
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// Something only MQTT 5 can do was asked of an MQTT 3.1.1 connection.
+    #[error("{what} needs MQTT 5, but this actor speaks MQTT 3.1.1 (set MQTT_PROTOCOL_VERSION=5)")]
+    NeedsMqtt5 {
+        /// What was asked (a publish with properties, a request, ...).
+        what: String,
     },
     /// Unsubscribe for a filter that the holder does not hold.
     #[error("not subscribed to {filter:?}")]

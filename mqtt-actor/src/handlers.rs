@@ -80,6 +80,10 @@ pub struct Unsubscribed {
 }
 
 type Callback<T> = Box<dyn Fn(&Addr<MqttActor>, &T)>;
+/// An `on_topic`-like handler: `Err` is a warning for `on_log` (a payload
+/// that did not decode, a request without a response topic, ...).
+pub(crate) type TopicCallback =
+    Box<dyn Fn(&Addr<MqttActor>, &MqttMessage) -> std::result::Result<(), String>>;
 type LogCallback = Box<dyn Fn(LogLevel, &str)>;
 
 /// Every registered callback. Handlers run on the actor's thread: keep them
@@ -89,7 +93,7 @@ pub(crate) struct Handlers {
     pub connect: Vec<Callback<Connected>>,
     pub disconnect: Vec<Callback<Disconnected>>,
     pub message: Vec<Callback<MqttMessage>>,
-    pub topics: Option<Trie<(String, Vec<Callback<MqttMessage>>)>>,
+    pub topics: Option<Trie<(String, Vec<TopicCallback>)>>,
     pub publish: Vec<Callback<Published>>,
     pub subscribe: Vec<Callback<Subscribed>>,
     pub unsubscribe: Vec<Callback<Unsubscribed>>,
@@ -97,7 +101,7 @@ pub(crate) struct Handlers {
 }
 
 impl Handlers {
-    pub fn add_topic(&mut self, filter: String, f: Callback<MqttMessage>) {
+    pub fn add_topic(&mut self, filter: String, f: TopicCallback) {
         let topics = self.topics.get_or_insert_with(Trie::default);
         let (_, list) = topics.get_or_insert_with(&filter, || (filter.clone(), Vec::new()));
         list.push(f);
@@ -114,7 +118,11 @@ impl Handlers {
     pub fn message(&self, addr: &Addr<MqttActor>, msg: &MqttMessage) {
         if let Some(topics) = &self.topics {
             topics.for_each_match(msg.topic(), |(_, list)| {
-                list.iter().for_each(|f| f(addr, msg));
+                for f in list {
+                    if let Err(warning) = f(addr, msg) {
+                        self.log(LogLevel::Warning, &warning);
+                    }
+                }
             });
         }
         self.message.iter().for_each(|f| f(addr, msg));

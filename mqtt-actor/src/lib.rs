@@ -32,6 +32,14 @@
 //! once the broker granted it; a holder joining a filter the broker already
 //! serves gets its retained messages too.
 //!
+//! Beyond handlers and listeners: typed JSON payloads ([`Publish::json`],
+//! [`MqttMessage::json`], [`MqttActorBuilder::on_topic_json`]); MQTT 5
+//! properties on [`Publish`] and on every [`MqttMessage`]; a
+//! [`SubscribeStream`] for async code that is not an actor (an actix-web
+//! response body, say), which reports what its reader lost and lets go of its
+//! filter when dropped; and request/response over MQTT 5 ([`Request`],
+//! [`MqttActorBuilder::on_request`]).
+//!
 //! # Layout
 //!
 //! - `config.rs`: [`MqttConfig`], the table of settings ([`SETTINGS`]), reading
@@ -52,6 +60,11 @@
 //!   index of who holds which filter.
 //! - `plan.rs`: which broker subscriptions serve the held filters, none
 //!   overlapping.
+//! - `request.rs`: [`Request`], [`Reply`] and [`IntoReply`]: request/response
+//!   over MQTT 5, and the listener that hands replies to their callers.
+//! - `stream.rs`: [`SubscribeStream`] and its [`MessageStream`] of
+//!   [`StreamItem`]s, for async code that is not an actor: the bounded queue
+//!   and the listener bridge that fills it.
 //! - `client.rs`: the Paho side: options from the configuration, callbacks
 //!   that only forward, conversions.
 //! - `error.rs`: [`MqttError`], one enum for the crate.
@@ -66,6 +79,8 @@ mod error;
 mod handlers;
 mod messages;
 mod plan;
+mod request;
+mod stream;
 mod topic;
 
 pub use actor::{MqttActor, MqttActorBuilder};
@@ -77,4 +92,6 @@ pub use messages::{
     MqttMessage, Publish, QoS, Status, Subscribe, SubscriptionInfo, Unsubscribe, UnsubscribeAll,
     WaitConnected, WatchConnection,
 };
+pub use request::{IntoReply, Reply, Request};
+pub use stream::{MessageStream, StreamItem, SubscribeStream};
 pub use topic::{validate_filter, validate_topic};

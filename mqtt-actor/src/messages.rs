@@ -6,9 +6,11 @@ use std::sync::{Arc, OnceLock};
 
 use actix::prelude::*;
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MqttError, Result};
+use crate::topic::validate_topic;
 
 /// MQTT quality of service.
 #[derive(
@@ -69,7 +71,8 @@ impl fmt::Display for QoS {
     }
 }
 
-/// MQTT 5 properties of an incoming message, when the broker sent any.
+/// MQTT 5 properties of a message: those an incoming message came with
+/// ([`MqttMessage::properties`]), and those a [`Publish`] sends.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageProperties {
     /// `Content-Type`.
@@ -84,6 +87,84 @@ pub struct MessageProperties {
     pub payload_format_indicator: Option<u8>,
     /// `User-Property` pairs, in order.
     pub user_properties: Vec<(String, String)>,
+}
+
+/// The longest string or binary value MQTT encodes (a two-byte length).
+const MAX_PROPERTY_LEN: usize = 65_535;
+
+impl MessageProperties {
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        *self == MessageProperties::default()
+    }
+
+    /// The value of the first user property named `key`.
+    pub fn user_property(&self, key: &str) -> Option<&str> {
+        self.user_properties
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Checks what MQTT (and the Paho client, which would abort on a NUL)
+    /// accepts: strings without NUL and at most 65,535 bytes, a response
+    /// topic without wildcards, a payload format indicator of 0 or 1.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |name, value: &str, reason| {
+            Err(MqttError::InvalidProperty {
+                name,
+                value: shorten(value),
+                reason,
+            })
+        };
+        let strings = [
+            ("Content-Type", self.content_type.as_deref()),
+            ("Response-Topic", self.response_topic.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| Some((name, v?)))
+        .chain(
+            self.user_properties
+                .iter()
+                .flat_map(|(k, v)| [("User-Property", k.as_str()), ("User-Property", v.as_str())]),
+        );
+        for (name, value) in strings {
+            if value.contains('\0') {
+                return fail(name, value, "must not contain NUL");
+            }
+            if value.len() > MAX_PROPERTY_LEN {
+                return fail(name, value, "must not be longer than 65535 bytes");
+            }
+        }
+        if let Some(topic) = &self.response_topic {
+            if let Err(MqttError::InvalidTopic { reason, .. }) = validate_topic(topic) {
+                return fail("Response-Topic", topic, reason);
+            }
+        }
+        if let Some(data) = &self.correlation_data {
+            if data.len() > MAX_PROPERTY_LEN {
+                let shown = format!("{} bytes", data.len());
+                return fail(
+                    "Correlation-Data",
+                    &shown,
+                    "must not be longer than 65535 bytes",
+                );
+            }
+        }
+        if let Some(v) = self.payload_format_indicator.filter(|v| *v > 1) {
+            return fail("Payload-Format-Indicator", &v.to_string(), "must be 0 or 1");
+        }
+        Ok(())
+    }
+}
+
+/// A value for an error message: long values are cut.
+fn shorten(value: &str) -> String {
+    const SHOWN: usize = 64;
+    match value.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}...", &value[..end]),
+        None => value.to_string(),
+    }
 }
 
 struct MessageInner {
@@ -162,6 +243,53 @@ impl MqttMessage {
         self.0.properties.as_ref()
     }
 
+    /// The payload decoded from JSON. A payload that is not the JSON `T`
+    /// expects is [`MqttError::JsonDecode`], with the topic and serde's message.
+    ///
+    /// ```
+    /// # use mqtt_actor::{MqttMessage, QoS};
+    /// #[derive(serde::Deserialize)]
+    /// struct Reading { celsius: f64 }
+    ///
+    /// let msg = MqttMessage::new("home/kitchen", r#"{"celsius": 21.5}"#, QoS::AtMostOnce, false);
+    /// assert_eq!(msg.json::<Reading>()?.celsius, 21.5);
+    /// let bad = MqttMessage::new("home/kitchen", "warm", QoS::AtMostOnce, false);
+    /// assert!(bad.json::<Reading>().is_err());
+    /// # Ok::<(), mqtt_actor::MqttError>(())
+    /// ```
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.0.payload).map_err(|e| MqttError::JsonDecode {
+            topic: self.topic().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// MQTT 5 `Content-Type`, when present.
+    pub fn content_type(&self) -> Option<&str> {
+        self.properties()?.content_type.as_deref()
+    }
+
+    /// MQTT 5 `Response-Topic`: where the sender of a request wants its reply.
+    pub fn response_topic(&self) -> Option<&str> {
+        self.properties()?.response_topic.as_deref()
+    }
+
+    /// MQTT 5 `Correlation-Data`: what a reply must carry back to the sender.
+    pub fn correlation_data(&self) -> Option<&Bytes> {
+        self.properties()?.correlation_data.as_ref()
+    }
+
+    /// MQTT 5 `Message-Expiry-Interval`, seconds: what is left of the
+    /// publisher's interval when the broker forwarded the message.
+    pub fn message_expiry_interval(&self) -> Option<u32> {
+        self.properties()?.message_expiry_interval
+    }
+
+    /// The value of the first MQTT 5 `User-Property` named `key`.
+    pub fn user_property(&self, key: &str) -> Option<&str> {
+        self.properties()?.user_property(key)
+    }
+
     /// Computes a value derived from this message once and shares it with every
     /// other holder of the same message (every listener gets a clone of one
     /// message). Fan-out servers use it to encode a message once for all their
@@ -182,6 +310,19 @@ impl MqttMessage {
         // A racing clone may have stored first; both computed the same value.
         let _ = self.0.memo.set(value.clone());
         value
+    }
+}
+
+impl PartialEq for MqttMessage {
+    /// Same topic, payload, QoS, retain flag and properties.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&*self.0, &*other.0);
+        Arc::ptr_eq(&self.0, &other.0)
+            || (a.topic == b.topic
+                && a.payload == b.payload
+                && a.qos == b.qos
+                && a.retain == b.retain
+                && a.properties == b.properties)
     }
 }
 
@@ -371,6 +512,10 @@ pub struct Publish {
     pub qos: QoS,
     /// Whether the broker keeps it as the topic's retained message.
     pub retain: bool,
+    /// MQTT 5 properties sent with it; a publish with any set fails with
+    /// [`MqttError::NeedsMqtt5`] on an MQTT 3.1.1 connection rather than
+    /// going out without them.
+    pub properties: MessageProperties,
 }
 
 impl Publish {
@@ -381,6 +526,31 @@ impl Publish {
             payload: payload.into(),
             qos: QoS::AtMostOnce,
             retain: false,
+            properties: MessageProperties::default(),
+        }
+    }
+
+    /// A QoS 0, non-retained publish of `value` as JSON. A value serde cannot
+    /// encode (a map with non-string keys, say) is [`MqttError::JsonEncode`].
+    /// On MQTT 5, add `.content_type("application/json")` to say what it is.
+    ///
+    /// ```
+    /// # use mqtt_actor::Publish;
+    /// #[derive(serde::Serialize)]
+    /// struct Reading { celsius: f64 }
+    ///
+    /// let p = Publish::json("home/kitchen", &Reading { celsius: 21.5 })?;
+    /// assert_eq!(&p.payload[..], br#"{"celsius":21.5}"#);
+    /// # Ok::<(), mqtt_actor::MqttError>(())
+    /// ```
+    pub fn json<T: Serialize + ?Sized>(topic: impl Into<String>, value: &T) -> Result<Self> {
+        let topic = topic.into();
+        match serde_json::to_vec(value) {
+            Ok(payload) => Ok(Publish::new(topic, payload)),
+            Err(e) => Err(MqttError::JsonEncode {
+                topic,
+                reason: e.to_string(),
+            }),
         }
     }
 
@@ -393,6 +563,48 @@ impl Publish {
     /// Sets the retain flag.
     pub fn retain(mut self, retain: bool) -> Self {
         self.retain = retain;
+        self
+    }
+
+    /// Sets every MQTT 5 property at once (replacing those set before).
+    pub fn properties(mut self, properties: MessageProperties) -> Self {
+        self.properties = properties;
+        self
+    }
+
+    /// Adds an MQTT 5 `User-Property`; pairs keep their order, and a key may
+    /// appear more than once.
+    pub fn user_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties
+            .user_properties
+            .push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets the MQTT 5 `Content-Type` (a MIME type, say `application/json`).
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.properties.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Sets the MQTT 5 `Message-Expiry-Interval`: the broker discards the
+    /// message when it could not deliver it within `seconds` (and a retained
+    /// one is forgotten then).
+    pub fn message_expiry_interval(mut self, seconds: u32) -> Self {
+        self.properties.message_expiry_interval = Some(seconds);
+        self
+    }
+
+    /// Sets the MQTT 5 `Response-Topic`: where the receiver should reply.
+    /// [`Request`](crate::Request) sets it (and the correlation data) itself.
+    pub fn response_topic(mut self, topic: impl Into<String>) -> Self {
+        self.properties.response_topic = Some(topic.into());
+        self
+    }
+
+    /// Sets the MQTT 5 `Correlation-Data` a reply carries back.
+    pub fn correlation_data(mut self, data: impl Into<Bytes>) -> Self {
+        self.properties.correlation_data = Some(data.into());
         self
     }
 }
@@ -525,6 +737,43 @@ mod tests {
         assert_eq!(QoS::try_from(3i64), Err(MqttError::InvalidQos(3)));
         assert!(serde_json::from_str::<QoS>("7").is_err());
         assert_eq!(serde_json::to_string(&QoS::AtLeastOnce).unwrap(), "1");
+    }
+
+    #[test]
+    fn properties_that_mqtt_cannot_carry_are_refused_by_name() {
+        let ok = Publish::new("t", "x")
+            .content_type("text/plain")
+            .user_property("k", "v")
+            .response_topic("r/1")
+            .correlation_data("c");
+        assert_eq!(ok.properties.validate(), Ok(()));
+        let bad = |p: Publish| match p.properties.validate() {
+            Err(MqttError::InvalidProperty { name, .. }) => name,
+            other => panic!("expected InvalidProperty, got {other:?}"),
+        };
+        assert_eq!(
+            bad(Publish::new("t", "").content_type("a\0b")),
+            "Content-Type"
+        );
+        assert_eq!(
+            bad(Publish::new("t", "").user_property("k", "v\0")),
+            "User-Property"
+        );
+        assert_eq!(
+            bad(Publish::new("t", "").response_topic("r/#")),
+            "Response-Topic"
+        );
+        let long = "x".repeat(70_000);
+        let err = Publish::new("t", "")
+            .user_property(long, "v")
+            .properties
+            .validate();
+        assert!(
+            err.unwrap_err().to_string().len() < 200,
+            "long values are cut in the message"
+        );
+        let huge = Publish::new("t", "").correlation_data(vec![0u8; 70_000]);
+        assert_eq!(bad(huge), "Correlation-Data");
     }
 
     #[test]

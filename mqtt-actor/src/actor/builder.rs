@@ -6,22 +6,24 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use paho_mqtt as paho;
+use serde::de::DeserializeOwned;
 
 use super::{
-    Connection, Counters, Failover, Holder, InFlight, MqttActor, OfflineBuffer, Steps,
+    Connection, Counters, Failover, Holder, InFlight, MqttActor, OfflineBuffer, Requests, Steps,
     TakeoverWatch,
 };
 use crate::client::{
     connect_options, generated_client_id, install_callbacks, mqtt_version, InboundDrops,
     INBOUND_CAPACITY,
 };
-use crate::config::MqttConfig;
+use crate::config::{MqttConfig, ProtocolVersion};
 use crate::error::{MqttError, Result};
 use crate::handlers::Unsubscribed;
 use crate::handlers::{Connected, Disconnected, Handlers, LogLevel, Published, Subscribed};
 use crate::messages::{MqttMessage, QoS};
 use crate::plan::Plan;
-use crate::topic::{validate_filter, Hold, Index};
+use crate::request::{reply_to, IntoReply};
+use crate::topic::{validate_filter, validate_topic, Hold, Index};
 
 /// Registers handlers and initial subscriptions, then starts the actor.
 pub struct MqttActorBuilder {
@@ -30,6 +32,11 @@ pub struct MqttActorBuilder {
     /// Application subscriptions held from the start: `(filter, qos)`.
     initial: Vec<(String, QoS)>,
     inbound_capacity: usize,
+    /// Set by [`reply_topic_prefix`](Self::reply_topic_prefix); else
+    /// `{client_id}/replies`.
+    reply_prefix: Option<String>,
+    /// The filters of the `on_request` handlers, which need MQTT 5.
+    request_filters: Vec<String>,
 }
 
 impl MqttActorBuilder {
@@ -39,6 +46,8 @@ impl MqttActorBuilder {
             handlers: Handlers::default(),
             initial: Vec::new(),
             inbound_capacity: INBOUND_CAPACITY,
+            reply_prefix: None,
+            request_filters: Vec::new(),
         }
     }
 
@@ -68,7 +77,123 @@ impl MqttActorBuilder {
         filter: impl Into<String>,
         f: impl Fn(&Addr<MqttActor>, &MqttMessage) + 'static,
     ) -> Self {
-        self.handlers.add_topic(filter.into(), Box::new(f));
+        self.handlers.add_topic(
+            filter.into(),
+            Box::new(move |mqtt, msg| {
+                f(mqtt, msg);
+                Ok(())
+            }),
+        );
+        self
+    }
+
+    /// Like [`on_topic`](Self::on_topic), with the payload decoded from JSON
+    /// as `T`. A payload that does not decode never reaches `f`: it goes to
+    /// `on_log` (and the `log` crate) as a warning naming the topic, the type
+    /// and serde's message.
+    ///
+    /// ```no_run
+    /// # use mqtt_actor::*;
+    /// #[derive(serde::Deserialize)]
+    /// struct Reading { celsius: f64 }
+    ///
+    /// # fn main() -> Result<()> {
+    /// MqttActor::builder(MqttConfig::from_env()?)
+    ///     .subscribe("home/+/temperature", QoS::AtLeastOnce)
+    ///     .on_topic_json("home/+/temperature", |_, msg, r: Reading| {
+    ///         println!("{}: {} °C", msg.topic(), r.celsius);
+    ///     })
+    ///     .start()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_topic_json<T, F>(mut self, filter: impl Into<String>, f: F) -> Self
+    where
+        T: DeserializeOwned + 'static,
+        F: Fn(&Addr<MqttActor>, &MqttMessage, T) + 'static,
+    {
+        self.handlers.add_topic(
+            filter.into(),
+            Box::new(move |mqtt, msg| {
+                let value = msg.json::<T>().map_err(|e| {
+                    format!(
+                        "{e} (expected {}); its on_topic_json handler was not called",
+                        std::any::type_name::<T>()
+                    )
+                })?;
+                f(mqtt, msg, value);
+                Ok(())
+            }),
+        );
+        self
+    }
+
+    /// Serves requests ([`Request`](crate::Request), or any MQTT 5 client's)
+    /// on the application's subscriptions whose topic matches `filter`: what
+    /// `f` returns ([`IntoReply`]: a payload, a [`Reply`](crate::Reply), `None` for no
+    /// reply, `Err` for no reply and a warning in `on_log`) is published to
+    /// the request's response topic with its correlation data. A message
+    /// without a response topic is not a request: it goes to `on_log` as a
+    /// warning, not to `f`. Like `on_topic`, it does not subscribe by itself
+    /// (subscribe `filter`, or a shared subscription to it, too). Needs MQTT
+    /// 5: on MQTT 3.1.1, `start()` fails with [`MqttError::NeedsMqtt5`].
+    ///
+    /// ```no_run
+    /// # use mqtt_actor::*;
+    /// # fn main() -> Result<()> {
+    /// let config = MqttConfig {
+    ///     protocol_version: ProtocolVersion::V5,
+    ///     ..MqttConfig::from_env()?
+    /// };
+    /// MqttActor::builder(config)
+    ///     .subscribe("svc/echo", QoS::AtLeastOnce)
+    ///     .on_request("svc/echo", |_, msg| msg.payload().clone())
+    ///     .start()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_request<R, F>(mut self, filter: impl Into<String>, f: F) -> Self
+    where
+        R: IntoReply,
+        F: Fn(&Addr<MqttActor>, &MqttMessage) -> R + 'static,
+    {
+        let filter = filter.into();
+        self.request_filters.push(filter.clone());
+        self.handlers.add_topic(
+            filter,
+            Box::new(move |mqtt, msg| {
+                if msg.response_topic().is_none() {
+                    return Err(format!(
+                        "a message on {:?} has no response topic, so it is not a request: \
+                         its on_request handler was not called",
+                        msg.topic()
+                    ));
+                }
+                let reply = f(mqtt, msg).into_reply().map_err(|e| {
+                    format!(
+                        "the request on {:?} failed: {e}; no reply sent",
+                        msg.topic()
+                    )
+                })?;
+                if let Some(reply) = reply {
+                    let publish = reply_to(msg, reply).map_err(|e| {
+                        format!("cannot reply to the request on {:?}: {e}", msg.topic())
+                    })?;
+                    mqtt.do_send(publish);
+                }
+                Ok(())
+            }),
+        );
+        self
+    }
+
+    /// Where replies to this actor's [`Request`](crate::Request)s come:
+    /// `{prefix}/{n}`, under the filter `{prefix}/#` the actor subscribes at
+    /// its first request. By default `{client_id}/replies`; set one when the
+    /// client id cannot be a topic level (it holds `+`, `#` or `/`) or the
+    /// broker's ACL wants replies elsewhere.
+    pub fn reply_topic_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.reply_prefix = Some(prefix.into());
         self
     }
 
@@ -126,6 +251,16 @@ impl MqttActorBuilder {
         for filter in self.handlers.topic_filters() {
             validate_filter(filter)?;
         }
+        if let Some(filter) = self.request_filters.first() {
+            if config.protocol_version == ProtocolVersion::V311 {
+                return Err(MqttError::NeedsMqtt5 {
+                    what: format!("serving requests (on_request {filter:?})"),
+                });
+            }
+        }
+        if let Some(prefix) = &self.reply_prefix {
+            validate_topic(prefix)?;
+        }
         let mut index = Index::default();
         let mut plan = Plan::default();
         for (filter, qos) in self.initial {
@@ -153,6 +288,9 @@ impl MqttActorBuilder {
             .iter()
             .map(|uri| connect_options(&config, uri))
             .collect::<Result<Vec<_>>>()?;
+        let reply_prefix = self
+            .reply_prefix
+            .unwrap_or_else(|| format!("{client_id}/replies"));
         let inbound = Arc::new(InboundDrops::default());
         let streams = install_callbacks(&client, self.inbound_capacity, inbound.clone());
         Ok(MqttActor {
@@ -175,6 +313,7 @@ impl MqttActorBuilder {
             watchers: Vec::new(),
             waiting: Vec::new(),
             counters: Counters::new(inbound),
+            requests: Requests::new(reply_prefix),
             last_error: None,
             streams: Some(streams),
             addr: None,

@@ -26,6 +26,9 @@
 //!   delivery policy: each listener's backlog, drop notices, and retained
 //!   messages only for the holders that asked for them (pure parts).
 //! - `queries.rs`: the counters, `GetStatus`, `GetSubscriptions`.
+//! - `streams.rs`: `SubscribeStream`: a listener bridge per stream.
+//! - `requests.rs`: `Request`: the reply topic, correlation data, and the
+//!   reply desk that answers the callers.
 
 mod builder;
 mod connection;
@@ -34,7 +37,9 @@ mod failover;
 mod lifecycle;
 mod publishing;
 mod queries;
+mod requests;
 mod sharing;
+mod streams;
 mod subscriptions;
 mod takeover;
 
@@ -59,6 +64,7 @@ use delivery::{Listener, RetainedWindows};
 use failover::Failover;
 use publishing::{Buffered, InFlight, OfflineBuffer};
 use queries::Counters;
+use requests::Requests;
 use subscriptions::{AtBroker, Holder, Steps};
 use takeover::TakeoverWatch;
 
@@ -114,6 +120,8 @@ pub struct MqttActor {
     /// Callers of [`crate::WaitConnected`] waiting for the next connection.
     waiting: Vec<oneshot::Sender<()>>,
     counters: Counters,
+    /// The reply topic prefix and the reply desk of [`crate::Request`]s.
+    requests: Requests,
     /// The last failure to connect, reported by `GetStatus` and `WaitConnected`;
     /// cleared once connected.
     last_error: Option<MqttError>,

@@ -18,7 +18,8 @@ use futures::channel::oneshot;
 use paho_mqtt as paho;
 
 use super::MqttActor;
-use crate::client::{await_ack, to_qos};
+use crate::client::{await_ack, to_paho_properties, to_qos};
+use crate::config::ProtocolVersion;
 use crate::error::{MqttError, Result};
 use crate::handlers::{self, LogLevel, Published};
 use crate::messages::{Publish, QoS};
@@ -100,13 +101,18 @@ impl MqttActor {
             }
             return;
         }
-        let msg = paho::MessageBuilder::new()
+        let mut msg = paho::MessageBuilder::new()
             .topic(&p.topic)
             .payload(p.payload.to_vec())
             .qos(to_qos(p.qos))
-            .retained(p.retain)
-            .finalize();
-        let token = self.client.publish(msg);
+            .retained(p.retain);
+        if !p.properties.is_empty() {
+            match to_paho_properties(&p.properties) {
+                Ok(props) => msg = msg.properties(props),
+                Err(e) => return drop(reply.send(Err(e))),
+            }
+        }
+        let token = self.client.publish(msg.finalize());
         let id = self.in_flight.add(reply);
         await_ack(
             token,
@@ -143,6 +149,21 @@ impl MqttActor {
             }
         })
         .spawn(ctx);
+    }
+
+    /// What a publish must be before it is sent or buffered: a valid topic,
+    /// and properties only on an MQTT 5 connection, valid ones.
+    pub(super) fn check_publish(&self, p: &Publish) -> Result<()> {
+        validate_topic(&p.topic)?;
+        if p.properties.is_empty() {
+            return Ok(());
+        }
+        if self.config.protocol_version == ProtocolVersion::V311 {
+            return Err(MqttError::NeedsMqtt5 {
+                what: format!("a publish with MQTT 5 properties (to {:?})", p.topic),
+            });
+        }
+        p.properties.validate()
     }
 
     /// The connection was lost: every sent publish still waiting answers
@@ -192,7 +213,7 @@ impl MqttActor {
 impl Handler<Publish> for MqttActor {
     type Result = ResponseFuture<Result<()>>;
     fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) -> Self::Result {
-        if let Err(e) = validate_topic(&msg.topic) {
+        if let Err(e) = self.check_publish(&msg) {
             return Box::pin(async move { Err(e) });
         }
         let (tx, rx) = oneshot::channel();

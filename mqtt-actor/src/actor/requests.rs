@@ -1,0 +1,155 @@
+//! `Request`: publishing with a response topic and correlation data, and
+//! waiting for the reply through the reply desk (see `request.rs`).
+
+use actix::prelude::*;
+use bytes::Bytes;
+use futures::channel::oneshot;
+
+use super::subscriptions::Holder;
+use super::MqttActor;
+use crate::config::ProtocolVersion;
+use crate::error::{MqttError, Result};
+use crate::messages::{MqttMessage, QoS, Subscribe};
+use crate::request::{Expect, ReplyDesk, Request};
+use crate::topic::validate_topic;
+
+/// The asking side's state.
+pub(crate) struct Requests {
+    /// Replies come to `{prefix}/{n}`; the actor holds `{prefix}/#`.
+    prefix: String,
+    /// Started at the first request.
+    desk: Option<Addr<ReplyDesk>>,
+    /// Requests made, which numbers the next one.
+    sent: u64,
+    /// Tells this actor's correlation data from an earlier process's (whose
+    /// late replies may still come to the same reply topics).
+    nonce: u32,
+}
+
+impl Requests {
+    pub fn new(prefix: String) -> Self {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ std::process::id())
+            .unwrap_or_default();
+        Requests {
+            prefix,
+            desk: None,
+            sent: 0,
+            nonce,
+        }
+    }
+
+    /// The filter replies come under.
+    fn filter(&self) -> String {
+        format!("{}/#", self.prefix)
+    }
+
+    /// The response topic and correlation data of the next request.
+    fn next(&mut self) -> (String, Bytes) {
+        self.sent += 1;
+        let topic = format!("{}/{}", self.prefix, self.sent);
+        let correlation = format!("{:08x}-{}", self.nonce, self.sent);
+        (topic, Bytes::from(correlation))
+    }
+}
+
+impl MqttActor {
+    /// The reply desk, and the `Subscribe` of the reply filter when it is
+    /// not granted yet (first request, or lost since).
+    fn reply_desk(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> (Addr<ReplyDesk>, Option<ResponseFuture<Result<QoS>>>) {
+        let desk = self
+            .requests
+            .desk
+            .get_or_insert_with(ReplyDesk::start)
+            .clone();
+        let filter = self.requests.filter();
+        let holder = Holder::Listener(desk.clone().recipient());
+        let granted = self
+            .index
+            .entry(&filter)
+            .and_then(|e| e.holders.get(&holder))
+            .is_some_and(|h| h.pending.is_none());
+        if granted {
+            return (desk, None);
+        }
+        let subscribe = Subscribe::new(filter)
+            .qos(QoS::AtLeastOnce)
+            .listener(desk.clone().recipient());
+        let answer = <Self as Handler<Subscribe>>::handle(self, subscribe, ctx);
+        (desk, Some(answer))
+    }
+
+    /// Why a request cannot go out, if it cannot.
+    fn check_request(&self, req: &Request) -> Result<()> {
+        if self.config.protocol_version == ProtocolVersion::V311 {
+            return Err(MqttError::NeedsMqtt5 {
+                what: format!(
+                    "a request (response topic and correlation data) to {:?}",
+                    req.publish.topic
+                ),
+            });
+        }
+        validate_topic(&self.requests.prefix).map_err(|e| {
+            MqttError::Client(format!(
+                "the reply topic prefix {:?} cannot be used ({e}); \
+                 set one with MqttActorBuilder::reply_topic_prefix",
+                self.requests.prefix
+            ))
+        })?;
+        self.check_publish(&req.publish)
+    }
+}
+
+impl Handler<Request> for MqttActor {
+    type Result = ResponseFuture<Result<MqttMessage>>;
+
+    fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = self.check_request(&req) {
+            return Box::pin(async move { Err(e) });
+        }
+        let (desk, subscribing) = self.reply_desk(ctx);
+        let (response_topic, correlation) = self.requests.next();
+        let topic = req.publish.topic.clone();
+        let timeout = req.timeout;
+        let publish = req
+            .publish
+            .response_topic(response_topic)
+            .correlation_data(correlation.clone());
+        let me = ctx.address();
+        let exchange = async move {
+            if let Some(granted) = subscribing {
+                granted.await?;
+            }
+            let (reply, answer) = oneshot::channel();
+            // Waits until the desk knows the request, so no reply can
+            // arrive before it.
+            desk.send(Expect { correlation, reply }).await?;
+            me.send(publish).await??;
+            answer.await.map_err(|_| MqttError::Stopped)
+        };
+        Box::pin(async move {
+            tokio::time::timeout(timeout, exchange)
+                .await
+                .unwrap_or(Err(MqttError::NoReply { topic, timeout }))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_request_has_its_own_response_topic_and_correlation_data() {
+        let mut r = Requests::new("me/replies".into());
+        assert_eq!(r.filter(), "me/replies/#");
+        let (t1, c1) = r.next();
+        let (t2, c2) = r.next();
+        assert_eq!((t1.as_str(), t2.as_str()), ("me/replies/1", "me/replies/2"));
+        assert_ne!(c1, c2);
+    }
+}
