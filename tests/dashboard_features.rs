@@ -463,6 +463,43 @@ async fn the_detail_pane_shows_a_payload_as_text_json_tree_hex_and_base64() {
     // Auto stays what it was: pretty JSON.
     click(&page, &testid("payload-view-auto")).await;
     wait_text_contains(&page, "detail-payload", "\n  \"s\": \"AB\"").await;
+
+    // MQTT 5 properties, as a `message` frame carries them in its optional
+    // `properties` object. The server does not forward them yet, so the frame
+    // is handed to the page's socket listener as if it came from the server.
+    js(
+        &page,
+        r#"
+        const frame = {
+          type: 'message', topic: 'view/props', payload: '21.5', encoding: 'utf8', qos: 1, retain: false,
+          properties: {
+            content_type: 'text/plain', message_expiry_interval: 30, response_topic: 'view/reply',
+            user_properties: [['site', 'north'], ['<b>x</b>', 'y']],
+          },
+        };
+        window.mqttActor.state.conn.ws.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(frame) }));
+        return true;
+        "#,
+    )
+    .await;
+    find(
+        &page,
+        "[data-testid=\"tree-node\"][data-topic=\"view/props\"]",
+    )
+    .await;
+    select_in_tree(&page, "view/props").await;
+    let props = find(&page, &testid("detail-properties")).await;
+    assert!(props.is_displayed().await.expect("displayed"));
+    let text = props.text().await.expect("text");
+    for want in [
+        "text/plain",
+        "30 s",
+        "view/reply",
+        "site = north",
+        "<b>x</b> = y",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text:?}");
+    }
     page.close().await.expect("browser closes");
 }
 
@@ -552,6 +589,115 @@ async fn a_retained_message_is_cleared_only_after_the_confirmation() {
     assert_eq!(
         retained_now(&broker, "keep/#", "keep/marker-2").await,
         [("keep/b".to_string(), "B1".to_string())]
+    );
+    page.close().await.expect("browser closes");
+}
+
+/// Records in the page every frame it sends over its WebSocket.
+const RECORD_SENT: &str = r#"
+  window.__sent = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.__sent.push(data);
+    return send.call(this, data);
+  };
+  return true;
+"#;
+
+#[actix_rt::test]
+async fn the_publish_form_sends_mqtt5_properties_and_refuses_a_bad_expiry() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port).await;
+    let driver = Driver::start();
+    let page = driver.browser().await;
+    open_page(&page, &app).await;
+    let mut outside = Observer::connect(&broker.url(), &["props/#"]).await;
+    js(&page, RECORD_SENT).await;
+
+    fill(&page, "publish-topic", "props/a").await;
+    fill(&page, "publish-payload", r#"{"v": 1}"#).await;
+    click(&page, &testid("publish-properties-toggle")).await;
+    fill(&page, "publish-content-type", "application/json").await;
+    fill(&page, "publish-expiry", "1.5").await;
+    click(&page, &testid("publish-user-property-add")).await;
+    fill(&page, "publish-user-property-key", "origin").await;
+    fill(&page, "publish-user-property-value", "dashboard").await;
+    click(&page, &testid("publish-button")).await;
+    wait_text_contains(&page, "publish-error", "Message expiry").await;
+
+    fill(&page, "publish-expiry", "60").await;
+    click(&page, &testid("publish-button")).await;
+    wait_text_contains(&page, "publish-status", "Published to \"props/a\"").await;
+    assert_eq!(
+        outside.next_on("props/a").await.payload_str(),
+        r#"{"v": 1}"#
+    );
+    let sent = js(
+        &page,
+        "return window.__sent.map((d) => JSON.parse(d)).filter((f) => f.type === 'publish')",
+    )
+    .await;
+    let sent = sent.as_array().expect("frames");
+    assert_eq!(sent.len(), 1, "the bad expiry sent nothing: {sent:?}");
+    assert_eq!(
+        sent[0]["properties"],
+        serde_json::json!({
+            "content_type": "application/json",
+            "message_expiry_interval": 60,
+            "user_properties": [["origin", "dashboard"]],
+        })
+    );
+    page.close().await.expect("browser closes");
+}
+
+#[actix_rt::test]
+async fn clearing_a_retained_message_without_write_access_is_refused_inline() {
+    init_logging();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let passwd = PasswordFile::create(dir.path().join("passwd"), &[("reader", "read-pass")]);
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "user reader\ntopic read keep/#\n").expect("write the ACL");
+    let broker = Mosquitto::start();
+    let password_file = passwd.path().to_path_buf();
+    let app = App::start_with(broker.port, |s| {
+        s.password_file = Some(password_file);
+        s.acl_file = Some(acl);
+    })
+    .await;
+    let outside = Observer::connect(&broker.url(), &[]).await;
+    outside.publish("keep/locked", "L1", 1, true).await;
+
+    let driver = Driver::start();
+    let page = driver.browser().await;
+    page.goto(&app.url("/login")).await.expect("the login page");
+    fill(&page, "login-username", "reader").await;
+    fill(&page, "login-password", "read-pass").await;
+    click(&page, &testid("login-button")).await;
+    wait_text_contains(&page, "current-user", "reader").await;
+    wait_text_contains(&page, "socket-status", "socket: open").await;
+    subscribe_on_page(&page, "keep/#", false).await;
+    wait_rows(&page, "keep/locked", 1).await;
+
+    fill(&page, "retained-filter", "keep/#").await;
+    click(&page, &testid("retained-list-button")).await;
+    let item = format!(
+        "{} [data-testid=\"retained-item\"][data-topic=\"keep/locked\"]",
+        testid("retained-list")
+    );
+    click(&page, &format!("{item} {}", testid("retained-clear"))).await;
+    click(&page, &format!("{item} {}", testid("retained-confirm"))).await;
+    let error = find(&page, &format!("{item} {}", testid("retained-item-error"))).await;
+    eventually("the refusal in the item", || async {
+        let text = error.text().await.ok()?;
+        text.contains("forbidden").then_some(())
+    })
+    .await;
+    // Still there, and still retained at the broker.
+    find(&page, &format!("{item} {}", testid("retained-clear"))).await;
+    assert_eq!(
+        retained_now(&broker, "keep/#", "keep/marker").await,
+        [("keep/locked".to_string(), "L1".to_string())]
     );
     page.close().await.expect("browser closes");
 }
