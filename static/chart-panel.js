@@ -171,6 +171,8 @@ function renderLegend() {
     }, h('span', { class: 'swatch series-c' + s.color, 'aria-hidden': 'true' }), pick, remove);
   });
   ui.chartLegend.replaceChildren(...items);
+  // A lone series without a topic is what the pickers already say.
+  ui.chartLegend.hidden = chart.series.length === 1 && !chart.series[0].topic;
   ui.chartAddSeries.disabled = chart.series.length >= CONFIG.CHART_SERIES_MAX || !activeSeries().topic;
 }
 

@@ -119,6 +119,14 @@ async fn select_in_tree(page: &Client, topic: &str) {
     .await;
 }
 
+/// Saves a screenshot of the page under `target/screenshots/` (to look at, not checked).
+async fn screenshot(page: &Client, name: &str) {
+    let png = page.screenshot().await.expect("a screenshot");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
+}
+
 /// Waits for a finished download whose name ends with `ext` and that is not
 /// in `seen`; returns its path (and adds it to `seen`).
 async fn downloaded(dir: &Path, ext: &str, seen: &mut Vec<PathBuf>) -> PathBuf {
@@ -201,6 +209,7 @@ async fn a_topics_history_shows_each_json_change_and_exports_download_as_files()
         "{changed}"
     );
     assert!(line(&entries[1], "added").await.contains("\"fan\": true"));
+    screenshot(&page, "dashboard-history").await;
 
     // The history as JSON Lines, read back from the download directory.
     let mut seen = Vec::new();
@@ -389,6 +398,7 @@ async fn two_topics_share_the_chart_each_in_its_own_colour() {
     assert_eq!(legend.len(), 2);
     assert_ne!(legend[0][1], legend[1][1], "the legend's swatches differ");
     wait_text_contains(&page, "chart-status", "2 series").await;
+    screenshot(&page, "dashboard-chart").await;
 
     // Removing one leaves the other.
     click(
@@ -700,4 +710,30 @@ async fn clearing_a_retained_message_without_write_access_is_refused_inline() {
         [("keep/locked".to_string(), "L1".to_string())]
     );
     page.close().await.expect("browser closes");
+}
+
+#[actix_rt::test]
+async fn the_page_is_dark_when_the_system_is_and_light_when_it_is_light() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port).await;
+    let driver = Driver::start();
+    let looks = "return [matchMedia('(prefers-color-scheme: dark)').matches, \
+                 getComputedStyle(document.body).backgroundColor, \
+                 getComputedStyle(document.documentElement).getPropertyValue('--series-0').trim()]";
+    let mut seen = Vec::new();
+    for flags in [
+        &["--blink-settings=preferredColorScheme=0"][..],
+        &["--blink-settings=preferredColorScheme=1"][..],
+    ] {
+        let page = driver.browser_with(flags).await;
+        open_page(&page, &app).await;
+        seen.push(js(&page, looks).await);
+        page.close().await.expect("browser closes");
+    }
+    assert_eq!(seen[0][0], true, "the first browser prefers dark: {seen:?}");
+    assert_eq!(seen[1][0], false, "the second prefers light: {seen:?}");
+    assert_eq!(seen[0][1], "rgb(11, 15, 20)", "a dark page");
+    assert_eq!(seen[1][1], "rgb(243, 245, 248)", "a light page");
+    assert_ne!(seen[0][2], seen[1][2], "chart colours follow the scheme");
 }
