@@ -33,6 +33,8 @@
 
 import { CONFIG, limits } from './config.js';
 import * as helpers from './format.js';
+import { jsonDiff } from './diff.js';
+import { toCsv, toJsonLines } from './export.js';
 import { ui, collectElements } from './dom.js';
 import { conn, connect, keepAlive, setBrokerState, handleFrame, initConnection } from './connection.js';
 import { subs, savedSubs, initSubscriptions } from './subscriptions.js';
@@ -97,7 +99,7 @@ function init() {
 
   // Handy for debugging from the console; not used by the page itself.
   window.mqttActor = {
-    helpers: Object.assign({ CONFIG }, helpers),
+    helpers: Object.assign({ CONFIG, jsonDiff, toCsv, toJsonLines }, helpers),
     limits,
     state: { conn, subs, savedSubs, templates, log, tree, chart, history: topicHistory, retained },
     selectTopic,

@@ -341,6 +341,19 @@ export function normaliseProperties(raw) {
   return Object.keys(props).length ? props : null;
 }
 
+/** Why `filter` is not a valid MQTT topic filter, or null when it is. */
+export function filterProblem(filter) {
+  if (filter === '') return 'a filter cannot be empty';
+  if (filter.includes('\u0000')) return 'a filter cannot contain NUL';
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const l = levels[i];
+    if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) return '"#" must be a whole level, and the last one';
+    if (l.includes('+') && l !== '+') return '"+" must be a whole level';
+  }
+  return null;
+}
+
 /** Whether `topic` matches the MQTT filter `filter` (`+`, `#`; `$` topics need a literal first level). */
 export function topicMatches(filter, topic) {
   const f = filter.split('/');

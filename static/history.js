@@ -198,6 +198,9 @@ function renderNow() {
   ui.historyRefresh.disabled = !node || topicHistory.routeMissing;
   ui.historyList.dataset.source = topicHistory.source;
   ui.historySource.textContent = sourceText(node, entries.length);
+  // Remember the user's open / closed choices only for the values still shown.
+  const keys = new Set(entries.map(entryKey));
+  for (const k of topicHistory.open.keys()) if (!keys.has(k)) topicHistory.open.delete(k);
   const items = [];
   for (let i = entries.length - 1; i >= 0; i--) items.push(entryItem(entries, i, entries.length - 1 - i));
   ui.historyList.replaceChildren(...items);
@@ -232,6 +235,8 @@ function entryItem(entries, i, age) {
   if (open) fillBody(body, d);
   details.open = open;
   details.addEventListener('toggle', () => {
+    // The toggle of the initial state (set above) is not a choice of the user's.
+    if (details.open === open && !topicHistory.open.has(key)) return;
     topicHistory.open.set(key, details.open);
     if (details.open && !body.firstChild) fillBody(body, d);
   });

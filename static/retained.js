@@ -15,7 +15,7 @@
 
 import { CONFIG } from './config.js';
 import { ui, h, showFormError, clearFormError, setFormStatus } from './dom.js';
-import { previewText, formatClock, topicMatches, keepPayload, compareNames } from './format.js';
+import { previewText, formatClock, topicMatches, filterProblem, keepPayload, compareNames } from './format.js';
 import { apiCall, withQuery } from './http.js';
 import { send, handleRequests } from './connection.js';
 import { tree } from './tree.js';
@@ -60,6 +60,12 @@ async function list(ev) {
   const filter = ui.retainedFilter.value.trim();
   if (!filter) {
     showFormError(ui.retainedError, 'Enter a topic filter, e.g. # or sensors/#.');
+    ui.retainedFilter.focus();
+    return;
+  }
+  const problem = filterProblem(filter);
+  if (problem) {
+    showFormError(ui.retainedError, '"' + filter + '": ' + problem + '.');
     ui.retainedFilter.focus();
     return;
   }

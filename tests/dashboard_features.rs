@@ -737,3 +737,102 @@ async fn the_page_is_dark_when_the_system_is_and_light_when_it_is_light() {
     assert_eq!(seen[1][1], "rgb(243, 245, 248)", "a light page");
     assert_ne!(seen[0][2], seen[1][2], "chart colours follow the scheme");
 }
+
+#[actix_rt::test]
+async fn diffs_csv_cells_topic_filters_and_properties_follow_their_rules() {
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port).await;
+    let driver = Driver::start();
+    let page = driver.browser().await;
+    open_page(&page, &app).await;
+    let got = js(
+        &page,
+        r#"
+        const h = window.mqttActor.helpers;
+        const marks = (a, b) => h.jsonDiff(a, b, {}).lines.filter((l) => l.mark).map((l) => [l.mark, l.path]);
+        const row = (payload, topic = 't') => h.toCsv([{ t: 0, topic, payload, encoding: 'utf8', qos: 0, retain: false, size: 1 }])
+          .split('\r\n')[1];
+        return {
+          nested: marks({ a: { b: 1, c: 2 }, d: [1, 2, 3] }, { a: { b: 1, c: 3 }, d: [1, 2], e: null }),
+          typeChange: marks({ a: [1] }, { a: { x: 1 } }),
+          same: h.jsonDiff({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }, {}).lines.length,
+          clipped: h.jsonDiff({}, Object.fromEntries(Array.from({ length: 50 }, (_, i) => ['k' + i, i])), { maxLines: 10 }).clipped,
+          csv: [row('a,b'), row('say "hi"'), row('two\nlines'), row('=1+1'), row('-3.5'), row('-x'), row('p', '@t')],
+          jsonl: h.toJsonLines([{ t: 0, topic: 't', payload: 'x\ny', encoding: 'utf8', qos: 1, retain: true, size: 3 }]),
+          filters: [h.filterProblem('a/#'), h.filterProblem('a/#/b'), h.filterProblem('a+/b'), h.filterProblem('+/+')],
+          matches: [h.topicMatches('a/#', 'a'), h.topicMatches('+/b', 'a/b'), h.topicMatches('#', '$SYS/x'), h.topicMatches('a/+', 'a/b/c')],
+          props: [
+            h.normaliseProperties({ user_properties: { k: 'v' }, contentType: 'x' }),
+            h.normaliseProperties({ user_properties: [{ key: 'a', value: 'b' }, ['c', 'd']] }),
+            h.normaliseProperties({}),
+            h.normaliseProperties('nonsense'),
+          ],
+        };
+        "#,
+    )
+    .await;
+    assert_eq!(
+        got["nested"],
+        serde_json::json!([["changed", "a.c"], ["removed", "d[2]"], ["added", "e"]])
+    );
+    assert_eq!(got["typeChange"], serde_json::json!([["changed", "a"]]));
+    assert_eq!(got["same"], 1, "an unchanged value is one line");
+    assert_eq!(got["clipped"], true);
+    let cells: Vec<String> = got["csv"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            let r = r.as_str().expect("a row");
+            // time,ts_ms,topic,qos,retain,encoding,size,truncated,payload
+            let topic_and_rest = r.splitn(3, ',').nth(2).expect("a topic cell");
+            topic_and_rest.to_string()
+        })
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            "t,0,false,utf8,1,false,\"a,b\"",
+            "t,0,false,utf8,1,false,\"say \"\"hi\"\"\"",
+            "t,0,false,utf8,1,false,\"two\nlines\"",
+            "t,0,false,utf8,1,false,'=1+1",
+            "t,0,false,utf8,1,false,-3.5",
+            "t,0,false,utf8,1,false,'-x",
+            "'@t,0,false,utf8,1,false,p",
+        ]
+    );
+    let line: Value = serde_json::from_str(
+        got["jsonl"]
+            .as_str()
+            .expect("text")
+            .strip_suffix('\n')
+            .expect("one line, ended"),
+    )
+    .expect("JSON");
+    assert_eq!(line["payload"], "x\ny");
+    assert_eq!(line["time"], "1970-01-01T00:00:00.000Z");
+    assert_eq!(
+        got["filters"],
+        serde_json::json!([
+            null,
+            "\"#\" must be a whole level, and the last one",
+            "\"+\" must be a whole level",
+            null
+        ])
+    );
+    assert_eq!(
+        got["matches"],
+        serde_json::json!([true, true, false, false])
+    );
+    assert_eq!(
+        got["props"],
+        serde_json::json!([
+            {"content_type": "x", "user_properties": [["k", "v"]]},
+            {"user_properties": [["a", "b"], ["c", "d"]]},
+            null,
+            null
+        ])
+    );
+    page.close().await.expect("browser closes");
+}
