@@ -510,6 +510,10 @@ async fn the_detail_pane_shows_a_payload_as_text_json_tree_hex_and_base64() {
     ] {
         assert!(text.contains(want), "{want:?} in {text:?}");
     }
+    click(&page, &testid("publish-properties-toggle")).await;
+    click(&page, &testid("publish-user-property-add")).await;
+    click(&page, &testid("publish-templates-toggle")).await;
+    screenshot(&page, "dashboard-properties").await;
     page.close().await.expect("browser closes");
 }
 
