@@ -11,9 +11,11 @@
  * in UTF-8 (up to 32 MiB as JS strings, which may take two bytes per
  * character), 10,000 topics (about 1 KiB each with their nodes, rates and
  * DOM wrappers: 10 MiB), log entries (twice 500 of 2,000 characters: 4 MiB),
- * chart histories (HISTORY_BUDGET: 8 MB). tests/dashboard_limits.rs feeds
+ * chart histories (HISTORY_BUDGET: 8 MB), the History panel's values
+ * (SEEN_CHARS_MAX characters, up to 8 MB, in at most SEEN_ENTRIES_MAX
+ * entries of about 100 bytes: 2 MB). tests/dashboard_limits.rs feeds
  * 200,000 distinct topics and twelve 5 MiB payloads and measures about
- * 13 MiB after a garbage collection (157 MiB with 99,000 topics and whole
+ * 15 MiB after a garbage collection (157 MiB with 99,000 topics and whole
  * payloads kept); it fails above HEAP_BOUND_MIB.
  */
 
