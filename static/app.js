@@ -5,18 +5,25 @@
  * in this list (no import circles):
  *
  *   limits.js          the Limits form: the bounds a user sets, saved in localStorage
- *   chart-panel.js     the chart's topic picker, history and feed
- *   log.js             the message log
+ *   retained.js        the Retained panel: list under a filter, clear with a confirmation
+ *   chart-panel.js     the chart's series, topic picker, history and feed
+ *   log.js             the message log and its export
  *   tree.js            the topic tree
  *   detail.js          the detail pane of the selected topic
- *   publish.js         the publish form
- *   subscriptions.js   the subscribe form and the subscription list
+ *   history.js         the History panel: a topic's last values and their diffs
+ *   payload-view.js    the payload views (text, JSON tree, hex, base64), MQTT 5 properties
+ *   publish.js         the publish form, its MQTT 5 properties and templates
+ *   subscriptions.js   the subscribe form and the subscription list, saved ones
  *   connection.js      the WebSocket: back-off, keep-alive, request ids; it
  *                      knows the panels only through the handlers they register
+ *   http.js            the HTTP API (/api/history, /api/retained): one call, one result
+ *   saved.js           SavedList: bounded lists in localStorage
+ *   export.js          JSON Lines and CSV of messages, downloaded from the page
+ *   diff.js            the diff of two JSON values
  *   chart.js           LineChart, the canvas drawing
  *   lru.js             RecencyQueue: oldest-first order for evictions
  *   dom.js             the page's elements, element creation, notices
- *   format.js          pure helpers: previews, hex dumps, numbers, rates
+ *   format.js          pure helpers: previews, hex dumps, numbers, rates, properties
  *   config.js          tunables (bounds, timings), the limits and their defaults
  *
  * Message data is only ever put into the page with textContent /
@@ -26,20 +33,26 @@
 
 import { CONFIG, limits } from './config.js';
 import * as helpers from './format.js';
+import { jsonDiff } from './diff.js';
+import { toCsv, toJsonLines } from './export.js';
 import { ui, collectElements } from './dom.js';
 import { conn, connect, keepAlive, setBrokerState, handleFrame, initConnection } from './connection.js';
-import { subs, initSubscriptions } from './subscriptions.js';
-import { initPublish } from './publish.js';
+import { subs, savedSubs, initSubscriptions } from './subscriptions.js';
+import { initPublish, templates } from './publish.js';
 import { log, logEnqueue, updateLogStats, initLog } from './log.js';
-import { tree, treeAdd, tickRates, selectTopic, initTree } from './tree.js';
+import { tree, treeAdd, tickRates, selectTopic, initTree, onTopicEvicted } from './tree.js';
 import { renderDetail, initDetail } from './detail.js';
-import { chart, chartFeed, renderChart, setChartTopic, initChart } from './chart-panel.js';
+import { topicHistory, historyAdd, historyForget, initHistory } from './history.js';
+import { chart, chartFeed, renderChart, setChartTopic, addSeries, initChart } from './chart-panel.js';
+import { retained, initRetained } from './retained.js';
 import { initLimits } from './limits.js';
 
 /**
- * A `message` frame, normalised, goes to the tree, the chart and the log.
- * Only the first `limits.payloadKiB` of its payload are kept (`size` is the
- * full size, `kept` what is held, `truncated` says whether they differ).
+ * A `message` frame, normalised, goes to the tree, the history, the chart
+ * and the log. Only the first `limits.payloadKiB` of its payload are kept
+ * (`size` is the full size, `kept` what is held, `truncated` says whether
+ * they differ); MQTT 5 properties, when the frame has `properties`, are
+ * kept bounded (normaliseProperties).
  */
 function onMessage(raw) {
   if (typeof raw.topic !== 'string') return;
@@ -52,8 +65,10 @@ function onMessage(raw) {
     retain: raw.retain === true,
     t: Date.now(),
     dropped: false,
+    properties: helpers.normaliseProperties(raw.properties),
   }, helpers.keepPayload(payload, encoding, limits.payloadKiB * 1024));
   const node = treeAdd(m);
+  historyAdd(node, m);
   chartFeed(node, m);
   logEnqueue(m);
 }
@@ -67,7 +82,10 @@ function init() {
   initLog();
   initTree();
   initDetail();
+  initHistory();
   initChart();
+  initRetained();
+  onTopicEvicted(historyForget);
   handleFrame('message', onMessage);
 
   setBrokerState(false);
@@ -81,11 +99,12 @@ function init() {
 
   // Handy for debugging from the console; not used by the page itself.
   window.mqttActor = {
-    helpers: Object.assign({ CONFIG }, helpers),
+    helpers: Object.assign({ CONFIG, jsonDiff, toCsv, toJsonLines }, helpers),
     limits,
-    state: { conn, subs, log, tree, chart },
+    state: { conn, subs, savedSubs, templates, log, tree, chart, history: topicHistory, retained },
     selectTopic,
     setChartTopic,
+    addSeries,
   };
 }
 

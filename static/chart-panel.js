@@ -1,29 +1,31 @@
 /*
  * The chart panel: which topics carry numbers (the topic picker), a short
- * history of their payloads, and the chosen topic and field drawn with
- * LineChart (chart.js).
+ * history of their payloads, and up to CHART_SERIES_MAX series (a topic and
+ * a field each, each its own colour) drawn with LineChart (chart.js). The
+ * pickers edit the active series; the legend lists them all, makes one
+ * active and removes it; "Add series" starts another.
  *
  * Bounded: the picker lists at most `limits.chartTopics` topics (the ones
- * found numeric most recently, plus the charted one); histories hold at most
- * HISTORY_MAX entries per topic and HISTORY_BUDGET in all, and leave with
- * their topic when the tree evicts it. The charted topic is pinned in the
- * tree so that it is never evicted.
+ * found numeric most recently, plus the charted ones); histories hold at
+ * most HISTORY_MAX entries per topic and HISTORY_BUDGET in all, and leave
+ * with their topic when the tree evicts it; each series holds at most
+ * CHART_MAX_POINTS points. Charted topics are pinned in the tree so that
+ * they are never evicted.
  */
 
 import { CONFIG, limits } from './config.js';
 import { ui, h } from './dom.js';
 import { extractNumbers, pickNumber, compareNames } from './format.js';
 import { tree, pinTopic, onTopicEvicted } from './tree.js';
-import { LineChart } from './chart.js';
+import { LineChart, SERIES_COLORS } from './chart.js';
 import { RecencyQueue } from './lru.js';
 
-/** The chart's topic, field and points. */
+/** The chart's series, the topic picker and the topics' numeric histories. */
 export const chart = {
   view: null,        // LineChart
-  topic: '',
-  field: '',
-  fields: new Map(), // field path -> true ('' = the payload itself)
-  points: [],
+  series: [],        // [{ topic, field, fields: Map (field path -> true, '' = the payload), points, color }]
+  active: 0,         // the series the topic and field pickers edit
+  pinned: new Set(), // topics pinned in the tree for the series
   listed: new RecencyQueue(), // topics for the picker, oldest found first
   unlisted: 0,        // numeric topics left out of the picker to stay within its limit
   listTimer: 0,       // a picker render is due (its DOM is rebuilt at most once per CHART_LIST_RENDER_MS)
@@ -31,6 +33,31 @@ export const chart = {
   timer: 0,
   historyCost: 0,     // what the topics' histories hold: payload characters + HISTORY_ENTRY_COST each
 };
+
+function activeSeries() { return chart.series[chart.active]; }
+
+/** Whether a series charts `topic`. */
+function charted(topic) {
+  return chart.series.some((s) => s.topic && s.topic === topic);
+}
+
+/** The first colour no series uses (colours are --series-0 … in style.css). */
+function freeColor() {
+  for (let c = 0; c < SERIES_COLORS; c++) if (!chart.series.some((s) => s.color === c)) return c;
+  return chart.series.length % SERIES_COLORS;
+}
+
+function newSeries() {
+  return { topic: '', field: '', fields: new Map(), points: [], color: freeColor() };
+}
+
+/** Pin the series' topics in the tree (so they are never evicted), and only those. */
+function updatePins() {
+  const want = new Set(chart.series.map((s) => s.topic).filter(Boolean));
+  for (const t of chart.pinned) if (!want.has(t)) pinTopic(t, false);
+  for (const t of want) if (!chart.pinned.has(t)) pinTopic(t, true);
+  chart.pinned = want;
+}
 
 /** List `topic` in the picker (the oldest listed one leaves when it is full). */
 function listTopic(topic) {
@@ -42,16 +69,17 @@ function listTopic(topic) {
   scheduleListRender();
 }
 
-/** Take the oldest listed topic (not the charted one) out of the picker. */
+/** Take the oldest listed topic (not a charted one) out of the picker. */
 function dropOldestListed() {
-  let topic = chart.listed.oldest();
-  if (topic !== undefined && topic === chart.topic) {
-    chart.listed.touch(topic, true); // the charted topic stays listed
-    topic = chart.listed.oldest();
+  for (let spare = chart.listed.size; spare > 0; spare--) {
+    const topic = chart.listed.oldest();
+    if (!charted(topic)) {
+      chart.listed.delete(topic);
+      return true;
+    }
+    chart.listed.touch(topic, true); // charted topics stay listed
   }
-  if (topic === undefined || topic === chart.topic) return false;
-  chart.listed.delete(topic);
-  return true;
+  return false;
 }
 
 function unlistTopic(topic) {
@@ -76,74 +104,143 @@ function renderList() {
   // Leave an open picker alone; it is rendered again when it loses focus.
   if (document.activeElement === sel) return;
   const topics = Array.from(chart.listed.keys());
-  if (chart.topic && !chart.listed.has(chart.topic)) topics.push(chart.topic);
+  for (const s of chart.series) if (s.topic && !chart.listed.has(s.topic) && !topics.includes(s.topic)) topics.push(s.topic);
   topics.sort(compareNames);
   const placeholder = h('option', {
     value: '',
     text: chart.unlisted ? '— pick a numeric topic (the ' + chart.listed.size + ' found most recently) —' : '— pick a numeric topic —',
   });
   sel.replaceChildren(placeholder, ...topics.map((t) => h('option', { value: t, text: t })));
-  sel.value = chart.topic;
+  sel.value = activeSeries().topic;
 }
 
 function fieldLabel(f) { return f === '' ? '(value)' : f; }
 
-function noteChartFields(ex) {
+function noteChartFields(s, ex) {
   let added = false;
-  if (ex.scalar !== undefined && !chart.fields.has('')) { chart.fields.set('', true); added = true; }
-  for (const [k] of ex.fields) if (!chart.fields.has(k)) { chart.fields.set(k, true); added = true; }
+  if (ex.scalar !== undefined && !s.fields.has('')) { s.fields.set('', true); added = true; }
+  for (const [k] of ex.fields) if (!s.fields.has(k)) { s.fields.set(k, true); added = true; }
   return added;
 }
 
 function rebuildFieldSelect() {
+  const s = activeSeries();
   const sel = ui.chartField;
   sel.textContent = '';
-  for (const f of chart.fields.keys()) sel.append(h('option', { value: f, text: fieldLabel(f) }));
-  sel.disabled = chart.fields.size === 0;
-  if (chart.fields.has(chart.field)) sel.value = chart.field;
+  for (const f of s.fields.keys()) sel.append(h('option', { value: f, text: fieldLabel(f) }));
+  sel.disabled = s.fields.size === 0;
+  if (s.fields.has(s.field)) sel.value = s.field;
 }
 
-/** Points for the current topic/field from the topic's history. */
-function rebuildChartPoints() {
-  chart.points = [];
-  const node = chart.topic ? tree.byPath.get(chart.topic) : null;
+/** Points of series `s` from its topic's history. */
+function rebuildPoints(s) {
+  s.points = [];
+  const node = s.topic ? tree.byPath.get(s.topic) : null;
   if (node) {
     for (const e of node.history || []) {
-      const v = pickNumber(extractNumbers(e.p), chart.field);
-      if (v !== undefined) chart.points.push({ t: e.t, v });
+      const v = pickNumber(extractNumbers(e.p), s.field);
+      if (v !== undefined) s.points.push({ t: e.t, v });
     }
   }
-  scheduleChartRender(true);
 }
 
+function seriesLabel(s) {
+  if (!s.topic) return '(pick a topic)';
+  return s.field ? s.topic + ' · ' + s.field : s.topic;
+}
+
+/** The legend: one item per series, its colour, a button to edit it and one to remove it. */
+function renderLegend() {
+  const items = chart.series.map((s, i) => {
+    const label = seriesLabel(s);
+    const pick = h('button', {
+      type: 'button', class: 'legend-pick mono', 'data-testid': 'chart-series-pick',
+      'aria-pressed': i === chart.active ? 'true' : 'false',
+      title: 'Edit this series with the pickers above', text: label,
+    });
+    pick.addEventListener('click', () => activateSeries(i));
+    const remove = h('button', {
+      type: 'button', class: 'icon-btn', 'data-testid': 'chart-series-remove',
+      'aria-label': 'Remove series ' + label, title: 'Remove this series', text: '×',
+    });
+    remove.addEventListener('click', () => removeSeries(i));
+    return h('li', {
+      class: 'legend-item' + (i === chart.active ? ' is-active' : ''), 'data-testid': 'chart-series',
+      'data-topic': s.topic.length > CONFIG.ATTR_MAX_CHARS ? s.topic.slice(0, CONFIG.ATTR_MAX_CHARS) + '…' : s.topic,
+      'data-color': s.color,
+    }, h('span', { class: 'swatch series-c' + s.color, 'aria-hidden': 'true' }), pick, remove);
+  });
+  ui.chartLegend.replaceChildren(...items);
+  // A lone series without a topic is what the pickers already say.
+  ui.chartLegend.hidden = chart.series.length === 1 && !chart.series[0].topic;
+  ui.chartAddSeries.disabled = chart.series.length >= CONFIG.CHART_SERIES_MAX || !activeSeries().topic;
+}
+
+/** Chart `topic` in the series being edited (a new topic starts with its history). */
 export function setChartTopic(topic) {
-  if (chart.topic) pinTopic(chart.topic, false);
-  chart.topic = topic;
-  if (topic) pinTopic(topic, true);
-  chart.fields = new Map();
-  chart.field = '';
+  const s = activeSeries();
+  s.topic = topic;
+  s.fields = new Map();
+  s.field = '';
+  updatePins();
   renderList();
   const node = topic ? tree.byPath.get(topic) : null;
   if (node) {
     for (const e of node.history || []) {
       const ex = extractNumbers(e.p);
-      if (ex) noteChartFields(ex);
+      if (ex) noteChartFields(s, ex);
     }
   }
-  chart.field = chart.fields.has('') ? '' : (chart.fields.keys().next().value || '');
+  s.field = s.fields.has('') ? '' : (s.fields.keys().next().value || '');
   rebuildFieldSelect();
-  rebuildChartPoints();
+  rebuildPoints(s);
+  renderLegend();
+  scheduleChartRender(true);
 }
 
 function setChartField(field) {
-  chart.field = field;
-  rebuildChartPoints();
+  const s = activeSeries();
+  s.field = field;
+  rebuildPoints(s);
+  renderLegend();
+  scheduleChartRender(true);
+}
+
+/** Add a series (its topic picked next) and edit it. */
+export function addSeries() {
+  if (chart.series.length >= CONFIG.CHART_SERIES_MAX || !activeSeries().topic) return;
+  chart.series.push(newSeries());
+  activateSeries(chart.series.length - 1);
+  ui.chartTopic.focus();
+}
+
+function activateSeries(i) {
+  chart.active = i;
+  renderList();
+  rebuildFieldSelect();
+  renderLegend();
+}
+
+/** Remove series `i`; the last one left is emptied rather than removed. */
+function removeSeries(i) {
+  if (chart.series.length === 1) {
+    chart.active = 0;
+    setChartTopic('');
+    return;
+  }
+  chart.series.splice(i, 1);
+  if (chart.active >= chart.series.length || chart.active > i) chart.active = Math.max(0, chart.active - 1);
+  updatePins();
+  activateSeries(chart.active);
+  scheduleChartRender(true);
+  const picks = ui.chartLegend.querySelectorAll('[data-testid="chart-series-pick"]');
+  if (picks[chart.active]) picks[chart.active].focus();
 }
 
 /** Keep recent short payloads of numeric topics so the chart can start with some history. */
 function remember(node, m) {
   if (m.payload.length > CONFIG.HISTORY_PAYLOAD_MAX) return;
-  if (chart.historyCost > CONFIG.HISTORY_BUDGET && node.path !== chart.topic) return;
+  if (chart.historyCost > CONFIG.HISTORY_BUDGET && !charted(node.path)) return;
   if (!node.history) node.history = [];
   node.history.push({ t: m.t, p: m.payload });
   chart.historyCost += entryCost(m.payload);
@@ -181,25 +278,27 @@ function probeNumeric(node, m) {
 
 /**
  * A message arrived on `node`'s topic: note whether the topic is numeric,
- * keep its history, and extend the chart when it is the charted topic.
+ * keep its history, and extend the series that chart it.
  */
 export function chartFeed(node, m) {
-  if (m.encoding !== 'base64') {
-    probeNumeric(node, m);
-    if (node.numeric) remember(node, m);
+  if (m.encoding === 'base64') return;
+  probeNumeric(node, m);
+  if (node.numeric) remember(node, m);
+  let ex;
+  for (const s of chart.series) {
+    if (!s.topic || s.topic !== m.topic) continue;
+    if (ex === undefined) ex = extractNumbers(m.payload);
+    if (!ex) return;
+    if (noteChartFields(s, ex)) {
+      if (!s.fields.has(s.field)) s.field = s.fields.has('') ? '' : s.fields.keys().next().value;
+      if (s === activeSeries()) rebuildFieldSelect();
+    }
+    const v = pickNumber(ex, s.field);
+    if (v === undefined) continue;
+    s.points.push({ t: m.t, v });
+    if (s.points.length > CONFIG.CHART_MAX_POINTS * 1.25) s.points.splice(0, s.points.length - CONFIG.CHART_MAX_POINTS);
+    scheduleChartRender(false);
   }
-  if (!chart.topic || m.topic !== chart.topic || m.encoding === 'base64') return;
-  const ex = extractNumbers(m.payload);
-  if (!ex) return;
-  if (noteChartFields(ex)) {
-    if (!chart.fields.has(chart.field)) chart.field = chart.fields.has('') ? '' : chart.fields.keys().next().value;
-    rebuildFieldSelect();
-  }
-  const v = pickNumber(ex, chart.field);
-  if (v === undefined) return;
-  chart.points.push({ t: m.t, v });
-  if (chart.points.length > CONFIG.CHART_MAX_POINTS * 1.25) chart.points.splice(0, chart.points.length - CONFIG.CHART_MAX_POINTS);
-  scheduleChartRender(false);
 }
 
 function scheduleChartRender(now) {
@@ -214,25 +313,38 @@ function scheduleChartRender(now) {
 }
 
 export function renderChart() {
-  const pts = chart.points;
-  let empty = 'Pick a topic with numeric values';
-  if (chart.topic) empty = 'No numeric values yet for ' + chart.topic;
-  if (chart.view) chart.view.setData(pts, { emptyText: empty });
-  if (!pts.length) {
-    ui.chartStatus.textContent = chart.topic ? 'Waiting for numeric values…' : '';
+  const drawn = chart.series.filter((s) => s.points.length);
+  const empty = chart.series.some((s) => s.topic)
+    ? 'No numeric values yet for ' + chart.series.filter((s) => s.topic).map((s) => s.topic).join(', ')
+    : 'Pick a topic with numeric values';
+  if (chart.view) {
+    chart.view.setSeries(drawn.map((s) => ({ label: seriesLabel(s), color: s.color, points: s.points })), { emptyText: empty });
+  }
+  if (!drawn.length) {
+    ui.chartStatus.textContent = chart.series.some((s) => s.topic) ? 'Waiting for numeric values…' : '';
     return;
   }
-  let min = Infinity;
-  let max = -Infinity;
-  for (const p of pts) { if (p.v < min) min = p.v; if (p.v > max) max = p.v; }
-  const last = pts[pts.length - 1].v;
-  ui.chartStatus.textContent = pts.length + ' points · last ' + last + ' · min ' + min + ' · max ' + max;
+  if (chart.series.length === 1) {
+    const pts = drawn[0].points;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const p of pts) { if (p.v < min) min = p.v; if (p.v > max) max = p.v; }
+    const last = pts[pts.length - 1].v;
+    ui.chartStatus.textContent = pts.length + ' points · last ' + last + ' · min ' + min + ' · max ' + max;
+    return;
+  }
+  let points = 0;
+  for (const s of drawn) points += s.points.length;
+  ui.chartStatus.textContent = drawn.length + ' series · ' + points + ' points · last ' +
+    drawn.map((s) => s.points[s.points.length - 1].v).join(' / ');
 }
 
 function clearChart() {
-  chart.points = [];
-  const node = chart.topic ? tree.byPath.get(chart.topic) : null;
-  if (node) forgetHistory(node);
+  for (const s of chart.series) {
+    s.points = [];
+    const node = s.topic ? tree.byPath.get(s.topic) : null;
+    if (node) forgetHistory(node);
+  }
   scheduleChartRender(true);
 }
 
@@ -249,7 +361,11 @@ export function initChart() {
   ui.chartTopic.addEventListener('blur', scheduleListRender);
   ui.chartField.addEventListener('change', () => setChartField(ui.chartField.value));
   ui.chartClear.addEventListener('click', clearChart);
+  ui.chartAddSeries.addEventListener('click', addSeries);
   chart.view = new LineChart(ui.chartCanvas, { emptyText: 'Pick a topic with numeric values' });
+  chart.series = [newSeries()];
+  chart.active = 0;
+  renderLegend();
   onTopicEvicted(onEvicted);
 }
 

@@ -3,13 +3,22 @@
  *
  *   import { LineChart } from './chart.js';
  *   const chart = new LineChart(canvasElement, { emptyText: 'No data' });
- *   chart.setData([{ t: Date.now(), v: 21.5 }, ...]);   // t in ms, sorted ascending
+ *   chart.setData([{ t: Date.now(), v: 21.5 }, ...]);   // one series; t in ms, sorted ascending
+ *   chart.setSeries([                                    // several, on one time and value axis
+ *     { label: 'a/temp', color: 0, points: [...] },
+ *     { label: 'b/temp', color: 1, points: [...] },
+ *   ]);
  *
  * Colours come from CSS custom properties on the canvas (or its ancestors):
- *   --chart-line, --chart-fill, --chart-grid, --chart-text, --chart-bg-tip, --font-mono
+ *   --series-0 … --series-5 (a series' `color` is its index), --chart-fill
+ *   (under a lone series), --chart-grid, --chart-text, --chart-bg-tip,
+ *   --chart-tip-text, --font-mono; style.css sets them for dark and light.
  * Redraws are coalesced into one animation frame; the canvas follows its CSS
- * size (ResizeObserver) and the device pixel ratio.
+ * size (ResizeObserver), the device pixel ratio and the colour scheme.
  */
+
+/** How many series colours style.css defines. */
+export const SERIES_COLORS = 6;
 
 const TIME_STEPS = [
   1e3, 2e3, 5e3, 10e3, 15e3, 30e3,
@@ -74,7 +83,7 @@ export class LineChart {
   constructor(canvas, options = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
-    this.points = [];
+    this.series = [];
     this.emptyText = options.emptyText || 'No data';
     this.hoverX = null;
     this._raf = 0;
@@ -100,9 +109,14 @@ export class LineChart {
     }
   }
 
-  /** Replace the data set; points: [{t, v}] sorted by t. */
+  /** Replace the data with one series; points: [{t, v}] sorted by t. */
   setData(points, options = {}) {
-    this.points = points || [];
+    this.setSeries([{ label: '', color: 0, points: points || [] }], options);
+  }
+
+  /** Replace the data; series: [{ label, color (0-5), points: [{t, v}] sorted by t }]. */
+  setSeries(series, options = {}) {
+    this.series = (series || []).filter((s) => s.points && s.points.length);
     if (options.emptyText) this.emptyText = options.emptyText;
     this.requestDraw();
   }
@@ -124,7 +138,9 @@ export class LineChart {
   _theme() {
     const cs = getComputedStyle(this.canvas);
     const v = (name, fallback) => (cs.getPropertyValue(name) || '').trim() || fallback;
+    const fallback = ['#4f9cff', '#f0883e', '#2fbf71', '#d96bd8', '#e5c33b', '#f0564e'];
     return {
+      colors: fallback.map((c, i) => v('--series-' + i, c)),
       line: v('--chart-line', '#4f9cff'),
       fill: v('--chart-fill', 'rgba(79,156,255,0.15)'),
       grid: v('--chart-grid', 'rgba(128,140,160,0.18)'),
@@ -153,27 +169,31 @@ export class LineChart {
     ctx.font = '11px ' + theme.font;
     ctx.textBaseline = 'middle';
 
-    const pts = this.points;
-    if (!pts.length) {
+    const all = this.series;
+    if (!all.length) {
       ctx.fillStyle = theme.text;
       ctx.textAlign = 'center';
       ctx.fillText(this.emptyText, w / 2, h / 2);
       return;
     }
 
-    // Data ranges.
-    let tMin = pts[0].t;
-    let tMax = pts[pts.length - 1].t;
+    // Data ranges, over every series.
+    let tMin = Infinity;
+    let tMax = -Infinity;
+    let vMin = Infinity;
+    let vMax = -Infinity;
+    for (const s of all) {
+      tMin = Math.min(tMin, s.points[0].t);
+      tMax = Math.max(tMax, s.points[s.points.length - 1].t);
+      for (const p of s.points) {
+        if (p.v < vMin) vMin = p.v;
+        if (p.v > vMax) vMax = p.v;
+      }
+    }
     if (tMax - tMin < 1000) {
       const mid = (tMin + tMax) / 2;
       tMin = mid - 500;
       tMax = mid + 500;
-    }
-    let vMin = Infinity;
-    let vMax = -Infinity;
-    for (const p of pts) {
-      if (p.v < vMin) vMin = p.v;
-      if (p.v > vMax) vMax = p.v;
     }
     if (vMin === vMax) {
       const pad = Math.abs(vMin) * 0.1 || 1;
@@ -234,74 +254,97 @@ export class LineChart {
     }
     ctx.stroke();
 
-    // Area under the line.
-    ctx.beginPath();
-    ctx.moveTo(x(pts[0].t), bottom);
-    for (const p of pts) ctx.lineTo(x(p.t), y(p.v));
-    ctx.lineTo(x(pts[pts.length - 1].t), bottom);
-    ctx.closePath();
-    ctx.fillStyle = theme.fill;
-    ctx.fill();
+    const colorOf = (s) => theme.colors[((s.color | 0) % SERIES_COLORS + SERIES_COLORS) % SERIES_COLORS];
 
-    // Line.
-    ctx.beginPath();
-    for (let i = 0; i < pts.length; i++) {
-      const px = x(pts[i].t);
-      const py = y(pts[i].v);
-      if (i === 0) ctx.moveTo(px, py);
-      else ctx.lineTo(px, py);
+    // Area under a lone series' line (with several, areas would hide each other).
+    if (all.length === 1) {
+      const pts = all[0].points;
+      ctx.beginPath();
+      ctx.moveTo(x(pts[0].t), bottom);
+      for (const p of pts) ctx.lineTo(x(p.t), y(p.v));
+      ctx.lineTo(x(pts[pts.length - 1].t), bottom);
+      ctx.closePath();
+      ctx.fillStyle = theme.fill;
+      ctx.fill();
     }
-    ctx.strokeStyle = theme.line;
-    ctx.lineWidth = 1.75;
-    ctx.lineJoin = 'round';
-    ctx.stroke();
 
-    // Dots when sparse, and always a dot on the latest value.
-    ctx.fillStyle = theme.line;
-    if (pts.length <= plotW / 6) {
-      for (const p of pts) {
-        ctx.beginPath();
-        ctx.arc(x(p.t), y(p.v), 2, 0, Math.PI * 2);
-        ctx.fill();
+    for (const s of all) {
+      const pts = s.points;
+      const color = colorOf(s);
+      ctx.beginPath();
+      for (let i = 0; i < pts.length; i++) {
+        const px = x(pts[i].t);
+        const py = y(pts[i].v);
+        if (i === 0) ctx.moveTo(px, py);
+        else ctx.lineTo(px, py);
       }
-    }
-    const last = pts[pts.length - 1];
-    ctx.beginPath();
-    ctx.arc(x(last.t), y(last.v), 3.5, 0, Math.PI * 2);
-    ctx.fill();
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 1.75;
+      ctx.lineJoin = 'round';
+      ctx.stroke();
 
-    // Hover crosshair + tooltip.
+      // Dots when sparse, and always a dot on the latest value.
+      ctx.fillStyle = color;
+      if (pts.length <= plotW / 6) {
+        for (const p of pts) {
+          ctx.beginPath();
+          ctx.arc(x(p.t), y(p.v), 2, 0, Math.PI * 2);
+          ctx.fill();
+        }
+      }
+      const last = pts[pts.length - 1];
+      ctx.beginPath();
+      ctx.arc(x(last.t), y(last.v), 3.5, 0, Math.PI * 2);
+      ctx.fill();
+    }
+
+    // Hover crosshair + tooltip: each series' point nearest the pointer's time.
     if (this.hoverX != null && this.hoverX >= left && this.hoverX <= right) {
       const t = tMin + ((this.hoverX - left) / plotW) * (tMax - tMin);
-      const p = pts[nearestIndex(pts, t)];
-      const px = x(p.t);
-      const py = y(p.v);
+      const near = all.map((s) => ({ s, p: s.points[nearestIndex(s.points, t)] }));
+      const px = x(near[0].p.t);
       ctx.strokeStyle = theme.text;
       ctx.globalAlpha = 0.5;
       ctx.beginPath();
-      ctx.moveTo(Math.round(px) + 0.5, top);
-      ctx.lineTo(Math.round(px) + 0.5, bottom);
+      ctx.moveTo(Math.round(this.hoverX) + 0.5, top);
+      ctx.lineTo(Math.round(this.hoverX) + 0.5, bottom);
       ctx.stroke();
       ctx.globalAlpha = 1;
-      ctx.beginPath();
-      ctx.arc(px, py, 4, 0, Math.PI * 2);
-      ctx.fillStyle = theme.line;
-      ctx.fill();
+      for (const { s, p } of near) {
+        ctx.beginPath();
+        ctx.arc(x(p.t), y(p.v), 4, 0, Math.PI * 2);
+        ctx.fillStyle = colorOf(s);
+        ctx.fill();
+      }
 
-      const label = formatNumber(p.v, 0) + '  @ ' + formatTimeFull(p.t);
+      const labels = near.map(({ s, p }) => (all.length > 1 && s.label ? s.label + '  ' : '') +
+        formatNumber(p.v, 0) + '  @ ' + formatTimeFull(p.t));
       ctx.font = '11px ' + theme.font;
-      const tw = ctx.measureText(label).width + 12;
-      const th = 20;
+      let tw = 0;
+      for (const l of labels) tw = Math.max(tw, ctx.measureText(l).width);
+      tw += all.length > 1 ? 24 : 12;
+      const lineH = 16;
+      const th = labels.length * lineH + 4;
       let tx = px + 8;
       if (tx + tw > w - 2) tx = px - 8 - tw;
-      let ty = py - th - 6;
-      if (ty < 2) ty = py + 8;
+      if (tx < 2) tx = 2;
+      let ty = top;
+      if (ty + th > h - 2) ty = Math.max(2, h - 2 - th);
       ctx.fillStyle = theme.tipBg;
       ctx.fillRect(tx, ty, tw, th);
-      ctx.fillStyle = theme.tipText;
       ctx.textAlign = 'left';
       ctx.textBaseline = 'middle';
-      ctx.fillText(label, tx + 6, ty + th / 2);
+      labels.forEach((l, i) => {
+        const ly = ty + 2 + lineH * i + lineH / 2;
+        let lx = tx + 6;
+        if (all.length > 1) {
+          ctx.fillStyle = colorOf(near[i].s);
+          ctx.fillRect(lx, ly - 4, 8, 8);
+          lx += 12;
+        }
+        ctx.fillStyle = theme.tipText;
+        ctx.fillText(l, lx, ly);
+      });
     }
   }
 }

@@ -11,9 +11,11 @@
  * in UTF-8 (up to 32 MiB as JS strings, which may take two bytes per
  * character), 10,000 topics (about 1 KiB each with their nodes, rates and
  * DOM wrappers: 10 MiB), log entries (twice 500 of 2,000 characters: 4 MiB),
- * chart histories (HISTORY_BUDGET: 8 MB). tests/dashboard_limits.rs feeds
+ * chart histories (HISTORY_BUDGET: 8 MB), the History panel's values
+ * (SEEN_CHARS_MAX characters, up to 8 MB, in at most SEEN_ENTRIES_MAX
+ * entries of about 100 bytes: 2 MB). tests/dashboard_limits.rs feeds
  * 200,000 distinct topics and twelve 5 MiB payloads and measures about
- * 13 MiB after a garbage collection (157 MiB with 99,000 topics and whole
+ * 15 MiB after a garbage collection (157 MiB with 99,000 topics and whole
  * payloads kept); it fails above HEAP_BOUND_MIB.
  */
 
@@ -48,6 +50,22 @@ export const CONFIG = {
   HEX_MAX_BYTES: 4096,
   KNOWN_TOPICS_MAX: 1000,     // <datalist> suggestions
   NOTICES_MAX: 6,
+  JSON_TREE_MAX_NODES: 2000,  // nodes of the collapsible JSON view (the rest is summarised)
+  PROPS_MAX_USER: 32,         // MQTT 5 user properties kept per message
+  PROPS_MAX_CHARS: 256,       // characters kept of each property value
+  SEEN_PER_TOPIC: 50,         // values per topic the page keeps for the History panel
+  SEEN_PAYLOAD_CHARS: 4096,   // payload characters kept per History value
+  SEEN_ENTRIES_MAX: 20000,    // History values across all topics
+  SEEN_CHARS_MAX: 4e6,        // History payload characters across all topics
+  HISTORY_FETCH_LIMIT: 50,    // values asked of GET /api/history
+  HISTORY_REFETCH_MS: 1000,   // a new message on the shown topic asks the server again at most this often
+  DIFF_MAX_LINES: 400,        // lines of one History diff
+  DIFF_VALUE_CHARS: 200,      // characters of a value inside a diff line
+  SAVED_SUBS_MAX: 50,         // saved subscriptions (localStorage)
+  TEMPLATES_MAX: 50,          // saved publish templates (localStorage)
+  TEMPLATE_PAYLOAD_CHARS: 16384, // longest payload a template keeps
+  CHART_SERIES_MAX: 6,        // series on the chart (one colour each: --series-0..5 in style.css)
+  RETAINED_LIST_MAX: 500,     // retained messages listed at once
 };
 
 /**

@@ -30,7 +30,12 @@ export const conn = {
 /** Handlers of the frame types the panels own, by type (see onFrame). */
 const frameHandlers = new Map();
 
-/** Per request kind: `failed(ctx, msg, text)` on an error reply, `lost(ctx)` when the socket closes first. */
+/**
+ * Per request kind: `failed(ctx, msg, text)` on an error reply, `lost(ctx)`
+ * when the socket closes first, and `done(ctx, msg)` on the success reply
+ * (for kinds that share a reply type with another panel's requests: a
+ * `published` for the retained panel's clear is not the publish form's).
+ */
 const requestKinds = new Map();
 
 /** Listeners of the socket opening, closing, and the broker coming back. */
@@ -41,7 +46,7 @@ export function handleFrame(type, fn) {
   frameHandlers.set(type, fn);
 }
 
-/** How requests sent with `{ kind }` react to an error reply or a lost socket; both optional. */
+/** How requests sent with `{ kind }` react to a success reply, an error reply or a lost socket; all optional. */
 export function handleRequests(kind, reactions) {
   requestKinds.set(kind, reactions);
 }
@@ -189,6 +194,19 @@ export function takePending(id) {
   return ctx || null;
 }
 
+/** A success reply to a request whose kind has a `done` reaction goes there; true when it did. */
+function settleRequest(msg) {
+  if (msg.id === undefined || msg.id === null) return false;
+  let key = msg.id;
+  if (!conn.pending.has(key) && typeof key === 'string' && /^\d+$/.test(key)) key = Number(key);
+  const ctx = conn.pending.get(key);
+  const kind = ctx && requestKinds.get(ctx.kind);
+  if (!kind || !kind.done) return false;
+  conn.pending.delete(key);
+  kind.done(ctx, msg);
+  return true;
+}
+
 function failPendingRequests() {
   for (const ctx of conn.pending.values()) {
     const kind = requestKinds.get(ctx.kind);
@@ -216,6 +234,7 @@ function onFrame(data) {
     default: {
       // message, subscribed, unsubscribed, published: the panels' business.
       // Unknown types are ignored (forward compatible).
+      if (settleRequest(msg)) break;
       const handler = frameHandlers.get(msg.type);
       if (handler) handler(msg);
     }

@@ -1,21 +1,35 @@
 /*
  * The detail pane: the selected topic's last message (time, QoS, retain,
- * size, payload as text, pretty JSON or a hex dump) and its counts.
- * The topic tree decides what is selected; this pane only shows it.
+ * size, MQTT 5 properties, the payload in the chosen view: auto, text, JSON
+ * tree, hex, base64) and its counts; a new selection also goes to the
+ * History panel. The topic tree decides what is selected; this pane only
+ * shows it.
  */
 
-import { CONFIG } from './config.js';
 import { ui } from './dom.js';
-import { formatPayload, formatClock, formatBytes, formatRate, rateValue } from './format.js';
+import { formatClock, formatBytes, formatRate, rateValue } from './format.js';
 import { fillPublishForm } from './publish.js';
+import { payloadView, renderProperties, PAYLOAD_VIEWS } from './payload-view.js';
+import { showHistory } from './history.js';
 
-/** What the pane shows: the selected node, and the message whose payload is rendered. */
-const shown = { node: null, msg: null };
+/** What the pane shows: the selected node, the message whose payload is rendered, and the view. */
+const shown = { node: null, msg: null, view: 'auto' };
 
 /** Show `node` afresh (a new selection): its payload is rendered even when unchanged. */
 export function showDetail(node, now) {
   shown.msg = null;
   renderDetail(node, now);
+  showHistory(node);
+}
+
+function setView(view) {
+  if (!PAYLOAD_VIEWS.includes(view)) return;
+  shown.view = view;
+  for (const b of ui.payloadViews.querySelectorAll('[data-view]')) {
+    b.setAttribute('aria-pressed', b.dataset.view === view ? 'true' : 'false');
+  }
+  shown.msg = null;
+  if (shown.node) renderDetail(shown.node, Date.now());
 }
 
 /** Refresh the pane for `node` (null: nothing selected). */
@@ -39,18 +53,28 @@ export function renderDetail(node, now) {
     ui.detailSize.textContent = '–';
     ui.detailKind.textContent = 'no message';
     ui.detailPayload.textContent = 'No message on exactly this topic; ' + node.topics + ' topic(s) below.';
+    ui.detailPayload.hidden = false;
+    ui.detailJson.hidden = true;
+    ui.detailJson.textContent = '';
+    renderProperties(ui.detailProps, null);
+    shown.msg = null;
     return;
   }
   if (shown.msg === m) return; // payload unchanged: keep selection/scroll
   shown.msg = m;
-  const payload = formatPayload(m, CONFIG.DETAIL_MAX_CHARS);
+  const payload = payloadView(m, shown.view);
   ui.detailTime.textContent = formatClock(m.t);
   ui.detailQos.textContent = String(m.qos);
   ui.detailRetain.textContent = m.retain ? 'yes' : 'no';
-  ui.detailSize.textContent = sizeText(m, payload.size);
+  ui.detailSize.textContent = sizeText(m, m.size);
   ui.detailKind.textContent = payload.kind;
   ui.detailKind.dataset.kind = payload.kind.split(' ')[0].toLowerCase();
-  ui.detailPayload.textContent = payload.text;
+  renderProperties(ui.detailProps, m.properties || null);
+  ui.detailPayload.hidden = !!payload.tree;
+  ui.detailJson.hidden = !payload.tree;
+  ui.detailPayload.textContent = payload.tree ? '' : payload.text;
+  if (payload.tree) ui.detailJson.replaceChildren(payload.tree);
+  else ui.detailJson.textContent = '';
 }
 
 /** "5.0 MiB, showing first 64.0 KiB" when the page keeps only a preview of the payload. */
@@ -62,6 +86,10 @@ function sizeText(m, size) {
 
 /** "Use in publish" copies the shown topic's last message into the publish form. */
 export function initDetail() {
+  ui.payloadViews.addEventListener('click', (ev) => {
+    const b = ev.target.closest('[data-view]');
+    if (b) setView(b.dataset.view);
+  });
   ui.detailUse.addEventListener('click', () => {
     const node = shown.node;
     if (!node || !node.last) return;

@@ -281,3 +281,110 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
 
 /** Order of topic levels in the tree and of the chart's topic list. */
 export function compareNames(a, b) { return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0); }
+
+/** The first defined value of `obj`'s `names`. */
+function firstOf(obj, names) {
+  for (const n of names) if (obj[n] !== undefined && obj[n] !== null) return obj[n];
+  return undefined;
+}
+
+function clipProp(v) {
+  const s = String(v);
+  return s.length > CONFIG.PROPS_MAX_CHARS ? s.slice(0, CONFIG.PROPS_MAX_CHARS) + '…' : s;
+}
+
+/** User properties as [[key, value]] from pairs, {key|name, value} objects or a plain object. */
+function userProperties(raw) {
+  const out = [];
+  if (Array.isArray(raw)) {
+    for (const p of raw) {
+      if (out.length >= CONFIG.PROPS_MAX_USER) break;
+      if (Array.isArray(p) && p.length >= 2) out.push([clipProp(p[0]), clipProp(p[1])]);
+      else if (p && typeof p === 'object') {
+        const k = firstOf(p, ['key', 'name']);
+        if (k !== undefined) out.push([clipProp(k), clipProp(p.value ?? '')]);
+      }
+    }
+  } else if (raw && typeof raw === 'object') {
+    for (const [k, v] of Object.entries(raw)) {
+      if (out.length >= CONFIG.PROPS_MAX_USER) break;
+      out.push([clipProp(k), clipProp(v)]);
+    }
+  }
+  return out;
+}
+
+/**
+ * The MQTT 5 properties of a `message` frame (its optional `properties`
+ * object), bounded in count and length; null when it carries none. Names as
+ * the frame gives them: content_type, message_expiry_interval,
+ * response_topic, correlation_data, payload_format_indicator,
+ * user_properties ([[key, value]]).
+ */
+export function normaliseProperties(raw) {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return null;
+  const props = {};
+  const fields = [
+    ['content_type', ['content_type', 'contentType']],
+    ['message_expiry_interval', ['message_expiry_interval', 'messageExpiryInterval', 'message_expiry']],
+    ['response_topic', ['response_topic', 'responseTopic']],
+    ['correlation_data', ['correlation_data', 'correlationData']],
+    ['payload_format_indicator', ['payload_format_indicator', 'payloadFormatIndicator']],
+  ];
+  for (const [name, aliases] of fields) {
+    const v = firstOf(raw, aliases);
+    if (v === undefined) continue;
+    props[name] = typeof v === 'number' || typeof v === 'boolean' ? v : clipProp(v);
+  }
+  const users = userProperties(firstOf(raw, ['user_properties', 'userProperties', 'user']));
+  if (users.length) props.user_properties = users;
+  return Object.keys(props).length ? props : null;
+}
+
+/** Why `filter` is not a valid MQTT topic filter, or null when it is. */
+export function filterProblem(filter) {
+  if (filter === '') return 'a filter cannot be empty';
+  if (filter.includes('\u0000')) return 'a filter cannot contain NUL';
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const l = levels[i];
+    if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) return '"#" must be a whole level, and the last one';
+    if (l.includes('+') && l !== '+') return '"+" must be a whole level';
+  }
+  return null;
+}
+
+/** Whether `topic` matches the MQTT filter `filter` (`+`, `#`; `$` topics need a literal first level). */
+export function topicMatches(filter, topic) {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  if (t[0].startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/** The bytes of a payload as the page holds it (base64 decoded, text as UTF-8). */
+export function payloadBytes(m) {
+  if (m.encoding === 'base64') return base64ToBytes(m.payload) || new Uint8Array(0);
+  return encoder.encode(m.payload);
+}
+
+/** Base64 of bytes. */
+export function bytesToBase64(bytes) {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(bin);
+}
+
+/** Text of a payload (binary decoded as UTF-8, invalid bytes replaced). */
+export function payloadText(m) {
+  if (m.encoding !== 'base64') return m.payload;
+  const bytes = base64ToBytes(m.payload);
+  return bytes ? decoder.decode(bytes) : m.payload;
+}

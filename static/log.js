@@ -1,7 +1,8 @@
 /*
  * The message log, newest first: rows are batched per animation frame and
- * bounded in number (`limits.logRows`); it can be filtered, paused and
- * cleared. Clicking a row selects its topic in the tree.
+ * bounded in number (`limits.logRows`); it can be filtered, paused,
+ * cleared, and exported (the rows shown, or all it keeps) as JSON Lines or
+ * CSV. Clicking a row selects its topic in the tree.
  *
  * The log keeps a light copy of each message (LOG_PAYLOAD_CHARS of its
  * payload), never the message itself, so its rows and queues cost little
@@ -9,9 +10,10 @@
  */
 
 import { CONFIG, limits } from './config.js';
-import { ui, h } from './dom.js';
+import { ui, h, setFormStatus } from './dom.js';
 import { previewText, formatClock, charsHead } from './format.js';
 import { selectTopic } from './tree.js';
+import { exportMessages } from './export.js';
 
 /** The log's queues and counters. */
 export const log = {
@@ -41,6 +43,7 @@ function logEntry(m) {
     size: m.size,
     dropped: m.dropped,
     truncated: m.truncated || payload.length < m.payload.length,
+    properties: m.properties || null,
   };
 }
 
@@ -182,6 +185,33 @@ function onLogClick(ev) {
   selectTopic(row._m.topic, true);
 }
 
+/**
+ * The log's entries, oldest first: 'shown' the rows on screen that the
+ * filter lets through; 'all' every row and those still waiting (queued,
+ * held while paused).
+ */
+export function logEntries(scope) {
+  const out = [];
+  const rows = ui.log.children; // newest first
+  for (let i = rows.length - 1; i >= 0; i--) {
+    if (scope === 'all' || !rows[i].hidden) out.push(rows[i]._m);
+  }
+  if (scope === 'all') out.push(...log.queue, ...log.held);
+  return out;
+}
+
+function exportLog(format) {
+  const scope = ui.logExportScope.value === 'all' ? 'all' : 'shown';
+  const entries = logEntries(scope);
+  if (!entries.length) {
+    setFormStatus(ui.logExportStatus, 'Nothing to export: the log ' + (scope === 'shown' && log.filter ? 'shows no row for this filter.' : 'is empty.'));
+    return;
+  }
+  const what = scope === 'shown' && log.filter ? 'log-filtered' : 'log';
+  const name = exportMessages(entries, format, what);
+  setFormStatus(ui.logExportStatus, 'Exported ' + entries.length + (entries.length === 1 ? ' message' : ' messages') + ' as ' + name + '.');
+}
+
 /** After the limits changed: keep only the newest `limits.logRows` rows. */
 export function applyLogLimits() {
   trimRows();
@@ -197,6 +227,13 @@ export function initLog() {
   });
   ui.logPause.addEventListener('click', () => setPaused(!log.paused));
   ui.logClear.addEventListener('click', clearLog);
+  ui.logExportJsonl.addEventListener('click', () => exportLog('jsonl'));
+  ui.logExportCsv.addEventListener('click', () => exportLog('csv'));
+  ui.logExport.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape') return;
+    ui.logExport.open = false;
+    ui.logExport.querySelector('summary').focus();
+  });
   ui.log.addEventListener('click', onLogClick);
 
   // "/" focuses the log filter (unless typing somewhere).

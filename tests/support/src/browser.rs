@@ -52,6 +52,25 @@ impl Driver {
     /// A new headless browser session with Chromium flags added to the usual
     /// ones (`--js-flags=--expose-gc`, say).
     pub async fn browser_with(&self, extra: &[&str]) -> Client {
+        self.browser_with_prefs(extra, json!({})).await
+    }
+
+    /// A new headless browser session whose downloads go to `dir` without
+    /// asking (Chromium's `download.default_directory` preference).
+    pub async fn browser_downloading_to(&self, dir: &std::path::Path) -> Client {
+        let prefs = json!({
+            "download": {
+                "default_directory": dir.display().to_string(),
+                "prompt_for_download": false,
+                "directory_upgrade": true,
+            },
+        });
+        self.browser_with_prefs(&[], prefs).await
+    }
+
+    /// A new headless browser session with Chromium flags added to the usual
+    /// ones and Chromium preferences (`goog:chromeOptions` `prefs`) set.
+    pub async fn browser_with_prefs(&self, extra: &[&str], prefs: serde_json::Value) -> Client {
         let args = [
             "--headless=new",
             "--no-sandbox",
@@ -69,7 +88,7 @@ impl Driver {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({"binary": "/usr/bin/chromium", "args": args}),
+            json!({"binary": "/usr/bin/chromium", "args": args, "prefs": prefs}),
         );
         ClientBuilder::native()
             .capabilities(caps)

@@ -15,7 +15,8 @@
 //!   that reconnects and re-subscribes by itself, as the dashboard does;
 //! * `web`: password files made by `mosquitto_passwd`, and a client that
 //!   sets credentials, cookie and headers itself, over HTTP or HTTPS;
-//! * `browser`: ChromeDriver and a headless Chromium session;
+//! * `browser`: ChromeDriver and a headless Chromium session (with its
+//!   downloads going to a directory of the test's, when asked);
 //! * `haproxy`: a real HAProxy in front of app instances; `rabbitmq`: a
 //!   two-node RabbitMQ cluster with its MQTT plugin;
 //! * `memory`: live heap bytes (a counting allocator) and RSS of the test process;
