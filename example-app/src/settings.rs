@@ -35,8 +35,10 @@ pub struct Settings {
     /// Longest filter or topic from the web, in bytes (`invalid_topic` beyond).
     #[arg(long, env = "WS_MAX_FILTER_BYTES", default_value_t = 1024)]
     pub max_filter_bytes: usize,
-    /// Outbound frames queued per session before the oldest messages are dropped (`lagged`).
-    #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 1000)]
+    /// Outbound frames queued per session before the oldest messages are dropped
+    /// (`lagged`). High enough that `WS_QUEUE_BYTES` is the bound that acts:
+    /// a client that keeps up must not lose a burst of small messages.
+    #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 65536)]
     pub queue_frames: usize,
     /// Outbound bytes queued per session before the oldest messages are dropped (`lagged`).
     #[arg(long, env = "WS_QUEUE_BYTES", default_value_t = 8 * 1024 * 1024)]
@@ -507,7 +509,7 @@ mod tests {
     fn the_default_settings_are_the_flags_defaults() {
         let s = Settings::default();
         assert_eq!(s.bind, "127.0.0.1:5000");
-        assert_eq!((s.max_filters, s.queue_frames), (100, 1000));
+        assert_eq!((s.max_filters, s.queue_frames), (100, 65536));
         assert_eq!(s.mqtt, MqttArgs::default());
         assert!(s.password_file.is_none() && s.acl_file.is_none());
         assert!(!s.allow_anonymous && !s.metrics_public);
