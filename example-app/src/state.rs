@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix::prelude::*;
-use mqtt_actor::{ConnectionChanged, MqttActor, Publish};
+use mqtt_actor::{ConnectionChanged, MessageProperties, MqttActor, Publish};
 
 use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
 use crate::gate::Gate;
 use crate::limits::{check_web_topic, SessionSlots};
 use crate::metrics::Metrics;
-use crate::protocol::PublishBody;
+use crate::protocol::{Properties, PublishBody};
 use crate::settings::Settings;
 
 /// Shared by every worker.
@@ -63,6 +63,9 @@ impl AppState {
                 ),
             ));
         }
+        if let Some(props) = &body.properties {
+            check_properties(props, s)?;
+        }
         // The web API fails fast; only library users opt into buffering.
         if !self.connected.load(Ordering::Acquire) {
             return Err(ApiError::new(
@@ -74,6 +77,31 @@ impl AppState {
             .qos(body.qos)
             .retain(body.retain))
     }
+}
+
+/// Checks the MQTT 5 properties of a publish from the web. They are parsed
+/// and checked, but not sent yet: the library's `Publish` has no way to carry
+/// them in this version, and a publish is never silently sent without what
+/// was asked for, so non-empty properties are refused with `bad_request`.
+fn check_properties(props: &Properties, s: &Settings) -> Result<(), ApiError> {
+    if let Some(topic) = &props.response_topic {
+        check_web_topic(topic, s.max_filter_levels, s.max_filter_bytes).map_err(|mut e| {
+            e.message = format!("properties: response_topic: {}", e.message);
+            e
+        })?;
+    }
+    let props = props.to_library()?;
+    if props == MessageProperties::default() {
+        return Ok(());
+    }
+    // TODO(mqtt-actor properties): once the library's `Publish` carries
+    // MQTT 5 properties (`Publish::properties(MessageProperties)`, branch
+    // h-lib12), pass `props` to it in `publish_request` instead of refusing,
+    // and map its `NeedsMqtt5` / `InvalidProperty` errors to `bad_request`.
+    Err(ApiError::new(
+        Code::BadRequest,
+        "properties: publishing with MQTT 5 properties is not supported by this server yet",
+    ))
 }
 
 /// Sent to every session when the server shuts down: close with 1001.
