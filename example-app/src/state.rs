@@ -1,5 +1,6 @@
 //! What the HTTP handlers and sessions share: the `MqttActor`'s address, the
-//! settings, the session registry, counters, the last-value cache and the
+//! settings, the session registry, counters, what the server keeps of the
+//! messages under its own subscriptions and the
 //! access gate.
 
 use std::collections::HashMap;
@@ -10,12 +11,12 @@ use std::time::Instant;
 use actix::prelude::*;
 use mqtt_actor::{ConnectionChanged, MessageProperties, MqttActor, Publish};
 
-use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
 use crate::gate::Gate;
 use crate::limits::{check_web_topic, SessionSlots};
 use crate::metrics::Metrics;
 use crate::protocol::{Properties, PublishBody};
+use crate::seen::Seen;
 use crate::settings::Settings;
 
 /// Shared by every worker.
@@ -36,8 +37,9 @@ pub struct AppState {
     pub session_slots: SessionSlots,
     /// Messages dropped for slow sessions.
     pub dropped: Arc<AtomicU64>,
-    /// Last values under server-side subscriptions.
-    pub cache: Arc<TopicCache>,
+    /// Last values, history and retained messages under server-side
+    /// subscriptions.
+    pub seen: Arc<Seen>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Start time, for `uptime_s`.
