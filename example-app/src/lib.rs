@@ -41,7 +41,8 @@
 //! * `state`: what handlers and sessions share (it holds sessions only as
 //!   recipients of `GoingAway`);
 //! * `session` (one WebSocket client), `outbox` (its bounded outbound queue
-//!   and the listener that fills it), `api` (HTTP handlers), `pages` (the
+//!   and the listener that fills it), `stream` (one Server-Sent Events
+//!   client of `/api/stream`, on an outbox too), `api` (HTTP handlers), `pages` (the
 //!   dashboard and login pages), `auth` (the same-origin and sign-in checks of
 //!   every request, and the sign-in routes);
 //! * this file: start-up and shutdown.
@@ -68,6 +69,7 @@ mod seen;
 mod session;
 mod settings;
 mod state;
+mod stream;
 mod tls;
 mod workers;
 
@@ -263,6 +265,7 @@ pub async fn run(
             .configure(pages::routes)
             .configure(auth::routes)
             .route("/ws", web::get().to(session::ws_route))
+            .route("/api/stream", web::get().to(stream::stream_route))
             .default_service(web::to(api::no_such_route))
     })
     .on_connect(ConnSocket::note)
@@ -375,7 +378,7 @@ mod tests {
             "broker", "guard", "access", "gate", "tls", "workers", "limits", "filters", "inflight",
         ],
         &["state"],
-        &["session", "outbox", "api", "pages", "auth"],
+        &["session", "outbox", "stream", "api", "pages", "auth"],
         &["lib", "main"],
     ];
 

@@ -98,6 +98,12 @@ impl Outbox {
         self.lock().socket = Some(socket);
     }
 
+    /// Lets go of the connection's socket: the connection is ending, and a
+    /// duplicate of its descriptor must not keep it open.
+    pub fn detach_socket(&self) {
+        self.lock().socket = None;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().expect("outbox lock")
     }
@@ -323,8 +329,7 @@ impl Stream for OutboundStream {
 
 impl Drop for OutboundStream {
     fn drop(&mut self) {
-        // The connection is ending: its socket must not outlive it here.
-        self.outbox.lock().socket = None;
+        self.outbox.detach_socket();
     }
 }
 
