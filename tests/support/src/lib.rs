@@ -13,6 +13,7 @@
 //!   tests about the process itself; `client`: HTTP and WebSocket clients
 //!   speaking the web API contract to either; `follower`: a WebSocket client
 //!   that reconnects and re-subscribes by itself, as the dashboard does;
+//!   `sse`: a client of `/api/stream` that reads only when asked;
 //! * `web`: password files made by `mosquitto_passwd`, and a client that
 //!   sets credentials, cookie and headers itself, over HTTP or HTTPS;
 //! * `browser`: ChromeDriver and a headless Chromium session;
@@ -35,6 +36,7 @@ pub mod observer;
 pub mod process;
 pub mod proxy;
 pub mod rabbitmq;
+pub mod sse;
 pub mod wait;
 pub mod web;
 
@@ -50,6 +52,7 @@ pub use observer::Observer;
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;
+pub use sse::{Sse, SseEvent};
 pub use wait::{eventually, free_port, wait_listening, wait_listening_within, PATIENCE};
 pub use web::{Answer, PasswordFile, WebClient};
 
