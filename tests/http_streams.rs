@@ -222,7 +222,9 @@ async fn history_keeps_the_last_messages_of_the_servers_topics_oldest_first() {
     })
     .await;
     let http = app.http();
-    let (status, _) = http.post("/api/subscriptions", r#"{"topic":"h/#","qos":1}"#).await;
+    let (status, _) = http
+        .post("/api/subscriptions", r#"{"topic":"h/#","qos":1}"#)
+        .await;
     assert_eq!(status, 200);
     let feed = Observer::connect(&broker.url(), &[]).await;
     for i in 1..=6 {
@@ -308,7 +310,9 @@ async fn retained_messages_seen_are_listed_and_cleared() {
     feed.publish("r/c", "three", 1, true).await;
     let app = App::start(broker.port).await;
     let http = app.http();
-    let (status, _) = http.post("/api/subscriptions", r#"{"topic":"r/#","qos":1}"#).await;
+    let (status, _) = http
+        .post("/api/subscriptions", r#"{"topic":"r/#","qos":1}"#)
+        .await;
     assert_eq!(status, 200);
 
     let list = eventually("three retained messages seen", || async {

@@ -4,6 +4,8 @@
 //! * `mosquitto`: a real Mosquitto per test on free ports, with generated
 //!   configs (plain, password file, TLS, websockets) and `certs`: a CA and
 //!   certificates made for the run;
+//! * `dynsec`: a Mosquitto whose dynamic-security roles refuse chosen
+//!   filters (and refuse re-SUBSCRIBEs after a restart with other roles);
 //! * `observer`: an outside MQTT client (plain Paho) that watches or feeds a
 //!   broker; `proxy`: a TCP relay a test can cut like a network fault;
 //! * `mqtt`: helpers for tests of the `MqttActor` (settings, waits, handlers
@@ -27,6 +29,7 @@ pub mod app;
 pub mod browser;
 pub mod certs;
 pub mod client;
+pub mod dynsec;
 pub mod follower;
 pub mod haproxy;
 pub mod memory;
@@ -44,6 +47,7 @@ pub use app::App;
 pub use browser::Driver;
 pub use certs::TestCa;
 pub use client::{Closed, Http, Incoming, Ws, WsReceiver, WsSender};
+pub use dynsec::DynsecBroker;
 pub use follower::Follower;
 pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
