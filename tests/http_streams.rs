@@ -516,3 +516,91 @@ async fn history_and_retained_follow_the_acl() {
     let list = writer.get("/api/retained?topic=plant/%23").await.json();
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 }
+
+#[actix_rt::test]
+async fn mqtt5_properties_reach_websocket_and_stream_clients() {
+    use paho_mqtt::{MessageBuilder, Properties, PropertyCode};
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start_with(broker.port, |s| {
+        s.mqtt.set("PROTOCOL_VERSION", "5").expect("a setting");
+    })
+    .await;
+    let mut sse = stream(&app, "topic=props/%23").await;
+    let mut ws = app.ws().await;
+    ws.request(json!({"type": "subscribe", "topic": "props/#"}), 1)
+        .await;
+
+    let sender = Observer::connect_v5(&broker.url()).await;
+    let mut props = Properties::new();
+    props
+        .push_string(PropertyCode::ContentType, "application/json")
+        .expect("a property");
+    props
+        .push_string(PropertyCode::ResponseTopic, "props/reply")
+        .expect("a property");
+    props
+        .push_binary(PropertyCode::CorrelationData, vec![0u8, 1, 2])
+        .expect("a property");
+    props
+        .push_int(PropertyCode::MessageExpiryInterval, 3600)
+        .expect("a property");
+    for (k, v) in [("site", "plant-7"), ("site", "plant-8")] {
+        props
+            .push_string_pair(PropertyCode::UserProperty, k, v)
+            .expect("a property");
+    }
+    let with = MessageBuilder::new()
+        .topic("props/with")
+        .payload("{}")
+        .qos(1)
+        .properties(props);
+    sender.publish_with(with).await;
+    let without = MessageBuilder::new()
+        .topic("props/without")
+        .payload("x")
+        .qos(1);
+    sender.publish_with(without).await;
+
+    for frame in [
+        sse.next_named("message").await.json(),
+        ws.next_of("message").await,
+    ] {
+        let p = &frame["properties"];
+        assert_eq!(p["content_type"], "application/json", "{frame}");
+        assert_eq!(p["response_topic"], "props/reply");
+        assert_eq!(p["correlation_data"], "AAEC", "base64");
+        let expiry = p["message_expiry_interval"].as_u64().expect("seconds left");
+        assert!(expiry > 0 && expiry <= 3600, "{expiry}");
+        assert_eq!(
+            p["user_properties"],
+            json!([["site", "plant-7"], ["site", "plant-8"]])
+        );
+    }
+    for frame in [
+        sse.next_named("message").await.json(),
+        ws.next_of("message").await,
+    ] {
+        assert_eq!(frame["topic"], "props/without");
+        assert!(
+            frame.get("properties").is_none(),
+            "no empty object: {frame}"
+        );
+    }
+
+    // Properties on a publish are checked like the rest of it.
+    let bad = json!({"type": "publish", "topic": "props/x",
+                     "properties": {"correlation_data": "not base64!"}});
+    let reply = ws.request(bad, 2).await;
+    assert_eq!(reply["code"], "bad_request", "{reply}");
+    let bad = json!({"topic": "props/x", "properties": {"response_topic": "a/#"}});
+    let (status, body) = app.http().post("/api/publish", bad.to_string()).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("invalid_topic")),
+        "{body}"
+    );
+    let bad = json!({"topic": "props/x", "properties": {"colour": "red"}});
+    let (status, _) = app.http().post("/api/publish", bad.to_string()).await;
+    assert_eq!(status, 400);
+}
