@@ -15,6 +15,9 @@
 //! have waited undrained past the idle timeout, it empties the outbox and
 //! shuts the connection's socket down through a duplicate of its descriptor
 //! ([`ConnSocket`]), which ends the HTTP connection and with it the session.
+//!
+//! The event streams of `/api/stream` (`stream.rs`) use the same outbox with
+//! a [`Framing`] of their own: Server-Sent Events instead of WebSocket frames.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -136,7 +139,9 @@ impl Outbox {
                 }
                 None => {
                     if over(&inner, 2) {
-                        log::warn!("a WebSocket client reads nothing: closing it");
+                        log::warn!(
+                            "a client (WebSocket or event stream) reads nothing: closing it"
+                        );
                         inner.closed = true;
                     }
                     break;
