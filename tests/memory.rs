@@ -211,11 +211,21 @@ async fn a_socket_not_drained_past_the_idle_timeout_is_closed_and_its_queue_free
         }
     });
     flood_read_by(&broker, "stuck", 100, 200 * 1024, &mut fast).await;
-    eventually("the stuck session closed", || async {
+    // The reading client must not fall silent meanwhile (it would be closed
+    // at the same time, and one session would never be seen): it keeps
+    // answering the server's pings as it reads.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
         let (_, status) = http.get("/api/status").await;
-        (status["sessions"] == 1).then_some(())
-    })
-    .await;
+        if status["sessions"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stuck session not closed: {status}"
+        );
+        let _ = fast.next_within(Duration::from_millis(50)).await;
+    }
     let (_, subs) = http.get("/api/subscriptions").await;
     assert_eq!(
         subs[0]["sessions"], 1,
