@@ -1,7 +1,7 @@
-//! Memory stays bounded whatever clients send (issue 8): the app runs
-//! in-process, so the test process's live heap (a counting allocator) and its
-//! RSS are the app's. The tests here run one at a time, since each measures
-//! the whole process.
+//! Memory stays bounded whatever clients send (issue 8; the history of
+//! issue 12 too): the app runs in-process, so the test process's live heap (a
+//! counting allocator) and its RSS are the app's. The tests here run one at a
+//! time, since each measures the whole process.
 
 use std::time::Duration;
 
@@ -213,11 +213,21 @@ async fn a_socket_not_drained_past_the_idle_timeout_is_closed_and_its_queue_free
     // 60 MB: more than the kernel's socket buffers on both sides can absorb, so
     // the outbox itself is left holding frames the socket does not take.
     flood_read_by(&broker, "stuck", 300, 200 * 1024, &mut fast).await;
-    eventually("the stuck session closed", || async {
+    // The reading client must not fall silent meanwhile (it would be closed
+    // at the same time, and one session would never be seen): it keeps
+    // answering the server's pings as it reads.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
         let (_, status) = http.get("/api/status").await;
-        (status["sessions"] == 1).then_some(())
-    })
-    .await;
+        if status["sessions"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stuck session not closed: {status}"
+        );
+        let _ = fast.next_within(Duration::from_millis(50)).await;
+    }
     let (_, subs) = http.get("/api/subscriptions").await;
     assert_eq!(
         subs[0]["sessions"], 1,
@@ -238,7 +248,12 @@ async fn the_topic_cache_stays_within_its_bytes() {
     let _one = ONE_AT_A_TIME.lock().await;
     init_logging();
     let broker = Mosquitto::start();
-    let app = App::start_with(broker.port, |s| s.topic_cache_bytes = 4 * MIB).await;
+    // The history keeps the same messages (shared, not copied), within its own bound.
+    let app = App::start_with(broker.port, |s| {
+        s.topic_cache_bytes = 4 * MIB;
+        s.history_bytes = 4 * MIB;
+    })
+    .await;
     let http = app.http();
     let (code, _) = http
         .post(
@@ -298,4 +313,66 @@ async fn the_topic_cache_stays_within_its_bytes() {
     );
     assert!(kept <= 4 * MIB, "{kept} bytes kept");
     assert!(entries.len() >= 15, "it keeps what fits: {}", entries.len());
+}
+
+#[actix_rt::test]
+async fn the_history_stays_within_its_bytes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start_with(broker.port, |s| {
+        s.topic_cache_bytes = MIB;
+        s.history_bytes = 4 * MIB;
+        s.history_per_topic = 1000;
+    })
+    .await;
+    let http = app.http();
+    let (code, _) = http
+        .post(
+            "/api/subscriptions",
+            json!({"topic": "hist/#", "qos": 1}).to_string(),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    let payload = "h".repeat(256 * 1024);
+    // One topic: only the bound in bytes holds it. Fill it first.
+    for _ in 0..20 {
+        feed.publish("hist/one", payload.clone(), 1, false).await;
+    }
+    feed.publish("hist/warm", "end", 1, false).await;
+    eventually("the warm-up in the history", || async {
+        let (_, rows) = http.get("/api/history?topic=hist/warm").await;
+        (rows.as_array()?.len() == 1).then_some(())
+    })
+    .await;
+    let (_, status) = http.get("/api/status").await;
+    let before = status["messages_in"].as_u64().expect("a count");
+    let (live0, _) = measure("with a full history, before 100 more messages of 256 KiB");
+    for _ in 0..100 {
+        feed.publish("hist/one", payload.clone(), 1, false).await;
+    }
+    eventually("the 100 messages in", || async {
+        let (_, status) = http.get("/api/status").await;
+        (status["messages_in"].as_u64()? >= before + 100).then_some(())
+    })
+    .await;
+    let held = live_within("the history", live0, 2 * MIB).await;
+    println!(
+        "a full history after 100 more messages: {:.1} MiB above before",
+        mib(held)
+    );
+    let (_, rows) = http.get("/api/history?topic=hist/one&limit=1000").await;
+    let rows = rows.as_array().expect("a list");
+    let kept: usize = rows
+        .iter()
+        .map(|e| e["payload"].as_str().map_or(0, str::len))
+        .sum();
+    println!(
+        "the history keeps {} messages, {:.1} MiB of payload",
+        rows.len(),
+        mib(kept)
+    );
+    assert!(kept <= 4 * MIB, "{kept} bytes kept");
+    assert!(rows.len() >= 14, "it keeps what fits: {}", rows.len());
 }

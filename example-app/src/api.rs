@@ -1,16 +1,17 @@
 //! The HTTP API of `docs/protocol.md`: publish, server-side subscriptions, the
-//! last-value cache, status, health, readiness and metrics.
+//! last-value cache, history, retained messages, status, health, readiness
+//! and metrics. The event stream (`/api/stream`) is in `stream.rs`.
 
 use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use mqtt_actor::{GetStatus, GetSubscriptions, MqttError, Subscribe, Unsubscribe};
+use mqtt_actor::{GetStatus, GetSubscriptions, MqttError, Publish, QoS, Subscribe, Unsubscribe};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{ApiError, Code};
 use crate::gate::{enforce, Login};
-use crate::limits::check_web_filter;
+use crate::limits::{check_web_filter, check_web_topic};
 use crate::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
 use crate::state::AppState;
 
@@ -111,10 +112,70 @@ pub async fn remove_subscription(
 
 /// `GET /api/topics`: the topics this client may read.
 pub async fn topics(state: web::Data<AppState>, login: Login) -> HttpResponse {
-    let mut entries = state.cache.entries();
+    let mut entries = state.seen.cache.entries();
     let who = login.who();
     entries.retain(|e| state.gate.access.can_read(&who, &e.topic).is_ok());
     HttpResponse::Ok().json(entries)
+}
+
+/// `?topic=&limit=` of `GET /api/history`.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    topic: String,
+    limit: Option<usize>,
+}
+
+/// `GET /api/history?topic=T&limit=N`: the last messages of `T`, oldest
+/// first; `N` defaults to 100 and is bounded by `HISTORY_PER_TOPIC`.
+pub async fn history(
+    state: web::Data<AppState>,
+    login: Login,
+    query: web::Query<HistoryQuery>,
+) -> ApiResult {
+    let s = &state.settings;
+    check_web_topic(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
+    enforce(state.gate.access.can_read(&login.who(), &query.topic))?;
+    let history = &state.seen.history;
+    let limit = query.limit.unwrap_or(100).min(history.per_topic());
+    Ok(HttpResponse::Ok().json(history.last(&query.topic, limit)))
+}
+
+/// `GET /api/retained?topic=F`: the retained messages seen under `F`; needs
+/// read access to all of `F`, as subscribing to it would.
+pub async fn retained(
+    state: web::Data<AppState>,
+    login: Login,
+    query: web::Query<TopicQuery>,
+) -> ApiResult {
+    let s = &state.settings;
+    check_web_filter(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
+    enforce(state.gate.access.can_subscribe(&login.who(), &query.topic))?;
+    Ok(HttpResponse::Ok().json(state.seen.retained.matching(&query.topic)))
+}
+
+/// `DELETE /api/retained?topic=T`: clears the retained message of `T` with
+/// an empty retained publish (QoS 1, answered once the broker has it); needs
+/// write access to `T`.
+pub async fn clear_retained(
+    state: web::Data<AppState>,
+    login: Login,
+    query: web::Query<TopicQuery>,
+) -> ApiResult {
+    let s = &state.settings;
+    check_web_topic(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
+    enforce(state.gate.access.can_publish(&login.who(), &query.topic))?;
+    if !state.connected.load(Ordering::Acquire) {
+        return Err(ApiError::new(
+            Code::NotConnected,
+            "not connected to the MQTT broker right now",
+        ));
+    }
+    let clear = Publish::new(query.topic.clone(), web::Bytes::new())
+        .qos(QoS::AtLeastOnce)
+        .retain(true);
+    state.mqtt.send(clear).await??;
+    state.seen.retained.forget(&query.topic);
+    Ok(HttpResponse::Ok().json(json!({ "ok": true })))
 }
 
 async fn status_body(state: &AppState) -> Result<StatusBody, ApiError> {
@@ -176,6 +237,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/subscriptions", web::post().to(add_subscription))
         .route("/api/subscriptions", web::delete().to(remove_subscription))
         .route("/api/topics", web::get().to(topics))
+        .route("/api/history", web::get().to(history))
+        .route("/api/retained", web::get().to(retained))
+        .route("/api/retained", web::delete().to(clear_retained))
         .route("/api/status", web::get().to(status))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))

@@ -131,10 +131,30 @@ impl TopicCache {
     /// Every entry, sorted by topic. The lock is held only to take the
     /// messages; their payloads are encoded after.
     pub fn entries(&self) -> Vec<TopicEntry> {
-        let slots: Vec<Slot> = self.lock().topics.values().cloned().collect();
+        self.entries_where(|_| true)
+    }
+
+    /// The entries whose topic `keep` accepts, sorted by topic; the lock is
+    /// held as for [`TopicCache::entries`].
+    pub fn entries_where(&self, keep: impl Fn(&str) -> bool) -> Vec<TopicEntry> {
+        let slots: Vec<Slot> = self
+            .lock()
+            .topics
+            .iter()
+            .filter(|(topic, _)| keep(topic))
+            .map(|(_, slot)| slot.clone())
+            .collect();
         let mut list: Vec<TopicEntry> = slots.iter().map(Slot::entry).collect();
         list.sort_by(|a, b| a.topic.cmp(&b.topic));
         list
+    }
+
+    /// Forgets `topic`.
+    pub fn forget(&self, topic: &str) {
+        let mut inner = self.lock();
+        if let Some(slot) = inner.topics.remove(topic) {
+            inner.bytes -= slot.bytes();
+        }
     }
 
     /// Topics kept and their bytes.
@@ -171,7 +191,8 @@ fn evict_oldest(inner: &mut Inner) {
     }
 }
 
-fn now_ms() -> u64 {
+/// Now, in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -219,5 +240,22 @@ mod tests {
         );
         cache.record(&m("a", &"x".repeat(100)));
         assert_eq!(cache.size(), (1, 10), "nor is the old value of its topic");
+        cache.forget("c");
+        cache.forget("c");
+        assert_eq!(cache.size(), (0, 0));
+    }
+
+    #[test]
+    fn entries_where_takes_only_the_topics_asked_for() {
+        let cache = TopicCache::new(10, 1 << 20);
+        for t in ["a/1", "b/1", "a/2"] {
+            cache.record(&m(t, "x"));
+        }
+        let topics: Vec<String> = cache
+            .entries_where(|t| t.starts_with("a/"))
+            .into_iter()
+            .map(|e| e.topic)
+            .collect();
+        assert_eq!(topics, ["a/1", "a/2"]);
     }
 }

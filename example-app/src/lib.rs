@@ -27,7 +27,9 @@
 //!
 //! * bottom: `error` (the error codes and their HTTP form), `protocol` (the
 //!   contract's serde types), `settings` (flags and environment), `metrics`
-//!   (Prometheus), `cache` (last value per topic), `broker` (the embedded
+//!   (Prometheus), `cache` (last value per topic), `history` (last messages
+//!   per topic), `retained` (retained messages seen), `seen` (the three
+//!   together, recorded from the server's own subscriptions), `broker` (the embedded
 //!   broker), `guard` (what the embedded broker refuses before rumqttd sees
 //!   it), `access/` (password file, ACL, same-origin rules, login rate
 //!   limit: pure, wired in by the floors above), `gate` (the access policy
@@ -39,7 +41,8 @@
 //! * `state`: what handlers and sessions share (it holds sessions only as
 //!   recipients of `GoingAway`);
 //! * `session` (one WebSocket client), `outbox` (its bounded outbound queue
-//!   and the listener that fills it), `api` (HTTP handlers), `pages` (the
+//!   and the listener that fills it), `stream` (one Server-Sent Events
+//!   client of `/api/stream`, on an outbox too), `api` (HTTP handlers), `pages` (the
 //!   dashboard and login pages), `auth` (the same-origin and sign-in checks of
 //!   every request, and the sign-in routes);
 //! * this file: start-up and shutdown.
@@ -54,15 +57,19 @@ mod error;
 mod filters;
 mod gate;
 mod guard;
+mod history;
 mod inflight;
 mod limits;
 mod metrics;
 mod outbox;
 mod pages;
 mod protocol;
+mod retained;
+mod seen;
 mod session;
 mod settings;
 mod state;
+mod stream;
 mod tls;
 mod workers;
 
@@ -81,11 +88,11 @@ use actix_web::{dev::ServerHandle, web, App, HttpServer};
 use mqtt_actor::{Disconnect, MqttActor, WatchConnection};
 
 use crate::access::{Access, AccessError, Reloaded, SameOrigin};
-use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
 use crate::gate::Gate;
 use crate::limits::SessionSlots;
 use crate::outbox::ConnSocket;
+use crate::seen::Seen;
 use crate::state::{AppState, ReadinessFlag, Sessions};
 
 /// Why the app could not start, or why its server failed.
@@ -258,6 +265,7 @@ pub async fn run(
             .configure(pages::routes)
             .configure(auth::routes)
             .route("/ws", web::get().to(session::ws_route))
+            .route("/api/stream", web::get().to(stream::stream_route))
             .default_service(web::to(api::no_such_route))
     })
     .on_connect(ConnSocket::note)
@@ -304,7 +312,7 @@ fn start_embedded_broker(
     Ok(Some(b))
 }
 
-/// Starts the `MqttActor` (feeding the last-value cache) and the handlers of
+/// Starts the `MqttActor` (feeding what the server keeps of its messages) and the handlers of
 /// `--handle` (if any), and builds the shared state; `embedded_broker_port`
 /// replaces the configured broker.
 async fn start_mqtt(
@@ -314,12 +322,9 @@ async fn start_mqtt(
 ) -> Result<(web::Data<AppState>, Option<Addr<MqttActor>>), StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
-    let cache = Arc::new(TopicCache::new(
-        settings.topic_cache_size,
-        settings.topic_cache_bytes,
-    ));
-    let workers = workers::start(&settings.handle, &config, cache.clone())?;
-    let recorder = cache.clone();
+    let seen = Arc::new(Seen::new(settings));
+    let workers = workers::start(&settings.handle, &config, seen.clone())?;
+    let recorder = seen.clone();
     let mqtt = MqttActor::builder(config)
         .on_message(move |_, msg| recorder.record(msg))
         .start()?;
@@ -334,7 +339,7 @@ async fn start_mqtt(
         sessions: Sessions::default(),
         session_slots: SessionSlots::new(settings.max_sessions, settings.max_sessions_per_ip),
         dropped: Default::default(),
-        cache,
+        seen,
         metrics: Default::default(),
         started: Instant::now(),
         gate,
@@ -373,11 +378,11 @@ mod tests {
     /// The floors of the Layout section of the crate docs, lowest first.
     const FLOORS: &[&[&str]] = &[
         &[
-            "error", "protocol", "settings", "metrics", "cache", "broker", "guard", "access",
-            "gate", "tls", "workers", "limits", "filters", "inflight",
+            "error", "protocol", "settings", "metrics", "cache", "history", "retained", "seen",
+            "broker", "guard", "access", "gate", "tls", "workers", "limits", "filters", "inflight",
         ],
         &["state"],
-        &["session", "outbox", "api", "pages", "auth"],
+        &["session", "outbox", "stream", "api", "pages", "auth"],
         &["lib", "main"],
     ];
 

@@ -7,7 +7,8 @@
 //!   level, walked recursively) never sees a filter of 60,000 levels, and
 //!   holds nothing a broker refuses by closing the connection (which would
 //!   be the server's one connection, for everyone);
-//! - [`SessionSlots`]: open WebSocket sessions, in all and per IP address.
+//! - [`SessionSlots`]: open sessions (WebSockets and `/api/stream` event
+//!   streams), in all and per IP address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -83,9 +84,9 @@ fn check_characters(topic: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The open WebSocket sessions, counted in all and per IP address, so the
-/// upgrade can be refused before a session exists: `503` past the total,
-/// `429` past one address's share.
+/// The open sessions (WebSockets and event streams), counted in all and per
+/// IP address, so the upgrade (or the stream) can be refused before a
+/// session exists: `503` past the total, `429` past one address's share.
 #[derive(Debug, Clone)]
 pub struct SessionSlots {
     max_total: usize,
@@ -116,7 +117,7 @@ impl SessionSlots {
         let mut counts = self.counts.lock().expect("session slots lock");
         if counts.total >= self.max_total {
             let message = format!(
-                "the server serves {} WebSocket sessions, the most it allows (WS_MAX_SESSIONS)",
+                "the server serves {} sessions (WebSockets and event streams), the most it allows (WS_MAX_SESSIONS)",
                 self.max_total
             );
             return Err(ApiError::new(Code::BadRequest, message)
@@ -126,7 +127,7 @@ impl SessionSlots {
             let from_ip = counts.per_ip.entry(ip).or_default();
             if *from_ip >= self.max_per_ip {
                 let message = format!(
-                    "{ip} has {} WebSocket sessions open, the most one address may (WS_MAX_SESSIONS_PER_IP)",
+                    "{ip} has {} sessions (WebSockets and event streams) open, the most one address may (WS_MAX_SESSIONS_PER_IP)",
                     self.max_per_ip
                 );
                 return Err(ApiError::new(Code::BadRequest, message)

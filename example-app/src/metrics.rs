@@ -34,7 +34,7 @@ impl Default for Metrics {
         };
         Metrics {
             connected: gauge("mqtt_connected", "1 while connected to the MQTT broker"),
-            sessions: gauge("ws_sessions", "Open WebSocket sessions"),
+            sessions: gauge("ws_sessions", "Open sessions: WebSockets and event streams"),
             uptime: gauge("uptime_seconds", "Seconds since the app started"),
             messages_in: counter(
                 "mqtt_messages_in_total",

@@ -15,6 +15,9 @@
 //! have waited undrained past the idle timeout, it empties the outbox and
 //! shuts the connection's socket down through a duplicate of its descriptor
 //! ([`ConnSocket`]), which ends the HTTP connection and with it the session.
+//!
+//! The event streams of `/api/stream` (`stream.rs`) use the same outbox with
+//! a [`Framing`] of their own: Server-Sent Events instead of WebSocket frames.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -27,6 +30,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix::WeakRecipient;
 use actix_http::ws::{Codec, Message as WsMessage};
 use actix_web::dev::Extensions;
 use actix_web::HttpRequest;
@@ -97,6 +101,12 @@ impl Outbox {
         self.lock().socket = Some(socket);
     }
 
+    /// Lets go of the connection's socket: the connection is ending, and a
+    /// duplicate of its descriptor must not keep it open.
+    pub fn detach_socket(&self) {
+        self.lock().socket = None;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().expect("outbox lock")
     }
@@ -129,7 +139,9 @@ impl Outbox {
                 }
                 None => {
                     if over(&inner, 2) {
-                        log::warn!("a WebSocket client reads nothing: closing it");
+                        log::warn!(
+                            "a client (WebSocket or event stream) reads nothing: closing it"
+                        );
                         inner.closed = true;
                     }
                     break;
@@ -202,24 +214,25 @@ impl Outbox {
         (inner.queue.len(), inner.bytes)
     }
 
-    /// Encodes what is waiting (a `lagged` notice first) into `buf`. When
-    /// nothing is, registers `waker` under the same lock, so that a frame
-    /// pushed meanwhile cannot be missed. `false`: closed and drained.
-    fn take(&self, buf: &mut BytesMut, codec: &mut Codec, waker: &Waker) -> bool {
+    /// Encodes what is waiting (a `lagged` notice first) into `buf` with
+    /// `framing`. When nothing is, registers `waker` under the same lock, so
+    /// that a frame pushed meanwhile cannot be missed. `false`: closed and
+    /// drained.
+    pub fn take(&self, buf: &mut BytesMut, framing: &mut impl Framing, waker: &Waker) -> bool {
         let mut inner = self.lock();
         if inner.lagged > 0 {
-            let notice = Event::Lagged {
-                dropped: inner.lagged,
-            }
-            .to_text();
+            framing.lagged(inner.lagged, buf);
             inner.lagged = 0;
-            encode(codec, notice.into(), buf);
         }
         while buf.len() < BATCH_BYTES {
             match inner.queue.pop_front() {
                 Some(frame) => {
                     inner.bytes -= frame.text.len();
-                    encode(codec, frame.text, buf);
+                    if frame.droppable {
+                        framing.message(frame.text, buf);
+                    } else {
+                        framing.event(frame.text, buf);
+                    }
                 }
                 None => break,
             }
@@ -236,10 +249,40 @@ impl Outbox {
     }
 }
 
-fn encode(codec: &mut Codec, text: ByteString, buf: &mut BytesMut) {
-    codec
-        .encode(WsMessage::Text(text), buf)
-        .expect("encoding a text frame cannot fail");
+/// How an outbox's frames go on the wire: WebSocket text frames
+/// ([`WsFraming`]), or Server-Sent Events (`stream.rs`).
+pub trait Framing {
+    /// A `message` frame (the shared JSON of `MessageView::frame`).
+    fn message(&mut self, text: ByteString, buf: &mut BytesMut);
+    /// Any other frame, as it was queued.
+    fn event(&mut self, text: ByteString, buf: &mut BytesMut);
+    /// The notice that `dropped` messages were dropped for this client.
+    fn lagged(&mut self, dropped: u64, buf: &mut BytesMut);
+}
+
+/// Every frame a WebSocket text frame; `lagged` is the contract's event.
+pub struct WsFraming(pub Codec);
+
+impl WsFraming {
+    fn text(&mut self, text: ByteString, buf: &mut BytesMut) {
+        self.0
+            .encode(WsMessage::Text(text), buf)
+            .expect("encoding a text frame cannot fail");
+    }
+}
+
+impl Framing for WsFraming {
+    fn message(&mut self, text: ByteString, buf: &mut BytesMut) {
+        self.text(text, buf);
+    }
+
+    fn event(&mut self, text: ByteString, buf: &mut BytesMut) {
+        self.text(text, buf);
+    }
+
+    fn lagged(&mut self, dropped: u64, buf: &mut BytesMut) {
+        self.text(Event::Lagged { dropped }.to_text().into(), buf);
+    }
 }
 
 /// The session's outbound stream, which is its HTTP response body: the
@@ -248,7 +291,7 @@ fn encode(codec: &mut Codec, text: ByteString, buf: &mut BytesMut) {
 pub struct OutboundStream {
     ctx: Pin<Box<dyn Stream<Item = Result<Bytes, actix_web::Error>>>>,
     outbox: Arc<Outbox>,
-    codec: Codec,
+    framing: WsFraming,
 }
 
 impl OutboundStream {
@@ -260,7 +303,7 @@ impl OutboundStream {
         OutboundStream {
             ctx: Box::pin(ctx),
             outbox,
-            codec: Codec::new(),
+            framing: WsFraming(Codec::new()),
         }
     }
 }
@@ -279,7 +322,7 @@ impl Stream for OutboundStream {
         }
         let this = &mut *self;
         let mut buf = BytesMut::new();
-        if !this.outbox.take(&mut buf, &mut this.codec, cx.waker()) {
+        if !this.outbox.take(&mut buf, &mut this.framing, cx.waker()) {
             return Poll::Ready(None);
         }
         if buf.is_empty() {
@@ -291,8 +334,7 @@ impl Stream for OutboundStream {
 
 impl Drop for OutboundStream {
     fn drop(&mut self) {
-        // The connection is ending: its socket must not outlive it here.
-        self.outbox.lock().socket = None;
+        self.outbox.detach_socket();
     }
 }
 
@@ -358,6 +400,10 @@ pub struct Forwarder {
     activity: Arc<Activity>,
     idle_timeout: Duration,
     heartbeat: Duration,
+    /// The session, told when the broker no longer grants one of its
+    /// filters so that its book of filters follows. Weak: the session owns
+    /// this forwarder, and its end must not wait for the forwarder's.
+    session: Option<WeakRecipient<FilterLost>>,
 }
 
 impl Forwarder {
@@ -368,7 +414,28 @@ impl Forwarder {
             activity,
             idle_timeout: state.settings.idle_timeout(),
             heartbeat: state.settings.heartbeat(),
+            session: None,
         }
+    }
+}
+
+/// Told to a session by its forwarder: the broker no longer grants `0` (a
+/// refused re-SUBSCRIBE after a reconnect), and the `MqttActor` has let go
+/// of it for the session, so the session no longer holds it either.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct FilterLost(pub String);
+
+/// Names the session a forwarder tells of lost filters ([`FilterLost`]);
+/// sent by the session once it runs (it has no address before).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TellLost(pub WeakRecipient<FilterLost>);
+
+impl Handler<TellLost> for Forwarder {
+    type Result = ();
+    fn handle(&mut self, TellLost(session): TellLost, _: &mut Context<Self>) {
+        self.session = Some(session);
     }
 }
 
@@ -411,6 +478,11 @@ impl Handler<ListenerNotice> for Forwarder {
                 let mut err = ApiError::from(error);
                 err.message = format!("subscription to {filter:?} lost: {}", err.message);
                 self.outbox.event(&Event::error(None, err));
+                // `do_send` queues even for a session frozen by a client that
+                // does not read; it forgets the filter when it runs again.
+                if let Some(session) = self.session.as_ref().and_then(|s| s.upgrade()) {
+                    session.do_send(FilterLost(filter));
+                }
             }
         }
     }
@@ -458,7 +530,7 @@ mod tests {
         assert_eq!(dropped.load(Ordering::Relaxed), 2);
         let mut buf = BytesMut::new();
         let waker = futures::task::noop_waker_ref();
-        assert!(outbox.take(&mut buf, &mut Codec::new(), waker));
+        assert!(outbox.take(&mut buf, &mut WsFraming(Codec::new()), waker));
         let text = String::from_utf8_lossy(&buf);
         assert!(text.contains(r#"{"type":"lagged","dropped":2}"#), "{text}");
         assert!(
@@ -488,7 +560,7 @@ mod tests {
         );
         let mut buf = BytesMut::new();
         let waker = futures::task::noop_waker_ref();
-        assert!(outbox.take(&mut buf, &mut Codec::new(), waker));
+        assert!(outbox.take(&mut buf, &mut WsFraming(Codec::new()), waker));
         let text = String::from_utf8_lossy(&buf);
         assert!(text.contains(r#"{"type":"lagged","dropped":6}"#), "{text}");
     }
@@ -528,7 +600,7 @@ mod tests {
         assert!(outbox.undrained_for() > Duration::ZERO);
         let mut buf = BytesMut::new();
         let waker = futures::task::noop_waker_ref();
-        assert!(outbox.take(&mut buf, &mut Codec::new(), waker));
+        assert!(outbox.take(&mut buf, &mut WsFraming(Codec::new()), waker));
         assert_eq!(outbox.undrained_for(), Duration::ZERO);
         outbox.push("m".into(), true);
         outbox.abort();

@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use bytes::Bytes;
-use mqtt_actor::{MqttMessage, QoS};
+use mqtt_actor::{MessageProperties, MqttMessage, QoS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,6 +50,9 @@ pub struct PublishBody {
     /// Retain flag.
     #[serde(default)]
     pub retain: bool,
+    /// MQTT 5 properties (an extension of the contract, see the README).
+    #[serde(default, deserialize_with = "properties_object")]
+    pub properties: Option<Properties>,
 }
 
 impl PublishBody {
@@ -67,6 +70,115 @@ impl PublishBody {
                     )
                 }),
         }
+    }
+}
+
+/// The MQTT 5 properties of a message, as the web API shows them: an
+/// optional `properties` object of `message` frames (and SSE data) and of
+/// publish requests, beyond the contract (clients may ignore it). Absent
+/// properties are left out, and so is an object that would be empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Properties {
+    /// `Content-Type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// `Message-Expiry-Interval`, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_expiry_interval: Option<u32>,
+    /// `Response-Topic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_topic: Option<String>,
+    /// `Correlation-Data`, base64 (it is binary in MQTT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_data: Option<String>,
+    /// `User-Property` pairs, in order, each `[key, value]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_properties: Vec<(String, String)>,
+}
+
+impl Properties {
+    /// The web view of a message's properties; `None` when it has none of
+    /// those the web API shows.
+    pub fn of(props: &MessageProperties) -> Option<Properties> {
+        let view = Properties {
+            content_type: props.content_type.clone(),
+            message_expiry_interval: props.message_expiry_interval,
+            response_topic: props.response_topic.clone(),
+            correlation_data: props
+                .correlation_data
+                .as_ref()
+                .map(|d| base64::engine::general_purpose::STANDARD.encode(d)),
+            user_properties: props.user_properties.clone(),
+        };
+        (view != Properties::default()).then_some(view)
+    }
+
+    /// The library's properties, with the correlation data decoded; a
+    /// string MQTT cannot carry (over 65,535 bytes, or with U+0000) or data
+    /// that is not base64 is `bad_request`.
+    pub fn to_library(&self) -> Result<MessageProperties, ApiError> {
+        let bad = |what: String| ApiError::new(Code::BadRequest, what);
+        let strings =
+            self.content_type
+                .iter()
+                .map(|s| ("content_type", s))
+                .chain(self.response_topic.iter().map(|s| ("response_topic", s)))
+                .chain(self.user_properties.iter().flat_map(|(k, v)| {
+                    [("a user property's key", k), ("a user property's value", v)]
+                }));
+        for (name, text) in strings {
+            if text.len() > u16::MAX as usize {
+                return Err(bad(format!(
+                    "properties: {name} of {} bytes is over MQTT's limit of 65535",
+                    text.len()
+                )));
+            }
+            if text.contains('\0') {
+                return Err(bad(format!("properties: {name} contains U+0000")));
+            }
+        }
+        let correlation_data = match &self.correlation_data {
+            None => None,
+            Some(text) => {
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|e| bad(format!("properties: correlation_data is not base64: {e}")))?;
+                if data.len() > u16::MAX as usize {
+                    return Err(bad(format!(
+                        "properties: correlation_data of {} bytes is over MQTT's limit of 65535",
+                        data.len()
+                    )));
+                }
+                Some(Bytes::from(data))
+            }
+        };
+        Ok(MessageProperties {
+            content_type: self.content_type.clone(),
+            response_topic: self.response_topic.clone(),
+            correlation_data,
+            message_expiry_interval: self.message_expiry_interval,
+            payload_format_indicator: None,
+            user_properties: self.user_properties.clone(),
+        })
+    }
+}
+
+/// A `properties` object, and only an object (serde would read a struct
+/// from an array too); `null` is none.
+fn properties_object<'de, D>(de: D) -> Result<Option<Properties>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    match Value::deserialize(de)? {
+        Value::Null => Ok(None),
+        value @ Value::Object(_) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "`properties` must be an object, not {other}"
+        ))),
     }
 }
 
@@ -182,6 +294,9 @@ pub struct MessageView<'a> {
     pub qos: QoS,
     /// Retain flag.
     pub retain: bool,
+    /// MQTT 5 properties, when the message has any (an extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Properties>,
 }
 
 impl<'a> MessageView<'a> {
@@ -200,6 +315,7 @@ impl<'a> MessageView<'a> {
             encoding,
             qos: msg.qos(),
             retain: msg.retain(),
+            properties: msg.properties().and_then(Properties::of),
         }
     }
 
@@ -366,6 +482,80 @@ mod tests {
             Event::Lagged { dropped: 3 }.to_text(),
             r#"{"type":"lagged","dropped":3}"#
         );
+    }
+
+    #[test]
+    fn publish_properties_parse_and_bad_ones_are_bad_request() {
+        let (_, req) = parse_request(
+            r#"{"type":"publish","topic":"t","properties":{"content_type":"application/json",
+                "message_expiry_interval":60,"response_topic":"r/1","correlation_data":"AAE=",
+                "user_properties":[["k","v"],["k","w"]]}}"#,
+        )
+        .unwrap();
+        let Request::Publish(p) = req else { panic!() };
+        let props = p.properties.unwrap().to_library().unwrap();
+        assert_eq!(props.content_type.as_deref(), Some("application/json"));
+        assert_eq!(props.message_expiry_interval, Some(60));
+        assert_eq!(props.correlation_data.as_deref(), Some(&[0u8, 1][..]));
+        assert_eq!(
+            props.user_properties,
+            [("k".into(), "v".into()), ("k".into(), "w".into())]
+        );
+        for text in [
+            r#"{"type":"publish","topic":"t","properties":{"colour":"red"}}"#,
+            r#"{"type":"publish","topic":"t","properties":{"message_expiry_interval":-1}}"#,
+            r#"{"type":"publish","topic":"t","properties":{"user_properties":[["k"]]}}"#,
+            r#"{"type":"publish","topic":"t","properties":[]}"#,
+        ] {
+            let (_, err) = parse_request(text).unwrap_err();
+            assert_eq!(err.code, Code::BadRequest, "{text}");
+        }
+        let bad = [
+            Properties {
+                correlation_data: Some("not base64!".into()),
+                ..Default::default()
+            },
+            Properties {
+                content_type: Some("a\0b".into()),
+                ..Default::default()
+            },
+            Properties {
+                user_properties: vec![("k".into(), "v".repeat(70_000))],
+                ..Default::default()
+            },
+        ];
+        for props in bad {
+            let err = props.to_library().unwrap_err();
+            assert_eq!(err.code, Code::BadRequest, "{props:?}");
+            assert!(err.message.starts_with("properties: "), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn message_frames_show_mqtt5_properties_and_leave_out_absent_ones() {
+        let props = MessageProperties {
+            content_type: Some("text/plain".into()),
+            correlation_data: Some(Bytes::from_static(&[0, 1])),
+            user_properties: vec![("a".into(), "1".into())],
+            ..Default::default()
+        };
+        let view = Properties::of(&props).unwrap();
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            json!({"content_type":"text/plain","correlation_data":"AAE=","user_properties":[["a","1"]]})
+        );
+        let only_format = MessageProperties {
+            payload_format_indicator: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            Properties::of(&only_format),
+            None,
+            "nothing to show: no object"
+        );
+        let m = MqttMessage::new("t", "x", QoS::AtMostOnce, false);
+        let v: Value = serde_json::from_str(&MessageView::frame(&m)).unwrap();
+        assert!(v.get("properties").is_none(), "{v}");
     }
 
     #[test]

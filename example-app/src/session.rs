@@ -23,7 +23,10 @@ use crate::filters::FilterBook;
 use crate::gate::{enforce, Login};
 use crate::inflight::{GatedStream, InFlight};
 use crate::limits::{check_web_filter, SessionSlot};
-use crate::outbox::{Activity, ConnSocket, Forwarder, OutboundStream, Outbox, OutboxLimits, Stop};
+use crate::outbox::{
+    Activity, ConnSocket, FilterLost, Forwarder, OutboundStream, Outbox, OutboxLimits, Stop,
+    TellLost,
+};
 use crate::protocol::{parse_request, peek_id, Event, PublishBody, Request};
 use crate::state::{AppState, GoingAway};
 
@@ -279,6 +282,8 @@ impl Actor for Session {
         // The forwarder gets the current state first, then every change.
         let watch = WatchConnection(self.forwarder.clone().recipient());
         self.state.mqtt.do_send(watch);
+        let session = ctx.address().downgrade().recipient();
+        self.forwarder.do_send(TellLost(session));
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -291,6 +296,19 @@ impl Actor for Session {
         }
         self.forwarder.do_send(Stop);
         self.outbox.close();
+    }
+}
+
+impl Handler<FilterLost> for Session {
+    type Result = ();
+    fn handle(&mut self, FilterLost(filter): FilterLost, _: &mut Self::Context) {
+        // The MqttActor let go of it already: nothing to unsubscribe.
+        if self.filters.release(&filter) {
+            log::info!(
+                "session {}: the broker no longer grants {filter:?}",
+                self.id
+            );
+        }
     }
 }
 

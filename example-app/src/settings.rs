@@ -67,6 +67,13 @@ pub struct Settings {
     /// recently seen topics go first.
     #[arg(long, env = "TOPIC_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub topic_cache_bytes: usize,
+    /// Messages kept per topic for `/api/history` (and the most it answers).
+    #[arg(long, env = "HISTORY_PER_TOPIC", default_value_t = 100)]
+    pub history_per_topic: usize,
+    /// Bytes of topics and payloads kept for `/api/history`, all topics
+    /// together; the oldest messages go first.
+    #[arg(long, env = "HISTORY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub history_bytes: usize,
     /// Port for the embedded broker (default: any free port).
     #[arg(long, env = "EMBEDDED_BROKER_PORT")]
     pub embedded_broker_port: Option<u16>,

@@ -1,5 +1,6 @@
 //! What the HTTP handlers and sessions share: the `MqttActor`'s address, the
-//! settings, the session registry, counters, the last-value cache and the
+//! settings, the session registry, counters, what the server keeps of the
+//! messages under its own subscriptions and the
 //! access gate.
 
 use std::collections::HashMap;
@@ -8,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix::prelude::*;
-use mqtt_actor::{ConnectionChanged, MqttActor, Publish};
+use mqtt_actor::{ConnectionChanged, MessageProperties, MqttActor, Publish};
 
-use crate::cache::TopicCache;
 use crate::error::{ApiError, Code};
 use crate::gate::Gate;
 use crate::limits::{check_web_topic, SessionSlots};
 use crate::metrics::Metrics;
-use crate::protocol::PublishBody;
+use crate::protocol::{Properties, PublishBody};
+use crate::seen::Seen;
 use crate::settings::Settings;
 
 /// Shared by every worker.
@@ -36,8 +37,9 @@ pub struct AppState {
     pub session_slots: SessionSlots,
     /// Messages dropped for slow sessions.
     pub dropped: Arc<AtomicU64>,
-    /// Last values under server-side subscriptions.
-    pub cache: Arc<TopicCache>,
+    /// Last values, history and retained messages under server-side
+    /// subscriptions.
+    pub seen: Arc<Seen>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Start time, for `uptime_s`.
@@ -63,6 +65,10 @@ impl AppState {
                 ),
             ));
         }
+        let properties = match &body.properties {
+            Some(props) => check_properties(props, s)?,
+            None => MessageProperties::default(),
+        };
         // The web API fails fast; only library users opt into buffering.
         if !self.connected.load(Ordering::Acquire) {
             return Err(ApiError::new(
@@ -70,10 +76,25 @@ impl AppState {
                 "not connected to the MQTT broker right now",
             ));
         }
+        // Over MQTT 3.1.1 a publish with properties fails with `NeedsMqtt5`
+        // (`bad_request`): never sent without what was asked for.
         Ok(Publish::new(body.topic.clone(), payload)
             .qos(body.qos)
-            .retain(body.retain))
+            .retain(body.retain)
+            .properties(properties))
     }
+}
+
+/// Checks the MQTT 5 properties of a publish from the web and turns them into
+/// the library's.
+fn check_properties(props: &Properties, s: &Settings) -> Result<MessageProperties, ApiError> {
+    if let Some(topic) = &props.response_topic {
+        check_web_topic(topic, s.max_filter_levels, s.max_filter_bytes).map_err(|mut e| {
+            e.message = format!("properties: response_topic: {}", e.message);
+            e
+        })?;
+    }
+    props.to_library()
 }
 
 /// Sent to every session when the server shuts down: close with 1001.

@@ -4,6 +4,8 @@
 //! * `mosquitto`: a real Mosquitto per test on free ports, with generated
 //!   configs (plain, password file, TLS, websockets) and `certs`: a CA and
 //!   certificates made for the run;
+//! * `dynsec`: a Mosquitto whose dynamic-security roles refuse chosen
+//!   filters (and refuse re-SUBSCRIBEs after a restart with other roles);
 //! * `observer`: an outside MQTT client (plain Paho) that watches or feeds a
 //!   broker; `proxy`: a TCP relay a test can cut like a network fault;
 //! * `mqtt`: helpers for tests of the `MqttActor` (settings, waits, handlers
@@ -13,6 +15,7 @@
 //!   tests about the process itself; `client`: HTTP and WebSocket clients
 //!   speaking the web API contract to either; `follower`: a WebSocket client
 //!   that reconnects and re-subscribes by itself, as the dashboard does;
+//!   `sse`: a client of `/api/stream` that reads only when asked;
 //! * `web`: password files made by `mosquitto_passwd`, and a client that
 //!   sets credentials, cookie and headers itself, over HTTP or HTTPS;
 //! * `browser`: ChromeDriver and a headless Chromium session (with its
@@ -27,6 +30,7 @@ pub mod app;
 pub mod browser;
 pub mod certs;
 pub mod client;
+pub mod dynsec;
 pub mod follower;
 pub mod haproxy;
 pub mod memory;
@@ -36,6 +40,7 @@ pub mod observer;
 pub mod process;
 pub mod proxy;
 pub mod rabbitmq;
+pub mod sse;
 pub mod wait;
 pub mod web;
 
@@ -43,6 +48,7 @@ pub use app::App;
 pub use browser::Driver;
 pub use certs::TestCa;
 pub use client::{Closed, Http, Incoming, Ws, WsReceiver, WsSender};
+pub use dynsec::DynsecBroker;
 pub use follower::Follower;
 pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
@@ -51,6 +57,7 @@ pub use observer::Observer;
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;
+pub use sse::{Sse, SseEvent};
 pub use wait::{eventually, free_port, wait_listening, wait_listening_within, PATIENCE};
 pub use web::{Answer, PasswordFile, WebClient};
 
