@@ -609,3 +609,33 @@ async fn session_churn_leaves_no_subscription_behind() {
     let (_, status) = http.get("/api/status").await;
     assert_eq!(status["sessions"], 1);
 }
+
+#[actix_rt::test]
+async fn overlapping_filters_deliver_once_per_session_on_the_embedded_broker() {
+    init_logging();
+    // rumqttd sends one PUBLISH per matching subscription, even on MQTT 3.1.1.
+    let app = App::embedded().await;
+    let port = app.embedded_broker_port().expect("the embedded broker");
+    let mut both = app.ws().await;
+    subscribed(&mut both, "d/#", 1).await;
+    subscribed(&mut both, "d/+", 2).await;
+    let mut wide = app.ws().await;
+    subscribed(&mut wide, "d/#", 1).await;
+    let mut narrow = app.ws().await;
+    subscribed(&mut narrow, "d/+", 1).await;
+
+    let feed = Observer::connect(&format!("tcp://127.0.0.1:{port}"), &[]).await;
+    for i in 0..5 {
+        feed.publish(&format!("d/{i}"), "x", 1, false).await;
+    }
+    feed.publish("d/end", "marker", 1, false).await;
+    for ws in [&mut both, &mut wide, &mut narrow] {
+        let got: Vec<Value> = messages_until(ws, "d/end").await;
+        let topics: Vec<&str> = got.iter().filter_map(|m| m["topic"].as_str()).collect();
+        assert_eq!(
+            topics,
+            ["d/0", "d/1", "d/2", "d/3", "d/4"],
+            "one frame each"
+        );
+    }
+}
