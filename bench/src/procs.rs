@@ -103,6 +103,11 @@ impl App {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            // Every receiver connects from 127.0.0.1: the app's per-address
+            // and total session limits (100 and 10,000 by default) would
+            // refuse the larger steps. `--app-env` may still set them.
+            .env("WS_MAX_SESSIONS_PER_IP", "1000000")
+            .env("WS_MAX_SESSIONS", "1000000")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
