@@ -1,6 +1,7 @@
-//! The example app: an actix-web server that puts the `MqttActor` behind a
-//! WebSocket protocol, an HTTP API and a live dashboard, as the web API
-//! contract `docs/protocol.md` describes.
+//! The example app: an actix-web server that mounts the browser bridge of
+//! `mqtt_actor::web` (WebSocket, Server-Sent Events and the HTTP API of
+//! `docs/protocol.md`) beside a live dashboard, with Mosquitto's password and
+//! ACL files for access control and an embedded broker when none is set.
 //!
 //! [`run`] starts it from [`Settings`] and serves until the shutdown future
 //! it is given resolves; `main.rs` passes SIGTERM / Ctrl-C, tests pass a
@@ -25,51 +26,21 @@
 //! Files form floors; a file imports only from its own floor or below
 //! (a test in this file checks it):
 //!
-//! * bottom: `error` (the error codes and their HTTP form), `protocol` (the
-//!   contract's serde types), `settings` (flags and environment), `metrics`
-//!   (Prometheus), `cache` (last value per topic), `history` (last messages
-//!   per topic), `retained` (retained messages seen), `seen` (the three
-//!   together, recorded from the server's own subscriptions), `broker` (the embedded
-//!   broker), `guard` (what the embedded broker refuses before rumqttd sees
-//!   it), `access/` (password file, ACL, same-origin rules, login rate
-//!   limit: pure, wired in by the floors above), `gate` (the access policy
-//!   with the state of sign-ins, and who a request acts for), `tls` (the
-//!   HTTPS certificate), `workers` (the handlers of `--handle`, on a broker
-//!   connection of their own), `limits` (filter shape, session slots),
-//!   `filters` (a session's held and pending filters), `inflight` (a
-//!   session's requests in flight and the hold on its socket);
-//! * `state`: what handlers and sessions share (it holds sessions only as
-//!   recipients of `GoingAway`);
-//! * `session` (one WebSocket client), `outbox` (its bounded outbound queue
-//!   and the listener that fills it), `stream` (one Server-Sent Events
-//!   client of `/api/stream`, on an outbox too), `api` (HTTP handlers), `pages` (the
-//!   dashboard and login pages), `auth` (the same-origin and sign-in checks of
-//!   every request, and the sign-in routes);
+//! * bottom: `settings` (flags and environment, and the bridge's config they
+//!   make), `broker` (the embedded broker), `guard` (what the embedded broker
+//!   refuses before rumqttd sees it), `tls` (the HTTPS certificate),
+//!   `workers` (the handlers of `--handle`, on a broker connection of their
+//!   own);
+//! * `pages` (the dashboard and login pages), `signin` (the bridge's checks
+//!   applied to the app's own routes, the login redirect, security headers);
 //! * this file: start-up and shutdown.
 #![warn(missing_docs)]
 
-pub mod access;
-mod api;
-mod auth;
 mod broker;
-mod cache;
-mod error;
-mod filters;
-mod gate;
 mod guard;
-mod history;
-mod inflight;
-mod limits;
-mod metrics;
-mod outbox;
 mod pages;
-mod protocol;
-mod retained;
-mod seen;
-mod session;
 mod settings;
-mod state;
-mod stream;
+mod signin;
 mod tls;
 mod workers;
 
@@ -77,23 +48,14 @@ pub use settings::{MqttArgs, SessionKey, Settings};
 
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::cookie::Key;
 use actix_web::middleware::from_fn;
 use actix_web::{dev::ServerHandle, web, App, HttpServer};
-use mqtt_actor::{Disconnect, MqttActor, WatchConnection};
-
-use crate::access::{Access, AccessError, Reloaded, SameOrigin};
-use crate::error::{ApiError, Code};
-use crate::gate::Gate;
-use crate::limits::SessionSlots;
-use crate::outbox::ConnSocket;
-use crate::seen::Seen;
-use crate::state::{AppState, ReadinessFlag, Sessions};
+use mqtt_actor::web::{Bridge, BridgeError, BridgeHandle, MosquittoAuth, Records, Reloaded};
+use mqtt_actor::{Disconnect, MqttActor};
 
 /// Why the app could not start, or why its server failed.
 pub type StartError = Box<dyn std::error::Error>;
@@ -104,7 +66,7 @@ pub struct RunningApp {
     http_addrs: Vec<SocketAddr>,
     https: bool,
     embedded_broker_port: Option<u16>,
-    gate: Arc<Gate>,
+    reloader: Reloader,
     /// The HTTP server's task: it ends once shutdown has closed the sessions,
     /// disconnected from the broker and stopped the server.
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -130,7 +92,7 @@ impl RunningApp {
     /// A handle that re-reads the password file and ACL (what `main` does on
     /// SIGHUP), for as long as the app runs.
     pub fn reloader(&self) -> Reloader {
-        Reloader(self.gate.clone())
+        self.reloader.clone()
     }
 
     /// The embedded broker's port on 127.0.0.1, when the app started one
@@ -147,40 +109,69 @@ impl RunningApp {
 }
 
 /// Re-reads the password file and the ACL file of a running app, without
-/// dropping its sessions: a socket whose user is gone closes with 1008 at its
-/// next check; on any error the files in force stay.
+/// dropping its sessions: a socket whose user is gone closes with 1008 at
+/// once; on any error the files in force stay.
 #[derive(Debug, Clone)]
-pub struct Reloader(Arc<Gate>);
+pub struct Reloader {
+    auth: MosquittoAuth,
+    bridge: BridgeHandle,
+}
 
 impl Reloader {
-    /// Re-reads both files, and logs what it loaded or why it could not.
-    pub fn reload(&self) -> Result<Reloaded, AccessError> {
-        let result = self.0.reload();
+    /// Re-reads both files, logs what it loaded or why it could not, and has
+    /// every open session checked against them.
+    pub fn reload(&self) -> Result<Reloaded, BridgeError> {
+        let result = self.auth.reload();
         match &result {
-            Ok(r) => log::info!(
-                "access files re-read: {} users, {} ACL rules",
-                r.users.map_or("no".to_string(), |n| n.to_string()),
-                r.acl_rules.map_or("no".to_string(), |n| n.to_string())
-            ),
+            Ok(r) => {
+                log::info!(
+                    "access files re-read: {} users, {} ACL rules",
+                    r.users.map_or("no".to_string(), |n| n.to_string()),
+                    r.acl_rules.map_or("no".to_string(), |n| n.to_string())
+                );
+                self.bridge.recheck();
+            }
             Err(e) => log::warn!("access files not re-read, the old ones stay in force: {e}"),
         }
         result
     }
 }
 
+/// Mosquitto 2's secure-by-default rule for the web side: without users, the
+/// app serves loopback addresses only unless `--allow-anonymous` is given.
+/// `bound` are the addresses actually listened on; the error is the one line
+/// to print when refusing to start.
+fn check_exposure(
+    bound: &[SocketAddr],
+    requires_login: bool,
+    allow_anonymous: bool,
+) -> Result<(), String> {
+    if requires_login || allow_anonymous {
+        return Ok(());
+    }
+    match bound.iter().find(|a| !a.ip().to_canonical().is_loopback()) {
+        Some(public) => Err(format!(
+            "refusing to serve anonymous clients on {public}, which is not a loopback address: \
+             give --password-file, or --allow-anonymous to let anyone who reaches it use the broker"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// What `run` checks and loads before it starts anything: the access files,
-/// the exposure rule, the same-origin settings and the certificate.
+/// the exposure rule and the certificate.
 struct Prepared {
-    gate: Arc<Gate>,
+    auth: MosquittoAuth,
     tls: Option<rustls::ServerConfig>,
     session_key: Key,
 }
 
 fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
-    let access = Access::open(
+    let auth = MosquittoAuth::open(
         settings.password_file.as_deref(),
         settings.acl_file.as_deref(),
-    )?;
+    )?
+    .login_lasts(settings.session_ttl());
     // Checked on the resolved addresses before binding, so that the app never
     // listens on a public address it would refuse to serve.
     let addrs: Vec<SocketAddr> = settings
@@ -193,8 +184,7 @@ fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
             )
         })?
         .collect();
-    access::check_exposure(&addrs, access.requires_login(), settings.allow_anonymous)?;
-    same_origin(settings, &[])?;
+    check_exposure(&addrs, auth.requires_login(), settings.allow_anonymous)?;
     let tls = match (&settings.tls_cert, &settings.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         (None, None) => None,
@@ -204,26 +194,18 @@ fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         Some(key) => Key::derive_from(key.as_bytes()),
         None => Key::generate(),
     };
-    let gate = Gate::new(access, settings.session_ttl(), settings.metrics_public);
     Ok(Prepared {
-        gate: Arc::new(gate),
+        auth,
         tls,
         session_key,
     })
 }
 
-/// The `Host` / `Origin` rules of a server bound to `bound`.
-fn same_origin(settings: &Settings, bound: &[SocketAddr]) -> Result<SameOrigin, AccessError> {
-    SameOrigin::new(bound, settings.tls_cert.is_some())
-        .allow_hosts(&settings.allowed_hosts)?
-        .allow_origins(&settings.allowed_origins)
-}
-
 /// Starts everything: the embedded broker (when no broker URL is set), the
-/// `MqttActor`, and the HTTP server (HTTPS with `--tls-cert`). Returns once
-/// the server listens; it serves until `shutdown` resolves, then closes every
-/// WebSocket with 1001, disconnects from the broker cleanly (so no last will
-/// is published) and stops. Call it inside an actix system.
+/// `MqttActor`, the bridge, and the HTTP server (HTTPS with `--tls-cert`).
+/// Returns once the server listens; it serves until `shutdown` resolves,
+/// then closes every WebSocket with 1001, disconnects from the broker cleanly
+/// (so no last will is published) and stops. Call it inside an actix system.
 ///
 /// It refuses to start, before starting anything, when an access file or the
 /// certificate cannot be read, or when it would serve anonymous clients on a
@@ -233,7 +215,7 @@ pub async fn run(
     shutdown: impl Future + 'static,
 ) -> Result<RunningApp, StartError> {
     let Prepared {
-        gate,
+        auth,
         tls,
         session_key,
     } = prepare(&settings)?;
@@ -243,32 +225,28 @@ pub async fn run(
     let embedded_broker_port = embedded.as_ref().map(|b| b.port());
     // The app's own client skips the guard in front of the broker (guard.rs).
     let internal_port = embedded.as_ref().map(|b| b.internal_port());
-    let (state, workers) = start_mqtt(&settings, internal_port, gate.clone()).await?;
+    let (bridge, mqtt, workers) = start_mqtt(&settings, internal_port, &auth)?;
 
-    let payload_cap = settings.max_frame_bytes * 8 + (1 << 20);
-    let app_state = state.clone();
-    let session_ttl = settings.session_ttl();
+    let app_bridge = bridge.clone();
+    let app_auth = auth.clone();
+    let app_mqtt = mqtt.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(from_fn(auth::guard))
-            .wrap(auth::session_middleware(
-                session_key.clone(),
-                https,
-                session_ttl,
-            ))
-            .app_data(app_state.clone())
-            .app_data(web::PayloadConfig::new(payload_cap))
-            .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                ApiError::new(Code::BadRequest, format!("bad query: {e}")).into()
-            }))
-            .configure(api::routes)
-            .configure(pages::routes)
-            .configure(auth::routes)
-            .route("/ws", web::get().to(session::ws_route))
-            .route("/api/stream", web::get().to(stream::stream_route))
-            .default_service(web::to(api::no_such_route))
+            .wrap(signin::security_headers())
+            .wrap(app_auth.session_middleware(session_key.clone(), https))
+            .app_data(web::Data::new(app_bridge.clone()))
+            .app_data(web::Data::new(app_auth.clone()))
+            .app_data(web::Data::new(app_mqtt.clone()))
+            .configure(app_bridge.configure())
+            .service(
+                web::scope("")
+                    .wrap(from_fn(signin::check))
+                    .configure(app_auth.login_routes(pages::login_page))
+                    .configure(pages::routes)
+                    .default_service(web::to(pages::no_such_route)),
+            )
     })
-    .on_connect(ConnSocket::note)
+    .on_connect(Bridge::on_connect)
     // Sessions write many small frames: with Nagle's algorithm on (actix-web
     // keeps the OS default), each waits for the client's delayed ACK, up to
     // 40 ms (measured by mqtt-bench: p50 14 ms -> 0.2 ms at 5,000 msg/s).
@@ -283,19 +261,24 @@ pub async fn run(
     if http_addrs.is_empty() {
         return Err(format!("{:?} names no address to serve HTTP on", settings.bind).into());
     }
-    gate.set_origin(same_origin(&settings, &http_addrs)?);
     let server = server.run();
     let handle = server.handle();
-    let state = state.into_inner();
+    let bridge = bridge.handle();
+    let reloader = Reloader {
+        auth,
+        bridge: bridge.clone(),
+    };
+    let drain = settings.drain();
+    let leaving = [Some(mqtt), workers];
     actix_rt::spawn(async move {
         shutdown.await;
-        shut_down(state, workers, handle).await;
+        shut_down(bridge, drain, leaving, handle).await;
     });
     Ok(RunningApp {
         http_addrs,
         https,
         embedded_broker_port,
-        gate,
+        reloader,
         server: actix_rt::spawn(server),
     })
 }
@@ -312,62 +295,52 @@ fn start_embedded_broker(
     Ok(Some(b))
 }
 
-/// Starts the `MqttActor` (feeding what the server keeps of its messages) and the handlers of
-/// `--handle` (if any), and builds the shared state; `embedded_broker_port`
-/// replaces the configured broker.
-async fn start_mqtt(
+/// The app's `MqttActor` (feeding the bridge's records of the server's own
+/// subscriptions), the handlers of `--handle` (if any) and the bridge over
+/// them; `embedded_broker_port` replaces the configured broker.
+fn start_mqtt(
     settings: &Settings,
     embedded_broker_port: Option<u16>,
-    gate: Arc<Gate>,
-) -> Result<(web::Data<AppState>, Option<Addr<MqttActor>>), StartError> {
+    auth: &MosquittoAuth,
+) -> Result<(Bridge, Addr<MqttActor>, Option<Addr<MqttActor>>), StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
-    let seen = Arc::new(Seen::new(settings));
-    let workers = workers::start(&settings.handle, &config, seen.clone())?;
-    let recorder = seen.clone();
+    let bridge_config = settings.bridge_config();
+    let records = Records::new(&bridge_config);
+    let workers = workers::start(&settings.handle, &config, records.clone())?;
+    let recorder = records.clone();
     let mqtt = MqttActor::builder(config)
         .on_message(move |_, msg| recorder.record(msg))
         .start()?;
-    let connected = Arc::new(AtomicBool::new(false));
-    let readiness = ReadinessFlag(connected.clone()).start();
-    mqtt.send(WatchConnection(readiness.recipient())).await?;
-    let state = web::Data::new(AppState {
-        mqtt,
-        settings: settings.clone(),
-        connected,
-        draining: AtomicBool::new(false),
-        sessions: Sessions::default(),
-        session_slots: SessionSlots::new(settings.max_sessions, settings.max_sessions_per_ip),
-        dropped: Default::default(),
-        seen,
-        metrics: Default::default(),
-        started: Instant::now(),
-        gate,
-    });
-    Ok((state, workers))
+    let bridge = Bridge::builder(mqtt.clone(), bridge_config)
+        .authenticator(auth.clone())
+        .authorizer(auth.clone())
+        .records(records)
+        .build()?;
+    Ok((bridge, mqtt, workers))
 }
 
 /// Drains (`/readyz` 503 for `--drain-s` while open sockets are served),
 /// then closes every socket with 1001, leaves the broker cleanly and stops.
-async fn shut_down(state: Arc<AppState>, workers: Option<Addr<MqttActor>>, server: ServerHandle) {
-    state.draining.store(true, Ordering::Release);
-    let drain = state.settings.drain();
+async fn shut_down(
+    bridge: BridgeHandle,
+    drain: Duration,
+    clients: [Option<Addr<MqttActor>>; 2],
+    server: ServerHandle,
+) {
+    bridge.drain();
     if !drain.is_zero() {
         log::info!("draining for {drain:?}: /readyz answers 503, open sockets are still served");
         actix_rt::time::sleep(drain).await;
     }
     log::info!("shutting down: closing sessions, disconnecting from the broker");
-    state.sessions.close_all();
+    bridge.close_all();
     // Let the close frames reach the clients before the server stops.
     actix_rt::time::sleep(Duration::from_millis(200)).await;
     let leave = |mqtt: Addr<MqttActor>| async move {
         let _ = actix_rt::time::timeout(Duration::from_secs(3), mqtt.send(Disconnect)).await;
     };
-    futures::future::join(
-        leave(state.mqtt.clone()),
-        futures::future::OptionFuture::from(workers.map(leave)),
-    )
-    .await;
+    futures::future::join_all(clients.into_iter().flatten().map(leave)).await;
     server.stop(true).await;
 }
 
@@ -377,12 +350,8 @@ mod tests {
 
     /// The floors of the Layout section of the crate docs, lowest first.
     const FLOORS: &[&[&str]] = &[
-        &[
-            "error", "protocol", "settings", "metrics", "cache", "history", "retained", "seen",
-            "broker", "guard", "access", "gate", "tls", "workers", "limits", "filters", "inflight",
-        ],
-        &["state"],
-        &["session", "outbox", "stream", "api", "pages", "auth"],
+        &["settings", "broker", "guard", "tls", "workers"],
+        &["pages", "signin"],
         &["lib", "main"],
     ];
 
@@ -435,6 +404,26 @@ mod tests {
             graph.insert(module.to_string(), used);
         }
         graph
+    }
+
+    #[test]
+    fn anonymous_service_on_a_public_address_needs_to_be_asked_for() {
+        use std::net::SocketAddr;
+        let loopback: Vec<SocketAddr> = vec![
+            "127.0.0.1:5000".parse().unwrap(),
+            "[::1]:5000".parse().unwrap(),
+            "[::ffff:127.0.0.1]:5000".parse().unwrap(),
+        ];
+        assert!(super::check_exposure(&loopback, false, false).is_ok());
+        for public in ["0.0.0.0:5000", "[::]:5000", "192.168.1.5:5000"] {
+            let mut bound = loopback.clone();
+            bound.push(public.parse().unwrap());
+            let e = super::check_exposure(&bound, false, false).unwrap_err();
+            assert!(e.contains(public) && e.contains("--allow-anonymous"), "{e}");
+            assert!(!e.contains('\n'));
+            assert!(super::check_exposure(&bound, true, false).is_ok());
+            assert!(super::check_exposure(&bound, false, true).is_ok());
+        }
     }
 
     #[test]

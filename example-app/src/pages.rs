@@ -1,11 +1,11 @@
-//! The dashboard page (`templates/`) and its assets (`static/`), embedded in the binary.
+//! The dashboard page and the login page (`templates/`) and their assets
+//! (`static/`), embedded in the binary.
 
-use actix_web::{http::header, web, HttpResponse};
+use actix::Addr;
+use actix_web::{http::header, web, HttpMessage, HttpRequest, HttpResponse};
+use mqtt_actor::web::{ApiError, ErrorCode, MosquittoAuth, Principal};
+use mqtt_actor::MqttActor;
 use rust_embed::RustEmbed;
-
-use crate::error::{ApiError, Code};
-use crate::gate::Login;
-use crate::state::AppState;
 
 #[derive(RustEmbed)]
 #[folder = "../templates/"]
@@ -47,15 +47,43 @@ pub fn render_login(error: Option<&str>) -> Result<String, minijinja::Error> {
     )
 }
 
+/// A login page with `error` shown under the form (the login routes set
+/// the status of a refusal).
+pub fn login_page(error: Option<&str>) -> HttpResponse {
+    match render_login(error) {
+        Ok(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(html),
+        Err(e) => {
+            log::error!("rendering the login page failed: {e}");
+            HttpResponse::InternalServerError().body("the login page failed to render")
+        }
+    }
+}
+
+/// `GET /login`: the login page (without a password file: the dashboard).
+async fn login_form(auth: web::Data<MosquittoAuth>) -> HttpResponse {
+    if !auth.requires_login() {
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/"))
+            .finish();
+    }
+    login_page(None)
+}
+
 /// `GET /`
-pub async fn index(state: web::Data<AppState>, login: Login) -> HttpResponse {
-    let broker = state
-        .mqtt
+async fn index(req: HttpRequest, mqtt: web::Data<Addr<MqttActor>>) -> HttpResponse {
+    let broker = mqtt
         .send(mqtt_actor::GetStatus)
         .await
         .map(|s| s.broker)
         .unwrap_or_default();
-    match render_index(&broker, login.user.as_deref()) {
+    let user = req
+        .extensions()
+        .get::<Principal>()
+        .and_then(|p| p.user.clone());
+    match render_index(&broker, user.as_deref()) {
         Ok(html) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(html),
@@ -67,7 +95,7 @@ pub async fn index(state: web::Data<AppState>, login: Login) -> HttpResponse {
 }
 
 /// `GET /static/{path}`
-pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     match Assets::get(&path) {
         Some(file) => Ok(HttpResponse::Ok()
             .content_type(
@@ -78,15 +106,24 @@ pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
             .insert_header((header::CACHE_CONTROL, "no-cache"))
             .body(file.data.into_owned())),
         None => Err(ApiError::new(
-            Code::NotFound,
+            ErrorCode::NotFound,
             format!("no such asset: {}", path.as_str()),
         )),
     }
 }
 
+/// Any other route: `404` with `not_found`.
+pub async fn no_such_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        ErrorCode::NotFound,
+        format!("no such route: {} {}", req.method(), req.path()),
+    ))
+}
+
 /// The page routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
+        .route("/login", web::get().to(login_form))
         .route("/static/{path:.*}", web::get().to(asset));
 }
 

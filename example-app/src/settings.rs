@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use mqtt_actor::web::BridgeConfig;
 use mqtt_actor::{MqttConfig, MqttError};
 
 /// The example app: a live MQTT dashboard and web API over mqtt-actor.
@@ -339,14 +340,28 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Heartbeat interval.
-    pub fn heartbeat(&self) -> Duration {
-        Duration::from_secs(self.heartbeat_s.max(1))
-    }
-
-    /// Idle timeout.
-    pub fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.idle_timeout_s.max(1))
+    /// The bridge's limits and same-origin rules, as these settings say.
+    pub fn bridge_config(&self) -> BridgeConfig {
+        let mut c = BridgeConfig::default();
+        c.max_frame_bytes = self.max_frame_bytes;
+        c.max_filters = self.max_filters;
+        c.max_filter_levels = self.max_filter_levels;
+        c.max_filter_bytes = self.max_filter_bytes;
+        c.outbox_frames = self.queue_frames;
+        c.outbox_bytes = self.queue_bytes;
+        c.max_inflight = self.max_inflight;
+        c.max_sessions = self.max_sessions;
+        c.max_sessions_per_address = self.max_sessions_per_ip;
+        c.heartbeat = Duration::from_secs(self.heartbeat_s.max(1));
+        c.idle_timeout = Duration::from_secs(self.idle_timeout_s.max(1));
+        c.topic_cache_size = self.topic_cache_size;
+        c.topic_cache_bytes = self.topic_cache_bytes;
+        c.history_per_topic = self.history_per_topic;
+        c.history_bytes = self.history_bytes;
+        c.allowed_origins = self.allowed_origins.clone();
+        c.allowed_hosts = self.allowed_hosts.clone();
+        c.metrics_public = self.metrics_public;
+        c
     }
 
     /// How long a login through the login page lasts.
@@ -515,6 +530,11 @@ mod tests {
     #[test]
     fn the_default_settings_are_the_flags_defaults() {
         let s = Settings::default();
+        assert_eq!(
+            s.bridge_config(),
+            BridgeConfig::default(),
+            "the library's defaults"
+        );
         assert_eq!(s.bind, "127.0.0.1:5000");
         assert_eq!((s.max_filters, s.queue_frames), (100, 65536));
         assert_eq!(s.mqtt, MqttArgs::default());

@@ -1,6 +1,6 @@
 //! The server's own handlers for `--handle FILTER`: an `MqttActor` of their
 //! own, on a broker connection of its own, feeding what the server keeps of
-//! its messages (`seen.rs`: last values, history, retained messages).
+//! its messages (the bridge's records: last values, history, retained messages).
 //!
 //! Why a second connection: a broker sends a client one copy of a message
 //! per client (MQTT 3.1.1) or one per matching subscription (MQTT 5), and
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use mqtt_actor::{MqttActor, MqttConfig, QoS};
 
-use crate::seen::Seen;
+use mqtt_actor::web::Records;
 
 /// The client id of the handlers' connection: the app's own with
 /// `-handlers` (placeholders are replaced by the library), or a generated one.
@@ -28,11 +28,11 @@ fn client_id(app_client_id: &str) -> String {
 }
 
 /// Starts the handlers' actor for `filters` (none: no actor), with the app's
-/// broker settings `config`; each message is recorded in `seen`.
+/// broker settings `config`; each message is recorded in `records`.
 pub fn start(
     filters: &[String],
     config: &MqttConfig,
-    seen: Arc<Seen>,
+    records: Arc<Records>,
 ) -> Result<Option<Addr<MqttActor>>, mqtt_actor::MqttError> {
     if filters.is_empty() {
         return Ok(None);
@@ -43,7 +43,7 @@ pub fn start(
     };
     let builder = filters.iter().fold(
         MqttActor::builder(config).on_message(move |_, msg| {
-            seen.record(msg);
+            records.record(msg);
         }),
         |b, filter| b.subscribe(filter.trim(), QoS::AtLeastOnce),
     );

@@ -82,6 +82,8 @@ mod plan;
 mod request;
 mod stream;
 mod topic;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use actor::{MqttActor, MqttActorBuilder};
 pub use config::{MqttConfig, ProtocolVersion, Setting, TlsVersion, Transport, SETTINGS};

@@ -5,24 +5,24 @@
 use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use mqtt_actor::{GetStatus, GetSubscriptions, MqttError, Publish, QoS, Subscribe, Unsubscribe};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::error::{ApiError, Code};
-use crate::gate::{enforce, Login};
-use crate::limits::{check_web_filter, check_web_topic};
-use crate::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
-use crate::state::AppState;
+use crate::web::access::Operation;
+use crate::web::admission::{admit, Admitted};
+use crate::web::error::{ApiError, ErrorCode};
+use crate::web::limits::{check_web_filter, check_web_topic};
+use crate::web::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
+use crate::web::state::BridgeState;
+use crate::{GetStatus, GetSubscriptions, MqttError, Publish, QoS, Subscribe, Unsubscribe};
 
 type ApiResult = Result<HttpResponse, ApiError>;
 
-fn body_limit(state: &AppState, body: &web::Bytes) -> Result<(), ApiError> {
-    // Room for JSON quoting and base64 around a payload of the limit.
-    let limit = state.settings.max_frame_bytes * 2 + 1024;
+fn body_limit(state: &BridgeState, body: &web::Bytes) -> Result<(), ApiError> {
+    let limit = state.config.max_body_bytes();
     if body.len() > limit {
         return Err(ApiError::new(
-            Code::TooLarge,
+            ErrorCode::TooLarge,
             format!("body of {} bytes is over the limit of {limit}", body.len()),
         ));
     }
@@ -30,10 +30,14 @@ fn body_limit(state: &AppState, body: &web::Bytes) -> Result<(), ApiError> {
 }
 
 /// `POST /api/publish`
-pub async fn publish(state: web::Data<AppState>, login: Login, body: web::Bytes) -> ApiResult {
+pub(crate) async fn publish(
+    state: web::Data<BridgeState>,
+    Admitted(who): Admitted,
+    body: web::Bytes,
+) -> ApiResult {
     body_limit(&state, &body)?;
     let body: PublishBody = parse_body(&body)?;
-    enforce(state.gate.access.can_publish(&login.who(), &body.topic))?;
+    state.authorize(&who, Operation::Publish, &body.topic)?;
     let request = state.publish_request(&body)?;
     state.mqtt.send(request).await??;
     Ok(HttpResponse::Ok().json(json!({ "ok": true })))
@@ -41,20 +45,26 @@ pub async fn publish(state: web::Data<AppState>, login: Login, body: web::Bytes)
 
 /// A row of `GET /api/subscriptions`.
 #[derive(Debug, Serialize)]
-pub struct SubscriptionRow {
+pub(crate) struct SubscriptionRow {
     topic: String,
-    qos: mqtt_actor::QoS,
+    qos: crate::QoS,
     sessions: usize,
     server: bool,
 }
 
 /// `GET /api/subscriptions`: the filters this client may read.
-pub async fn subscriptions(state: web::Data<AppState>, login: Login) -> ApiResult {
+pub(crate) async fn subscriptions(
+    Admitted(who): Admitted,
+    state: web::Data<BridgeState>,
+) -> ApiResult {
     let list = state.mqtt.send(GetSubscriptions).await?;
-    let who = login.who();
     let rows: Vec<SubscriptionRow> = list
         .into_iter()
-        .filter(|s| state.gate.access.can_subscribe(&who, &s.filter).is_ok())
+        .filter(|s| {
+            state
+                .authorize(&who, Operation::Subscribe, &s.filter)
+                .is_ok()
+        })
         .map(|s| SubscriptionRow {
             topic: s.filter,
             qos: s.qos,
@@ -66,16 +76,16 @@ pub async fn subscriptions(state: web::Data<AppState>, login: Login) -> ApiResul
 }
 
 /// `POST /api/subscriptions`
-pub async fn add_subscription(
-    state: web::Data<AppState>,
-    login: Login,
+pub(crate) async fn add_subscription(
+    state: web::Data<BridgeState>,
+    Admitted(who): Admitted,
     body: web::Bytes,
 ) -> ApiResult {
     body_limit(&state, &body)?;
     let body: SubscriptionBody = parse_body(&body)?;
-    let s = &state.settings;
+    let s = &state.config;
     check_web_filter(&body.topic, s.max_filter_levels, s.max_filter_bytes)?;
-    enforce(state.gate.access.can_subscribe(&login.who(), &body.topic))?;
+    state.authorize(&who, Operation::Subscribe, &body.topic)?;
     let granted = state
         .mqtt
         .send(Subscribe::new(body.topic.clone()).qos(body.qos))
@@ -85,17 +95,17 @@ pub async fn add_subscription(
 
 /// `?topic=` of `DELETE /api/subscriptions`.
 #[derive(Debug, Deserialize)]
-pub struct TopicQuery {
+pub(crate) struct TopicQuery {
     topic: String,
 }
 
 /// `DELETE /api/subscriptions?topic=…`
-pub async fn remove_subscription(
-    state: web::Data<AppState>,
-    login: Login,
+pub(crate) async fn remove_subscription(
+    state: web::Data<BridgeState>,
+    Admitted(who): Admitted,
     query: web::Query<TopicQuery>,
 ) -> ApiResult {
-    enforce(state.gate.access.can_subscribe(&login.who(), &query.topic))?;
+    state.authorize(&who, Operation::Subscribe, &query.topic)?;
     match state
         .mqtt
         .send(Unsubscribe::new(query.topic.clone()))
@@ -103,7 +113,7 @@ pub async fn remove_subscription(
     {
         Ok(()) => Ok(HttpResponse::Ok().json(json!({ "topic": query.topic }))),
         Err(e @ MqttError::NotSubscribed { .. }) => Err(ApiError::new(
-            Code::NotFound,
+            ErrorCode::NotFound,
             format!("the server holds no subscription: {e}"),
         )),
         Err(e) => Err(e.into()),
@@ -111,74 +121,68 @@ pub async fn remove_subscription(
 }
 
 /// `GET /api/topics`: the topics this client may read.
-pub async fn topics(state: web::Data<AppState>, login: Login) -> HttpResponse {
-    let mut entries = state.seen.cache.entries();
-    let who = login.who();
-    entries.retain(|e| state.gate.access.can_read(&who, &e.topic).is_ok());
+pub(crate) async fn topics(Admitted(who): Admitted, state: web::Data<BridgeState>) -> HttpResponse {
+    let mut entries = state.records.cache.entries();
+    entries.retain(|e| state.authorize(&who, Operation::Read, &e.topic).is_ok());
     HttpResponse::Ok().json(entries)
 }
 
 /// `?topic=&limit=` of `GET /api/history`.
 #[derive(Debug, Deserialize)]
-pub struct HistoryQuery {
+pub(crate) struct HistoryQuery {
     topic: String,
     limit: Option<usize>,
 }
 
 /// `GET /api/history?topic=T&limit=N`: the last messages of `T`, oldest
 /// first; `N` defaults to 100 and is bounded by `HISTORY_PER_TOPIC`.
-pub async fn history(
-    state: web::Data<AppState>,
-    login: Login,
+pub(crate) async fn history(
+    state: web::Data<BridgeState>,
+    Admitted(who): Admitted,
     query: web::Query<HistoryQuery>,
 ) -> ApiResult {
-    let s = &state.settings;
+    let s = &state.config;
     check_web_topic(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
-    enforce(state.gate.access.can_read(&login.who(), &query.topic))?;
-    let history = &state.seen.history;
+    state.authorize(&who, Operation::Read, &query.topic)?;
+    let history = &state.records.history;
     let limit = query.limit.unwrap_or(100).min(history.per_topic());
     Ok(HttpResponse::Ok().json(history.last(&query.topic, limit)))
 }
 
 /// `GET /api/retained?topic=F`: the retained messages seen under `F`; needs
 /// read access to all of `F`, as subscribing to it would.
-pub async fn retained(
-    state: web::Data<AppState>,
-    login: Login,
+pub(crate) async fn retained(
+    state: web::Data<BridgeState>,
+    Admitted(who): Admitted,
     query: web::Query<TopicQuery>,
 ) -> ApiResult {
-    let s = &state.settings;
+    let s = &state.config;
     check_web_filter(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
-    enforce(state.gate.access.can_subscribe(&login.who(), &query.topic))?;
-    Ok(HttpResponse::Ok().json(state.seen.retained.matching(&query.topic)))
+    state.authorize(&who, Operation::Subscribe, &query.topic)?;
+    Ok(HttpResponse::Ok().json(state.records.retained.matching(&query.topic)))
 }
 
 /// `DELETE /api/retained?topic=T`: clears the retained message of `T` with
 /// an empty retained publish (QoS 1, answered once the broker has it); needs
 /// write access to `T`.
-pub async fn clear_retained(
-    state: web::Data<AppState>,
-    login: Login,
+pub(crate) async fn clear_retained(
+    state: web::Data<BridgeState>,
+    Admitted(who): Admitted,
     query: web::Query<TopicQuery>,
 ) -> ApiResult {
-    let s = &state.settings;
+    let s = &state.config;
     check_web_topic(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
-    enforce(state.gate.access.can_publish(&login.who(), &query.topic))?;
-    if !state.connected.load(Ordering::Acquire) {
-        return Err(ApiError::new(
-            Code::NotConnected,
-            "not connected to the MQTT broker right now",
-        ));
-    }
+    state.authorize(&who, Operation::Publish, &query.topic)?;
+    state.require_connection()?;
     let clear = Publish::new(query.topic.clone(), web::Bytes::new())
         .qos(QoS::AtLeastOnce)
         .retain(true);
     state.mqtt.send(clear).await??;
-    state.seen.retained.forget(&query.topic);
+    state.records.retained.forget(&query.topic);
     Ok(HttpResponse::Ok().json(json!({ "ok": true })))
 }
 
-async fn status_body(state: &AppState) -> Result<StatusBody, ApiError> {
+async fn status_body(state: &BridgeState) -> Result<StatusBody, ApiError> {
     let s = state.mqtt.send(GetStatus).await?;
     Ok(StatusBody {
         connected: s.connected,
@@ -193,17 +197,17 @@ async fn status_body(state: &AppState) -> Result<StatusBody, ApiError> {
 }
 
 /// `GET /api/status`
-pub async fn status(state: web::Data<AppState>) -> ApiResult {
+pub(crate) async fn status(_: Admitted, state: web::Data<BridgeState>) -> ApiResult {
     Ok(HttpResponse::Ok().json(status_body(&state).await?))
 }
 
 /// `GET /healthz`
-pub async fn healthz() -> HttpResponse {
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "ok": true }))
 }
 
 /// `GET /readyz`: 200 while connected to the broker and not shutting down.
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn readyz(state: web::Data<BridgeState>) -> HttpResponse {
     let connected = state.connected.load(Ordering::Acquire);
     let draining = state.draining.load(Ordering::Acquire);
     let mut response = if connected && !draining {
@@ -214,24 +218,21 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     response.json(json!({ "connected": connected, "draining": draining }))
 }
 
-/// `GET /metrics`
-pub async fn metrics(state: web::Data<AppState>) -> ApiResult {
+/// `GET /metrics`: needs a principal unless `metrics_public`.
+pub(crate) async fn metrics(req: HttpRequest, state: web::Data<BridgeState>) -> ApiResult {
+    if !state.config.metrics_public {
+        if let Err(response) = admit(&state, &req).await {
+            return Ok(response);
+        }
+    }
     let body = state.metrics.render(&status_body(&state).await?);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))
 }
 
-/// Any other route: `404` with `not_found`.
-pub async fn no_such_route(req: HttpRequest) -> ApiResult {
-    Err(ApiError::new(
-        Code::NotFound,
-        format!("no such route: {} {}", req.method(), req.path()),
-    ))
-}
-
 /// Every route of the API.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/publish", web::post().to(publish))
         .route("/api/subscriptions", web::get().to(subscriptions))
         .route("/api/subscriptions", web::post().to(add_subscription))

@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mqtt_actor::MqttMessage;
+use crate::MqttMessage;
 use serde::Serialize;
 
-use crate::protocol::{Encoding, MessageView};
+use crate::web::protocol::{Encoding, MessageView};
 
 /// One topic's row of `/api/topics`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -27,7 +27,7 @@ pub struct TopicEntry {
     /// Its encoding.
     pub encoding: Encoding,
     /// Last QoS.
-    pub qos: mqtt_actor::QoS,
+    pub qos: crate::QoS,
     /// Last retain flag.
     pub retain: bool,
     /// Messages seen on the topic.
@@ -202,7 +202,7 @@ pub fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mqtt_actor::QoS;
+    use crate::QoS;
 
     fn m(t: &str, p: &str) -> MqttMessage {
         MqttMessage::new(t, p.to_string(), QoS::AtMostOnce, false)

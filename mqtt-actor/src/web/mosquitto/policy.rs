@@ -1,14 +1,6 @@
-//! Who may use the app and what they may do with the broker (issue 9, PROTOCOL.md
-//! "Access"), as plain values without I/O beyond reading two files:
-//!
-//! - [`passwd`]: Mosquitto password files ([`Users`]) and password checks;
-//! - [`acl`]: Mosquitto ACL files ([`Acl`]) and their decisions;
-//! - [`filter`]: the filter relations those decisions need (covers, overlaps);
-//! - [`origin`]: the same-origin rules for `Host` and `Origin` ([`SameOrigin`]);
-//! - [`ratelimit`]: failed logins per address ([`LoginLimiter`]);
-//! - this file: [`Access`], the one policy the HTTP and WebSocket layers ask,
-//!   which holds both files and swaps them on [`Access::reload`] (SIGHUP), and
-//!   [`check_exposure`], the refusal to start anonymous on a public address.
+//! The access policy of a Mosquitto password file and ACL file, as plain
+//! values without I/O beyond reading the two files: [`Policy`] holds both and
+//! swaps them as a pair on [`Policy::reload`] (SIGHUP).
 //!
 //! The policy, in one place:
 //!
@@ -22,66 +14,15 @@
 //! Every "no" is a [`Refusal`]: its `Display` is the message for the client's
 //! `forbidden` error; [`Refusal::log_line`] is the line for the info log.
 
-pub mod acl;
-pub mod filter;
-pub mod origin;
-pub mod passwd;
-pub mod ratelimit;
-
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-pub use acl::{Acl, Denial, Need};
-pub use origin::SameOrigin;
-pub use passwd::{PasswordHash, Users};
-pub use ratelimit::LoginLimiter;
-
-/// Why an access file or setting could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum AccessError {
-    /// The file could not be read (missing, unreadable, not UTF-8).
-    #[error("cannot read {what} {}: {source}", path.display())]
-    Read {
-        /// "password file" or "ACL file".
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// A password file line that is not `user:hash` with a Mosquitto hash.
-    #[error("{}:{line}: {reason}", path.display())]
-    PasswordLine {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong (never the hash itself).
-        reason: String,
-    },
-    /// An ACL file line Mosquitto would not accept either.
-    #[error("{}:{line}: {reason}", path.display())]
-    AclLine {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An `--allowed-origins` / `--allowed-hosts` entry that is not one.
-    #[error("invalid value {value:?} for {setting}: {reason}")]
-    Setting {
-        /// The flag, e.g. `--allowed-origins`.
-        setting: &'static str,
-        /// The entry as given.
-        value: String,
-        /// What it should look like.
-        reason: &'static str,
-    },
-}
+use super::acl::{Acl, Denial, Need};
+use super::filter;
+use super::passwd::Users;
+use crate::web::access::Operation;
+use crate::web::error::BridgeError;
 
 /// The client a decision is for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -95,11 +36,13 @@ pub struct Who<'a> {
 }
 
 impl<'a> Who<'a> {
+    #[cfg(test)]
     /// A client nobody signed in as.
     pub fn anonymous() -> Who<'a> {
         Who::default()
     }
 
+    #[cfg(test)]
     /// A client signed in as `name`.
     pub fn user(name: &'a str) -> Who<'a> {
         Who {
@@ -108,33 +51,13 @@ impl<'a> Who<'a> {
         }
     }
 
+    #[cfg(test)]
     /// The same client, with `id` for `%c`.
     pub fn with_client_id(self, id: &'a str) -> Who<'a> {
         Who {
             client_id: Some(id),
             ..self
         }
-    }
-}
-
-/// What a client asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    /// Subscribe to a filter (or hold one server-side).
-    Subscribe,
-    /// Publish to a topic.
-    Publish,
-    /// See a topic (listing, last values).
-    Read,
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Operation::Subscribe => "subscribe",
-            Operation::Publish => "publish",
-            Operation::Read => "read",
-        })
     }
 }
 
@@ -208,7 +131,7 @@ impl Refusal {
                 "needs read access to every topic the filter matches"
             }
             (Reason::Acl(Denial::NotGranted), Operation::Publish) => "needs write access",
-            (Reason::Acl(Denial::NotGranted), Operation::Read) => "needs read access",
+            (Reason::Acl(Denial::NotGranted), _) => "needs read access",
         }
     }
 }
@@ -218,7 +141,7 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let to = match self.operation {
             Operation::Subscribe | Operation::Publish => " to",
-            Operation::Read => "",
+            _ => "",
         };
         write!(
             f,
@@ -232,29 +155,9 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// Mosquitto 2's secure-by-default rule for the web side: without users, the
-/// app serves loopback addresses only unless `--allow-anonymous` is given.
-/// `bound` are the addresses actually listened on; the error is the one line
-/// to print when refusing to start.
-pub fn check_exposure(
-    bound: &[SocketAddr],
-    requires_login: bool,
-    allow_anonymous: bool,
-) -> Result<(), String> {
-    if requires_login || allow_anonymous {
-        return Ok(());
-    }
-    match bound.iter().find(|a| !a.ip().to_canonical().is_loopback()) {
-        Some(public) => Err(format!(
-            "refusing to serve anonymous clients on {public}, which is not a loopback address: \
-             give --password-file, or --allow-anonymous to let anyone who reaches it use the broker"
-        )),
-        None => Ok(()),
-    }
-}
-
-/// What [`Access::reload`] loaded.
+/// What [`Policy::reload`] loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reloaded {
     /// Users in the password file, if there is one.
     pub users: Option<usize>,
@@ -271,33 +174,34 @@ struct Files {
 /// The access policy: the password file and ACL file the app was started with,
 /// swappable as a pair while requests keep using it.
 #[derive(Debug)]
-pub struct Access {
+pub struct Policy {
     /// Replaced whole on reload, so a decision never sees a new password file
     /// with an old ACL; readers hold the lock only to clone the `Arc`.
     files: RwLock<Arc<Files>>,
 }
 
-impl Access {
+impl Policy {
     /// The policy of the given files, read now.
     pub fn open(
         password_file: Option<&std::path::Path>,
         acl_file: Option<&std::path::Path>,
-    ) -> Result<Access, AccessError> {
+    ) -> Result<Policy, BridgeError> {
         let users = password_file.map(Users::load).transpose()?;
         let acl = acl_file.map(Acl::load).transpose()?;
-        Ok(Access::new(users, acl))
+        Ok(Policy::new(users, acl))
     }
 
     /// The policy of already loaded files.
-    pub fn new(users: Option<Users>, acl: Option<Acl>) -> Access {
-        Access {
+    pub fn new(users: Option<Users>, acl: Option<Acl>) -> Policy {
+        Policy {
             files: RwLock::new(Arc::new(Files { users, acl })),
         }
     }
 
+    #[cfg(test)]
     /// No password file, no ACL: anyone, anything but `$share`.
-    pub fn open_to_all() -> Access {
-        Access::new(None, None)
+    pub fn open_to_all() -> Policy {
+        Policy::new(None, None)
     }
 
     fn files(&self) -> Arc<Files> {
@@ -311,7 +215,7 @@ impl Access {
 
     /// Re-reads both files from where they were loaded. On any error the
     /// policy in force stays as it was (both files), and the error says why.
-    pub fn reload(&self) -> Result<Reloaded, AccessError> {
+    pub fn reload(&self) -> Result<Reloaded, BridgeError> {
         let current = self.files();
         let users = current
             .users
@@ -341,6 +245,7 @@ impl Access {
         self.files().users.is_some()
     }
 
+    #[cfg(test)]
     /// True when an ACL file is configured (listings are then filtered).
     pub fn has_acl(&self) -> bool {
         self.files().acl.is_some()
@@ -413,8 +318,8 @@ impl Access {
             }
         }
         let valid = match operation {
-            Operation::Subscribe => mqtt_actor::validate_filter(target).is_ok(),
-            Operation::Publish | Operation::Read => mqtt_actor::validate_topic(target).is_ok(),
+            Operation::Subscribe => crate::validate_filter(target).is_ok(),
+            _ => crate::validate_topic(target).is_ok(),
         };
         if !valid {
             return Err(refuse(Reason::Invalid));
@@ -446,7 +351,7 @@ mod tests {
 
     #[test]
     fn with_neither_file_anyone_may_do_anything_but_share() {
-        let access = Access::open_to_all();
+        let access = Policy::open_to_all();
         let nobody = Who::anonymous();
         assert!(!access.requires_login());
         assert!(access.can_subscribe(&nobody, "#").is_ok());
@@ -460,7 +365,7 @@ mod tests {
 
     #[test]
     fn with_a_password_file_only_signed_in_users_may_do_anything_but_share() {
-        let access = Access::new(Some(users()), None);
+        let access = Policy::new(Some(users()), None);
         assert!(access.requires_login());
         assert!(access.authenticate("alice", "secret"));
         assert!(!access.authenticate("alice", "wrong"));
@@ -483,7 +388,7 @@ mod tests {
 
     #[test]
     fn with_an_acl_only_everyone_is_anonymous() {
-        let access = Access::new(
+        let access = Policy::new(
             None,
             Some(acl("topic read public/#\nuser alice\ntopic #\n")),
         );
@@ -496,7 +401,7 @@ mod tests {
 
     #[test]
     fn with_both_files_the_acl_decides_for_signed_in_users() {
-        let access = Access::new(
+        let access = Policy::new(
             Some(users()),
             Some(acl("user alice\ntopic read plant/line1/#\n")),
         );
@@ -525,7 +430,7 @@ mod tests {
 
     #[test]
     fn a_refusal_logs_the_denying_line_but_tells_the_client_less() {
-        let access = Access::new(None, Some(acl("topic #\ntopic deny secret\n")));
+        let access = Policy::new(None, Some(acl("topic #\ntopic deny secret\n")));
         let refusal = access.can_publish(&Who::anonymous(), "secret").unwrap_err();
         assert_eq!(
             refusal.log_line(),
@@ -539,7 +444,7 @@ mod tests {
 
     #[test]
     fn a_log_line_stays_one_line_whatever_the_topic() {
-        let access = Access::new(None, Some(acl("topic read a/#\n")));
+        let access = Policy::new(None, Some(acl("topic read a/#\n")));
         let refusal = access
             .can_publish(&Who::anonymous(), "a/x\nrefused: user root")
             .unwrap_err();
@@ -550,7 +455,7 @@ mod tests {
 
     #[test]
     fn an_invalid_topic_or_filter_is_refused_rather_than_judged() {
-        let access = Access::new(None, Some(acl("topic #\n")));
+        let access = Policy::new(None, Some(acl("topic #\n")));
         let nobody = Who::anonymous();
         for bad in ["a/#/b", "", "a+", "$share/g"] {
             let refusal = access.can_subscribe(&nobody, bad).unwrap_err();
@@ -574,7 +479,7 @@ mod tests {
         let acl_file = dir.path().join("acl");
         std::fs::write(&passwd, PASSWD).unwrap();
         std::fs::write(&acl_file, "user alice\ntopic read a/#\n").unwrap();
-        let access = Access::open(Some(&passwd), Some(&acl_file)).unwrap();
+        let access = Policy::open(Some(&passwd), Some(&acl_file)).unwrap();
         let alice = Who::user("alice");
         assert!(access.can_publish(&alice, "a/1").is_err());
 
@@ -613,29 +518,10 @@ mod tests {
     }
 
     #[test]
-    fn anonymous_service_on_a_public_address_needs_to_be_asked_for() {
-        let loopback: Vec<SocketAddr> = vec![
-            "127.0.0.1:5000".parse().unwrap(),
-            "[::1]:5000".parse().unwrap(),
-            "[::ffff:127.0.0.1]:5000".parse().unwrap(),
-        ];
-        assert!(check_exposure(&loopback, false, false).is_ok());
-        for public in ["0.0.0.0:5000", "[::]:5000", "192.168.1.5:5000"] {
-            let mut bound = loopback.clone();
-            bound.push(public.parse().unwrap());
-            let e = check_exposure(&bound, false, false).unwrap_err();
-            assert!(e.contains(public) && e.contains("--allow-anonymous"), "{e}");
-            assert!(!e.contains('\n'));
-            assert!(check_exposure(&bound, true, false).is_ok());
-            assert!(check_exposure(&bound, false, true).is_ok());
-        }
-    }
-
-    #[test]
     fn open_names_the_file_it_cannot_read() {
-        let e = Access::open(Some(Path::new("/no/passwd")), None).unwrap_err();
+        let e = Policy::open(Some(Path::new("/no/passwd")), None).unwrap_err();
         assert!(e.to_string().contains("/no/passwd"), "{e}");
-        let e = Access::open(None, Some(Path::new("/no/acl"))).unwrap_err();
+        let e = Policy::open(None, Some(Path::new("/no/acl"))).unwrap_err();
         assert!(e.to_string().contains("/no/acl"), "{e}");
     }
 }

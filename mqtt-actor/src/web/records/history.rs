@@ -12,11 +12,11 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use mqtt_actor::MqttMessage;
+use crate::MqttMessage;
 use serde::Serialize;
 
-use crate::cache::now_ms;
-use crate::protocol::{Encoding, MessageView};
+use super::cache::now_ms;
+use crate::web::protocol::{Encoding, MessageView};
 
 /// Bytes counted for each kept message on top of its topic and payload: the
 /// bookkeeping of one message (its shared record, its place in the queues).
@@ -32,7 +32,7 @@ pub struct HistoryEntry {
     /// Its encoding.
     pub encoding: Encoding,
     /// QoS it arrived with.
-    pub qos: mqtt_actor::QoS,
+    pub qos: crate::QoS,
     /// Retain flag it arrived with.
     pub retain: bool,
     /// When it arrived, ms since the Unix epoch.
@@ -185,7 +185,7 @@ impl Kept {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mqtt_actor::QoS;
+    use crate::QoS;
 
     fn m(t: &str, p: &str) -> MqttMessage {
         MqttMessage::new(t, p.to_string(), QoS::AtMostOnce, false)

@@ -1,17 +1,20 @@
-//! The app's error type: one of the error codes of `docs/protocol.md` and a message for
-//! people. The same value becomes a WebSocket `error` frame (see
-//! `protocol.rs`) or an HTTP answer `{"error":{"code","message"}}` with the
-//! code's status; every error body of the HTTP API is built here.
+//! The bridge's errors: [`ApiError`], one of the error codes of
+//! `docs/protocol.md` and a message for people, which becomes a WebSocket
+//! `error` frame (see `protocol.rs`) or an HTTP answer
+//! `{"error":{"code","message"}}` with the code's status (every error body of
+//! the HTTP API is built here); and [`BridgeError`], why a bridge could not
+//! be built.
 
+use crate::MqttError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use mqtt_actor::MqttError;
 use serde::Serialize;
 
 /// The error codes of `docs/protocol.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 #[serde(rename_all = "snake_case")]
-pub enum Code {
+pub enum ErrorCode {
     /// Not JSON, unknown type, missing or mistyped field, binary frame.
     BadRequest,
     /// A topic or filter that breaks MQTT's rules.
@@ -30,26 +33,28 @@ pub enum Code {
     BrokerError,
 }
 
-impl Code {
+impl ErrorCode {
     /// The HTTP status that goes with the code.
     pub fn http_status(self) -> StatusCode {
         match self {
-            Code::BadRequest | Code::InvalidTopic => StatusCode::BAD_REQUEST,
-            Code::Forbidden => StatusCode::FORBIDDEN,
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::Unauthorized => StatusCode::UNAUTHORIZED,
-            Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Code::NotConnected => StatusCode::SERVICE_UNAVAILABLE,
-            Code::BrokerError => StatusCode::BAD_GATEWAY,
+            ErrorCode::BadRequest | ErrorCode::InvalidTopic => StatusCode::BAD_REQUEST,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::NotConnected => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::BrokerError => StatusCode::BAD_GATEWAY,
         }
     }
 }
 
-/// An error as `docs/protocol.md` shows it: a code and a message.
+/// An error as `docs/protocol.md` shows it: a code and a message. An
+/// application's own routes can answer with it too, in the same form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The code.
-    pub code: Code,
+    pub code: ErrorCode,
     /// For people.
     pub message: String,
     /// The HTTP status when it is not the code's own: the same-origin and
@@ -61,7 +66,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with `code` and `message`.
-    pub fn new(code: Code, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
             message: message.into(),
@@ -106,16 +111,20 @@ impl ResponseError for ApiError {
 impl From<MqttError> for ApiError {
     fn from(e: MqttError) -> Self {
         let code = match &e {
-            MqttError::InvalidTopic { .. } | MqttError::InvalidFilter { .. } => Code::InvalidTopic,
+            MqttError::InvalidTopic { .. } | MqttError::InvalidFilter { .. } => {
+                ErrorCode::InvalidTopic
+            }
             MqttError::InvalidQos(_)
             | MqttError::NotSubscribed { .. }
             | MqttError::InvalidProperty { .. }
             | MqttError::NeedsMqtt5 { .. }
             | MqttError::JsonEncode { .. }
-            | MqttError::JsonDecode { .. } => Code::BadRequest,
-            MqttError::NotConnected { .. } | MqttError::BufferFull { .. } => Code::NotConnected,
-            MqttError::Refused { .. } => Code::Forbidden,
-            _ => Code::BrokerError,
+            | MqttError::JsonDecode { .. } => ErrorCode::BadRequest,
+            MqttError::NotConnected { .. } | MqttError::BufferFull { .. } => {
+                ErrorCode::NotConnected
+            }
+            MqttError::Refused { .. } => ErrorCode::Forbidden,
+            _ => ErrorCode::BrokerError,
         };
         ApiError::new(code, e.to_string())
     }
@@ -128,6 +137,44 @@ impl From<actix::MailboxError> for ApiError {
     }
 }
 
+/// Why a bridge (or its access files) could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BridgeError {
+    /// A setting that is not one, e.g. an entry of
+    /// [`BridgeConfig::allowed_origins`](crate::web::BridgeConfig::allowed_origins).
+    #[error("invalid value {value:?} for {setting}: {reason}")]
+    Setting {
+        /// The setting, e.g. `allowed_origins`.
+        setting: &'static str,
+        /// The entry as given.
+        value: String,
+        /// What it should look like.
+        reason: &'static str,
+    },
+    /// An access file could not be read (missing, unreadable, not UTF-8).
+    #[error("cannot read {what} {}: {source}", path.display())]
+    Read {
+        /// "password file" or "ACL file".
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A line of an access file that Mosquitto would not accept either
+    /// (never the password hash itself).
+    #[error("{}:{line}: {reason}", path.display())]
+    FileLine {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,7 +182,7 @@ mod tests {
 
     #[test]
     fn an_http_error_is_the_code_status_and_the_error_object() {
-        let response = ApiError::new(Code::NotFound, "no such route").error_response();
+        let response = ApiError::new(ErrorCode::NotFound, "no such route").error_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let body = response.into_body().try_into_bytes().expect("a full body");
         let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
@@ -147,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_status_of_its_own_keeps_the_body_of_the_code() {
-        let err = ApiError::new(Code::BadRequest, "bodies must be application/json")
+        let err = ApiError::new(ErrorCode::BadRequest, "bodies must be application/json")
             .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let response = err.error_response();
         assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);

@@ -1,120 +1,131 @@
 //! The WebSocket session actor (actix-web-actors): reads the requests of `docs/protocol.md`
 //! from one client and answers them; the filters it holds are held at the
-//! `MqttActor` by its [`Forwarder`], which fills the session's bounded
-//! [`Outbox`] (see `outbox.rs` for why the two are apart). Its frames come
-//! through the gate of [`InFlight`], so at most `WS_MAX_INFLIGHT` of its
-//! requests are answered at once (see `inflight.rs`).
+//! `MqttActor` by its [`Fanout`], which fills the session's bounded
+//! [`Outbox`] (see `fanout.rs` for why the two are apart). Its frames come
+//! through the valve of a [`RequestWindow`], so at most `max_inflight` of
+//! its requests are answered at once (see `inflight.rs`).
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::SystemTime;
 
 use actix::prelude::*;
 use actix_http::ws::Codec;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, WebsocketContext};
+use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use mqtt_actor::{
-    MqttActor, MqttError, MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll, WatchConnection,
-};
+use futures::Stream;
 use serde_json::Value;
 
-use crate::error::{ApiError, Code};
-use crate::filters::FilterBook;
-use crate::gate::{enforce, Login};
-use crate::inflight::{GatedStream, InFlight};
-use crate::limits::{check_web_filter, SessionSlot};
-use crate::outbox::{
-    Activity, ConnSocket, FilterLost, Forwarder, OutboundStream, Outbox, OutboxLimits, Stop,
-    TellLost,
+use crate::web::access::{Operation, Principal};
+use crate::web::admission::Admitted;
+use crate::web::error::{ApiError, ErrorCode};
+use crate::web::fanout::{Activity, Client, Fanout, FilterLost, Stop, TellLost};
+use crate::web::filters::FilterBook;
+use crate::web::framing::WsFraming;
+use crate::web::inflight::{RequestWindow, ValvedStream};
+use crate::web::limits::{check_web_filter, SessionSlot};
+use crate::web::protocol::{parse_request, peek_id, ClientRequest, Event, PublishBody};
+use crate::web::queue::{Outbox, OutboxLimits};
+use crate::web::socket::ConnSocket;
+use crate::web::state::{BridgeState, Control};
+use crate::{
+    MqttActor, MqttError, MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll, WatchConnection,
 };
-use crate::protocol::{parse_request, peek_id, Event, PublishBody, Request};
-use crate::state::{AppState, GoingAway};
 
 /// `GET /ws`: upgrades to a WebSocket served by a new [`Session`].
-pub async fn ws_route(
+pub(crate) async fn ws_route(
+    Admitted(principal): Admitted,
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
-    login: Login,
+    state: web::Data<BridgeState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut response = ws::handshake(&req)?;
     let slot = state.session_slots.open(req.peer_addr().map(|a| a.ip()))?;
     let state = state.into_inner();
-    let limits = OutboxLimits {
-        frames: state.settings.queue_frames,
-        bytes: state.settings.queue_bytes,
-    };
-    let outbox = Outbox::new(limits, state.dropped.clone());
+    let outbox = Outbox::new(OutboxLimits::of(&state.config), state.dropped.clone());
     if let Some(socket) = ConnSocket::of(&req) {
         outbox.attach_socket(socket);
     }
     // Frames up to this size are read and answered with `too_large`; beyond it
     // the frame cannot be skipped and the socket closes with 1009.
-    let hard_cap = (state.settings.max_frame_bytes * 4).max(1 << 20);
-    let session = Session::new(state, outbox.clone(), login, slot);
-    let frames = GatedStream::new(payload, session.inflight.gate());
+    let hard_cap = (state.config.max_frame_bytes * 4).max(1 << 20);
+    let session = Session::new(state, outbox.clone(), principal, slot);
+    let frames = ValvedStream::new(payload, session.inflight.valve());
     let ctx = WebsocketContext::with_codec(session, frames, Codec::new().max_size(hard_cap));
     Ok(response.streaming(OutboundStream::new(ctx, outbox)))
 }
 
 /// One WebSocket client.
-pub struct Session {
-    id: u64,
-    state: Arc<AppState>,
+pub(crate) struct Session {
+    /// Its place in the registry, once it runs.
+    id: Option<u64>,
+    state: Arc<BridgeState>,
     outbox: Arc<Outbox>,
-    forwarder: Addr<Forwarder>,
+    fanout: Addr<Fanout>,
     filters: FilterBook,
     activity: Arc<Activity>,
     /// Who the socket acts for; checked on every request and heartbeat, so
     /// the socket ends with its login.
-    login: Login,
+    principal: Principal,
     /// Requests being answered, and text frames waiting for their turn.
-    inflight: InFlight<ByteString>,
+    inflight: RequestWindow<ByteString>,
     /// This session's place among the open ones, given back when it ends.
     _slot: SessionSlot,
 }
 
 impl Session {
-    fn new(state: Arc<AppState>, outbox: Arc<Outbox>, login: Login, slot: SessionSlot) -> Self {
+    fn new(
+        state: Arc<BridgeState>,
+        outbox: Arc<Outbox>,
+        principal: Principal,
+        slot: SessionSlot,
+    ) -> Self {
         let activity = Activity::new();
-        let forwarder = Forwarder::new(outbox.clone(), activity.clone(), &state).start();
+        let client = Client::WebSocket {
+            activity: activity.clone(),
+            session: None,
+        };
+        let fanout = Fanout::new(outbox.clone(), state.clone(), client).start();
         Session {
-            id: state.sessions.next_id(),
-            inflight: InFlight::new(state.settings.max_inflight),
+            id: None,
+            inflight: RequestWindow::new(state.config.max_inflight),
             state,
             outbox,
-            forwarder,
+            fanout,
             filters: FilterBook::default(),
             activity,
-            login,
+            principal,
             _slot: slot,
         }
     }
 
     /// Closes the socket with 1008 when its login ended (expired, signed out,
-    /// user removed from the password file); true while it holds.
+    /// user gone); true while it holds.
     fn login_holds(&self, ctx: &mut WebsocketContext<Self>) -> bool {
-        let Some(why) = self.state.gate.lapsed(&self.login, SystemTime::now()) else {
+        let Err(why) = self.state.still_valid(&self.principal, SystemTime::now()) else {
             return true;
         };
-        log::info!("session {}: closing: {why}", self.id);
+        log::info!("session {:?}: closing: {why}", self.id);
         ctx.close(Some(CloseReason::from((CloseCode::Policy, why))));
         ctx.stop();
         false
     }
 
     fn listener(&self) -> Recipient<MqttMessage> {
-        self.forwarder.clone().recipient()
+        self.fanout.clone().recipient()
     }
 
     fn on_text(&mut self, text: ByteString, ctx: &mut WebsocketContext<Self>) {
         if !self.login_holds(ctx) {
             return;
         }
-        let limit = self.state.settings.max_frame_bytes;
+        let limit = self.state.config.max_frame_bytes;
         if text.len() > limit {
             let err = ApiError::new(
-                Code::TooLarge,
+                ErrorCode::TooLarge,
                 format!("frame of {} bytes is over the limit of {limit}", text.len()),
             );
             return self.outbox.event(&Event::error(peek_id(&text), err));
@@ -142,14 +153,14 @@ impl Session {
     fn on_request(
         &mut self,
         id: Option<Value>,
-        request: Request,
+        request: ClientRequest,
         ctx: &mut WebsocketContext<Self>,
     ) {
         match request {
-            Request::Ping => self.outbox.event(&Event::Pong { id }),
-            Request::Subscribe { topic, qos } => self.subscribe(id, topic, qos, ctx),
-            Request::Unsubscribe { topic } => self.unsubscribe(id, topic, ctx),
-            Request::Publish(body) => self.publish(id, body, ctx),
+            ClientRequest::Ping => self.outbox.event(&Event::Pong { id }),
+            ClientRequest::Subscribe { topic, qos } => self.subscribe(id, topic, qos, ctx),
+            ClientRequest::Unsubscribe { topic } => self.unsubscribe(id, topic, ctx),
+            ClientRequest::Publish(body) => self.publish(id, body, ctx),
         }
     }
 
@@ -197,22 +208,20 @@ impl Session {
         qos: QoS,
         ctx: &mut WebsocketContext<Self>,
     ) {
-        let settings = &self.state.settings;
-        let shape = check_web_filter(
-            &topic,
-            settings.max_filter_levels,
-            settings.max_filter_bytes,
-        );
+        let config = &self.state.config;
+        let shape = check_web_filter(&topic, config.max_filter_levels, config.max_filter_bytes);
         if let Err(e) = shape {
             return self.reply(id, Err(e));
         }
-        let who = self.login.who();
-        if let Err(e) = enforce(self.state.gate.access.can_subscribe(&who, &topic)) {
+        let allowed = self
+            .state
+            .authorize(&self.principal, Operation::Subscribe, &topic);
+        if let Err(e) = allowed {
             return self.reply(id, Err(e));
         }
-        if let Err(max) = self.filters.reserve(&topic, settings.max_filters) {
+        if let Err(max) = self.filters.reserve(&topic, config.max_filters) {
             let err = ApiError::new(
-                Code::BadRequest,
+                ErrorCode::BadRequest,
                 format!(
                     "this session already holds or asked for {max} filters, the most allowed (WS_MAX_FILTERS)"
                 ),
@@ -222,7 +231,7 @@ impl Session {
         let request = Subscribe::new(topic.clone())
             .qos(qos)
             .listener(self.listener())
-            .notices(self.forwarder.clone().recipient());
+            .notices(self.fanout.clone().recipient());
         self.ask(ctx, id, request, |act, id, result| {
             act.filters.answered(&topic, result.is_ok());
             let granted = result?;
@@ -237,7 +246,7 @@ impl Session {
     fn unsubscribe(&mut self, id: Option<Value>, topic: String, ctx: &mut WebsocketContext<Self>) {
         if !self.filters.release(&topic) {
             let err = ApiError::new(
-                Code::BadRequest,
+                ErrorCode::BadRequest,
                 format!("this session is not subscribed to {topic:?}"),
             );
             return self.reply(id, Err(err));
@@ -250,8 +259,10 @@ impl Session {
     }
 
     fn publish(&mut self, id: Option<Value>, body: PublishBody, ctx: &mut WebsocketContext<Self>) {
-        let who = self.login.who();
-        if let Err(e) = enforce(self.state.gate.access.can_publish(&who, &body.topic)) {
+        let allowed = self
+            .state
+            .authorize(&self.principal, Operation::Publish, &body.topic);
+        if let Err(e) = allowed {
             return self.reply(id, Err(e));
         }
         match self.state.publish_request(&body) {
@@ -271,30 +282,30 @@ impl Actor for Session {
     type Context = WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.state
-            .sessions
-            .register(self.id, ctx.address().recipient());
-        ctx.run_interval(self.state.settings.heartbeat(), |act, ctx| {
+        self.id = Some(self.state.sessions.register(ctx.address().recipient()));
+        ctx.run_interval(self.state.config.heartbeat(), |act, ctx| {
             if act.login_holds(ctx) {
                 ctx.ping(b"");
             }
         });
-        // The forwarder gets the current state first, then every change.
-        let watch = WatchConnection(self.forwarder.clone().recipient());
+        // The fan-out gets the current state first, then every change.
+        let watch = WatchConnection(self.fanout.clone().recipient());
         self.state.mqtt.do_send(watch);
         let session = ctx.address().downgrade().recipient();
-        self.forwarder.do_send(TellLost(session));
+        self.fanout.do_send(TellLost(session));
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.state.sessions.unregister(self.id);
+        if let Some(id) = self.id {
+            self.state.sessions.unregister(id);
+        }
         // Pending subscribes too: their listener is this session's.
         if !self.filters.is_empty() {
             self.state
                 .mqtt
                 .do_send(UnsubscribeAll::listener(self.listener()));
         }
-        self.forwarder.do_send(Stop);
+        self.fanout.do_send(Stop);
         self.outbox.close();
     }
 }
@@ -305,21 +316,30 @@ impl Handler<FilterLost> for Session {
         // The MqttActor let go of it already: nothing to unsubscribe.
         if self.filters.release(&filter) {
             log::info!(
-                "session {}: the broker no longer grants {filter:?}",
+                "session {:?}: the broker no longer grants {filter:?}",
                 self.id
             );
         }
     }
 }
 
-impl Handler<GoingAway> for Session {
+impl Handler<Control> for Session {
     type Result = ();
-    fn handle(&mut self, _: GoingAway, ctx: &mut Self::Context) {
-        ctx.close(Some(CloseReason::from((
-            CloseCode::Away,
-            "server shutting down",
-        ))));
-        ctx.stop();
+    fn handle(&mut self, control: Control, ctx: &mut Self::Context) {
+        match control {
+            Control::GoingAway => {
+                ctx.close(Some(CloseReason::from((
+                    CloseCode::Away,
+                    "server shutting down",
+                ))));
+                ctx.stop();
+            }
+            // The filters it holds were allowed when subscribed; issue 17's
+            // re-check of each would go here, beside the login's.
+            Control::Recheck => {
+                self.login_holds(ctx);
+            }
+        }
     }
 }
 
@@ -330,13 +350,14 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
             Ok(ws::Message::Text(text)) => self.on_text(text, ctx),
             Ok(ws::Message::Binary(_)) => {
                 let err = ApiError::new(
-                    Code::BadRequest,
+                    ErrorCode::BadRequest,
                     "binary frames are not accepted: send JSON text frames",
                 );
                 self.outbox.event(&Event::error(None, err));
             }
             Ok(ws::Message::Continuation(_)) => {
-                let err = ApiError::new(Code::BadRequest, "fragmented frames are not accepted");
+                let err =
+                    ApiError::new(ErrorCode::BadRequest, "fragmented frames are not accepted");
                 self.outbox.event(&Event::error(None, err));
             }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
@@ -346,7 +367,7 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
                 ctx.stop();
             }
             Err(ProtocolError::Overflow) => {
-                let err = ApiError::new(Code::TooLarge, "frame too large to read");
+                let err = ApiError::new(ErrorCode::TooLarge, "frame too large to read");
                 ctx.text(Event::error(None, err).to_text());
                 ctx.close(Some(CloseReason::from((
                     CloseCode::Size,
@@ -355,9 +376,62 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
                 ctx.stop();
             }
             Err(e) => {
-                log::info!("session {}: protocol error: {e}", self.id);
+                log::info!("session {:?}: protocol error: {e}", self.id);
                 ctx.stop();
             }
         }
+    }
+}
+
+/// The session's outbound stream, which is its HTTP response body: the
+/// session context's own frames (pongs, pings, close) first, then the outbox,
+/// as fast as the client reads.
+struct OutboundStream {
+    ctx: Pin<Box<dyn Stream<Item = Result<Bytes, actix_web::Error>>>>,
+    outbox: Arc<Outbox>,
+    framing: WsFraming,
+}
+
+impl OutboundStream {
+    /// Joins the session context's stream and the outbox.
+    fn new(
+        ctx: impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
+        outbox: Arc<Outbox>,
+    ) -> Self {
+        OutboundStream {
+            ctx: Box::pin(ctx),
+            outbox,
+            framing: WsFraming::new(),
+        }
+    }
+}
+
+impl Stream for OutboundStream {
+    type Item = Result<Bytes, actix_web::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        match self.ctx.as_mut().poll_next(cx) {
+            Poll::Ready(None) => {
+                self.outbox.close();
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+            Poll::Pending => {}
+        }
+        let this = &mut *self;
+        let mut buf = BytesMut::new();
+        if !this.outbox.take(&mut buf, &mut this.framing, cx.waker()) {
+            return Poll::Ready(None);
+        }
+        if buf.is_empty() {
+            return Poll::Pending;
+        }
+        Poll::Ready(Some(Ok(buf.freeze())))
+    }
+}
+
+impl Drop for OutboundStream {
+    fn drop(&mut self) {
+        self.outbox.detach_socket();
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 /// A session's filters, held and pending. Plain state: the session asks the
 /// `MqttActor` and tells the book what came of it.
 #[derive(Debug, Default)]
-pub struct FilterBook {
+pub(crate) struct FilterBook {
     held: HashSet<String>,
     /// Subscribes sent and not answered, per filter (a client may send the
     /// same one twice before the first answer).

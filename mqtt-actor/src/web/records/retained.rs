@@ -14,12 +14,12 @@
 //! SUBSCRIBE of it. Bounded like the topic cache (`TOPIC_CACHE_SIZE` topics,
 //! `TOPIC_CACHE_BYTES`), which keeps the entries.
 
-use mqtt_actor::MqttMessage;
+use crate::MqttMessage;
 use paho_mqtt::topic_matcher::topic_matches;
 use serde::Serialize;
 
-use crate::cache::TopicCache;
-use crate::protocol::Encoding;
+use super::cache::TopicCache;
+use crate::web::protocol::Encoding;
 
 /// One row of `GET /api/retained`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,7 +31,7 @@ pub struct RetainedEntry {
     /// Its encoding.
     pub encoding: Encoding,
     /// QoS it arrived with.
-    pub qos: mqtt_actor::QoS,
+    pub qos: crate::QoS,
     /// When it last arrived, ms since the Unix epoch.
     pub last_seen_ms: u64,
 }
@@ -80,7 +80,7 @@ impl RetainedBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mqtt_actor::QoS;
+    use crate::QoS;
 
     fn m(t: &str, p: &str, retain: bool) -> MqttMessage {
         MqttMessage::new(t, p.to_string(), QoS::AtLeastOnce, retain)

@@ -16,14 +16,14 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::http::StatusCode;
 
-use crate::error::{ApiError, Code};
+use crate::web::error::{ApiError, ErrorCode};
 
 /// Checks a filter from a web client: at most `max_bytes` bytes and
 /// `max_levels` levels (`invalid_topic` beyond, as for any filter that breaks
 /// MQTT's rules), then MQTT's rules themselves.
 pub fn check_web_filter(filter: &str, max_levels: usize, max_bytes: usize) -> Result<(), ApiError> {
     check_shape(filter, max_levels, max_bytes)?;
-    mqtt_actor::validate_filter(filter)?;
+    crate::validate_filter(filter)?;
     check_characters(filter)
 }
 
@@ -32,7 +32,7 @@ pub fn check_web_filter(filter: &str, max_levels: usize, max_bytes: usize) -> Re
 /// publishes to one of more than 200 levels).
 pub fn check_web_topic(topic: &str, max_levels: usize, max_bytes: usize) -> Result<(), ApiError> {
     check_shape(topic, max_levels, max_bytes)?;
-    mqtt_actor::validate_topic(topic)?;
+    crate::validate_topic(topic)?;
     check_characters(topic)
 }
 
@@ -40,7 +40,7 @@ fn check_shape(topic: &str, max_levels: usize, max_bytes: usize) -> Result<(), A
     // Length first: counting levels then walks at most `max_bytes` bytes.
     if topic.len() > max_bytes {
         return Err(ApiError::new(
-            Code::InvalidTopic,
+            ErrorCode::InvalidTopic,
             format!(
                 "a topic or filter of {} bytes is over the limit of {max_bytes} (WS_MAX_FILTER_BYTES)",
                 topic.len()
@@ -50,7 +50,7 @@ fn check_shape(topic: &str, max_levels: usize, max_bytes: usize) -> Result<(), A
     let levels = topic.bytes().filter(|b| *b == b'/').count() + 1;
     if levels > max_levels {
         return Err(ApiError::new(
-            Code::InvalidTopic,
+            ErrorCode::InvalidTopic,
             format!(
                 "a topic or filter of {levels} levels is over the limit of {max_levels} (WS_MAX_FILTER_LEVELS)"
             ),
@@ -75,7 +75,7 @@ fn check_characters(topic: &str) -> Result<(), ApiError> {
     match topic.chars().find(|c| refused(*c)) {
         None => Ok(()),
         Some(c) => Err(ApiError::new(
-            Code::InvalidTopic,
+            ErrorCode::InvalidTopic,
             format!(
                 "topics must not contain control characters or non-characters (found U+{:04X})",
                 u32::from(c)
@@ -120,7 +120,7 @@ impl SessionSlots {
                 "the server serves {} sessions (WebSockets and event streams), the most it allows (WS_MAX_SESSIONS)",
                 self.max_total
             );
-            return Err(ApiError::new(Code::BadRequest, message)
+            return Err(ApiError::new(ErrorCode::BadRequest, message)
                 .with_status(StatusCode::SERVICE_UNAVAILABLE));
         }
         if let Some(ip) = ip {
@@ -130,7 +130,7 @@ impl SessionSlots {
                     "{ip} has {} sessions (WebSockets and event streams) open, the most one address may (WS_MAX_SESSIONS_PER_IP)",
                     self.max_per_ip
                 );
-                return Err(ApiError::new(Code::BadRequest, message)
+                return Err(ApiError::new(ErrorCode::BadRequest, message)
                     .with_status(StatusCode::TOO_MANY_REQUESTS));
             }
             *from_ip += 1;
@@ -180,19 +180,19 @@ mod tests {
     fn a_filter_over_the_length_or_depth_limit_is_an_invalid_topic() {
         assert!(check_web_filter("a/b/c", 3, 5).is_ok());
         let deep = check_web_filter("a/b/c/d", 3, 100).unwrap_err();
-        assert_eq!(deep.code, Code::InvalidTopic);
+        assert_eq!(deep.code, ErrorCode::InvalidTopic);
         assert!(deep.message.contains("4 levels"), "{}", deep.message);
         let long = check_web_filter("abcdef", 3, 5).unwrap_err();
-        assert_eq!(long.code, Code::InvalidTopic);
+        assert_eq!(long.code, ErrorCode::InvalidTopic);
         assert!(long.message.contains("6 bytes"), "{}", long.message);
         let huge = format!("d/{}", "/".repeat(60_000));
         assert_eq!(
             check_web_filter(&huge, 32, 1024).unwrap_err().code,
-            Code::InvalidTopic
+            ErrorCode::InvalidTopic
         );
         assert_eq!(
             check_web_filter("a/#/b", 32, 1024).unwrap_err().code,
-            Code::InvalidTopic
+            ErrorCode::InvalidTopic
         );
     }
 
@@ -208,10 +208,10 @@ mod tests {
             "\u{10ffff}",
         ] {
             let err = check_web_topic(bad, 32, 1024).unwrap_err();
-            assert_eq!(err.code, Code::InvalidTopic, "{bad:?}");
+            assert_eq!(err.code, ErrorCode::InvalidTopic, "{bad:?}");
             assert_eq!(
                 check_web_filter(bad, 32, 1024).unwrap_err().code,
-                Code::InvalidTopic
+                ErrorCode::InvalidTopic
             );
         }
         for good in ["a", "ä/ö", "\u{a0}", "\u{fdcf}", "\u{fffd}", "😀/x"] {
@@ -219,15 +219,15 @@ mod tests {
         }
         assert_eq!(
             check_web_topic("a/+", 32, 1024).unwrap_err().code,
-            Code::InvalidTopic
+            ErrorCode::InvalidTopic
         );
         assert_eq!(
             check_web_topic("a/b/c", 2, 1024).unwrap_err().code,
-            Code::InvalidTopic
+            ErrorCode::InvalidTopic
         );
         assert_eq!(
             check_web_topic("abc", 2, 2).unwrap_err().code,
-            Code::InvalidTopic
+            ErrorCode::InvalidTopic
         );
     }
 

@@ -35,7 +35,8 @@ use std::path::{Path, PathBuf};
 use paho_mqtt::topic_matcher::topic_matches;
 
 use super::filter::{covers, overlaps, split_shared};
-use super::{AccessError, Who};
+use super::policy::Who;
+use crate::web::error::BridgeError;
 
 /// What one ACL line allows for the topics its filter matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,9 +117,9 @@ pub struct Acl {
 
 impl Acl {
     /// Reads and parses the ACL file at `path`.
-    pub fn load(path: impl AsRef<Path>) -> Result<Acl, AccessError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Acl, BridgeError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| AccessError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| BridgeError::Read {
             what: "ACL file",
             path: path.to_path_buf(),
             source,
@@ -127,7 +128,7 @@ impl Acl {
     }
 
     /// Parses the text of an ACL file; `path` names it in errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Acl, AccessError> {
+    pub fn parse(text: &str, path: &Path) -> Result<Acl, BridgeError> {
         let mut acl = Acl {
             path: path.to_path_buf(),
             everyone: Vec::new(),
@@ -137,7 +138,7 @@ impl Acl {
         let mut user: Option<String> = None;
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
-            let bad = |reason: String| AccessError::AclLine {
+            let bad = |reason: String| BridgeError::FileLine {
                 path: path.to_path_buf(),
                 line,
                 reason,
@@ -210,7 +211,7 @@ impl Acl {
     }
 
     /// Whether `who` may subscribe to `filter` (already valid by
-    /// `mqtt_actor::validate_filter`): read access to every topic it can match,
+    /// `crate::validate_filter`): read access to every topic it can match,
     /// nothing denied among them, and for `$share/...` a line naming it.
     pub fn check_subscribe(&self, who: &Who<'_>, filter: &str) -> Result<(), Denial> {
         let rules = self.rules_for(who)?;
@@ -313,7 +314,7 @@ fn parse_rule(rest: &str, line: usize) -> Result<Rule, String> {
         })?;
         (permission, filter)
     };
-    mqtt_actor::validate_filter(filter).map_err(|e| format!("{e}"))?;
+    crate::validate_filter(filter).map_err(|e| format!("{e}"))?;
     Ok(Rule {
         filter: filter.to_string(),
         permission,

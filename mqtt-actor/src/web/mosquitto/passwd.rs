@@ -22,7 +22,7 @@ use base64::Engine;
 use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
 
-use super::AccessError;
+use crate::web::error::BridgeError;
 
 /// The PBKDF2 iteration count `mosquitto_passwd` uses unless told otherwise.
 pub const DEFAULT_ITERATIONS: u32 = 101;
@@ -192,9 +192,9 @@ pub struct Users {
 
 impl Users {
     /// Reads and parses the password file at `path`.
-    pub fn load(path: impl AsRef<Path>) -> Result<Users, AccessError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Users, BridgeError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| AccessError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| BridgeError::Read {
             what: "password file",
             path: path.to_path_buf(),
             source,
@@ -203,12 +203,12 @@ impl Users {
     }
 
     /// Parses the text of a password file; `path` names it in errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Users, AccessError> {
+    pub fn parse(text: &str, path: &Path) -> Result<Users, BridgeError> {
         let mut entries = HashMap::new();
         let mut first_line: HashMap<String, usize> = HashMap::new();
         for (index, line) in text.lines().enumerate() {
             let number = index + 1;
-            let bad = |reason: String| AccessError::PasswordLine {
+            let bad = |reason: String| BridgeError::FileLine {
                 path: path.to_path_buf(),
                 line: number,
                 reason,
@@ -279,6 +279,7 @@ impl Users {
         self.entries.len()
     }
 
+    #[cfg(test)]
     /// True when the file names nobody (then nobody can sign in).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -328,7 +329,7 @@ mod tests {
         );
     }
 
-    fn parse(text: &str) -> Result<Users, AccessError> {
+    fn parse(text: &str) -> Result<Users, BridgeError> {
         Users::parse(text, Path::new("/etc/app/passwd"))
     }
 

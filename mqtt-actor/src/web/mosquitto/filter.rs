@@ -4,7 +4,7 @@
 //! topic, and splitting `$share/GROUP/FILTER`.
 //!
 //! Every function here takes filters that already passed
-//! [`mqtt_actor::validate_filter`]; on other input the answer is unspecified
+//! [`crate::validate_filter`]; on other input the answer is unspecified
 //! (but never a panic).
 //!
 //! MQTT's rules that make this more than string work:

@@ -67,6 +67,7 @@ impl LoginLimiter {
         }
     }
 
+    #[cfg(test)]
     /// Whether an attempt from `addr` would be refused now, without counting
     /// one: `Err(wait)` with the time until its window ends.
     pub fn check(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
@@ -135,6 +136,7 @@ impl LoginLimiter {
         }
     }
 
+    #[cfg(test)]
     /// How many addresses are tracked now.
     pub fn tracked(&self) -> usize {
         self.windows.len()

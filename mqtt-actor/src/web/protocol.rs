@@ -1,19 +1,20 @@
 //! The serde types of the web API contract (`docs/protocol.md`): WebSocket
 //! requests and events, HTTP bodies. Nothing else lives here; the error codes
-//! and their HTTP form are in `error.rs`.
+//! and their HTTP form are in `error.rs`. A test holds [`Event::name`] to the
+//! `type` serde writes.
 
+use crate::{MessageProperties, MqttMessage, QoS};
 use base64::Engine;
 use bytes::Bytes;
-use mqtt_actor::{MessageProperties, MqttMessage, QoS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{ApiError, Code};
+use crate::web::error::{ApiError, ErrorCode};
 
 /// A request from a WebSocket client (without its `id`, which is kept apart).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-pub enum Request {
+pub enum ClientRequest {
     /// `{"type":"subscribe","topic":…,"qos"?}`
     Subscribe {
         /// The filter.
@@ -65,7 +66,7 @@ impl PublishBody {
                 .map(Bytes::from)
                 .map_err(|e| {
                     ApiError::new(
-                        Code::BadRequest,
+                        ErrorCode::BadRequest,
                         format!("payload is not valid base64: {e}"),
                     )
                 }),
@@ -118,7 +119,7 @@ impl Properties {
     /// string MQTT cannot carry (over 65,535 bytes, or with U+0000) or data
     /// that is not base64 is `bad_request`.
     pub fn to_library(&self) -> Result<MessageProperties, ApiError> {
-        let bad = |what: String| ApiError::new(Code::BadRequest, what);
+        let bad = |what: String| ApiError::new(ErrorCode::BadRequest, what);
         let strings =
             self.content_type
                 .iter()
@@ -254,7 +255,7 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<Value>,
         /// One of the error codes of `docs/protocol.md`.
-        code: Code,
+        code: ErrorCode,
         /// For people.
         message: String,
     },
@@ -272,6 +273,19 @@ impl Event {
             id,
             code: err.code,
             message: err.message,
+        }
+    }
+
+    /// The frame's `type`, which names it as a Server-Sent Event too.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Subscribed { .. } => "subscribed",
+            Event::Unsubscribed { .. } => "unsubscribed",
+            Event::Published { .. } => "published",
+            Event::Pong { .. } => "pong",
+            Event::Status { .. } => "status",
+            Event::Error { .. } => "error",
+            Event::Lagged { .. } => "lagged",
         }
     }
 
@@ -377,17 +391,19 @@ pub fn peek_id(text: &str) -> Option<Value> {
 }
 
 /// Parses one text frame into its `id` and request; the error keeps the `id`.
-pub fn parse_request(text: &str) -> Result<(Option<Value>, Request), (Option<Value>, ApiError)> {
+pub fn parse_request(
+    text: &str,
+) -> Result<(Option<Value>, ClientRequest), (Option<Value>, ApiError)> {
     let mut value: Value = serde_json::from_str(text).map_err(|e| {
         (
             None,
-            ApiError::new(Code::BadRequest, format!("not JSON: {e}")),
+            ApiError::new(ErrorCode::BadRequest, format!("not JSON: {e}")),
         )
     })?;
     let Some(object) = value.as_object_mut() else {
         return Err((
             None,
-            ApiError::new(Code::BadRequest, "a request must be a JSON object"),
+            ApiError::new(ErrorCode::BadRequest, "a request must be a JSON object"),
         ));
     };
     let id = object.remove("id");
@@ -395,20 +411,20 @@ pub fn parse_request(text: &str) -> Result<(Option<Value>, Request), (Option<Val
         return Err((
             None,
             ApiError::new(
-                Code::BadRequest,
+                ErrorCode::BadRequest,
                 format!("`id` must be a string or a number, not {bad}"),
             ),
         ));
     }
     serde_json::from_value(value)
         .map(|req| (id.clone(), req))
-        .map_err(|e| (id, ApiError::new(Code::BadRequest, e.to_string())))
+        .map_err(|e| (id, ApiError::new(ErrorCode::BadRequest, e.to_string())))
 }
 
 /// Parses an HTTP JSON body.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(Code::BadRequest, format!("bad JSON body: {e}")))
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("bad JSON body: {e}")))
 }
 
 #[cfg(test)]
@@ -422,13 +438,15 @@ mod tests {
         assert_eq!(id, Some(json!(7)));
         assert_eq!(
             req,
-            Request::Subscribe {
+            ClientRequest::Subscribe {
                 topic: "a/#".into(),
                 qos: QoS::AtMostOnce
             }
         );
         let (_, req) = parse_request(r#"{"type":"publish","topic":"t"}"#).unwrap();
-        let Request::Publish(p) = req else { panic!() };
+        let ClientRequest::Publish(p) = req else {
+            panic!()
+        };
         assert_eq!(
             (p.payload.as_str(), p.encoding, p.retain),
             ("", Encoding::Utf8, false)
@@ -446,7 +464,7 @@ mod tests {
             r#"{"type":"publish","topic":"t","qos":7}"#,
         ] {
             let (_, err) = parse_request(text).unwrap_err();
-            assert_eq!(err.code, Code::BadRequest, "{text}");
+            assert_eq!(err.code, ErrorCode::BadRequest, "{text}");
         }
         let (id, _) = parse_request(r#"{"type":"dance","id":"x"}"#).unwrap_err();
         assert_eq!(id, Some(json!("x")));
@@ -473,7 +491,10 @@ mod tests {
             qos: QoS::AtLeastOnce,
         };
         assert_eq!(e.to_text(), r#"{"type":"subscribed","topic":"a","qos":1}"#);
-        let e = Event::error(Some(json!(1)), ApiError::new(Code::NotConnected, "down"));
+        let e = Event::error(
+            Some(json!(1)),
+            ApiError::new(ErrorCode::NotConnected, "down"),
+        );
         assert_eq!(
             e.to_text(),
             r#"{"type":"error","id":1,"code":"not_connected","message":"down"}"#
@@ -485,6 +506,37 @@ mod tests {
     }
 
     #[test]
+    fn an_events_name_is_its_type() {
+        let events = [
+            Event::Subscribed {
+                id: None,
+                topic: "a".into(),
+                qos: QoS::AtMostOnce,
+            },
+            Event::Unsubscribed {
+                id: None,
+                topic: "a".into(),
+            },
+            Event::Published {
+                id: None,
+                topic: "a".into(),
+            },
+            Event::Pong { id: None },
+            Event::Status {
+                connected: true,
+                broker: "b".into(),
+                instance: "i".into(),
+            },
+            Event::error(None, ApiError::new(ErrorCode::BadRequest, "x")),
+            Event::Lagged { dropped: 1 },
+        ];
+        for event in events {
+            let value: Value = serde_json::from_str(&event.to_text()).unwrap();
+            assert_eq!(value["type"], event.name());
+        }
+    }
+
+    #[test]
     fn publish_properties_parse_and_bad_ones_are_bad_request() {
         let (_, req) = parse_request(
             r#"{"type":"publish","topic":"t","properties":{"content_type":"application/json",
@@ -492,7 +544,9 @@ mod tests {
                 "user_properties":[["k","v"],["k","w"]]}}"#,
         )
         .unwrap();
-        let Request::Publish(p) = req else { panic!() };
+        let ClientRequest::Publish(p) = req else {
+            panic!()
+        };
         let props = p.properties.unwrap().to_library().unwrap();
         assert_eq!(props.content_type.as_deref(), Some("application/json"));
         assert_eq!(props.message_expiry_interval, Some(60));
@@ -508,7 +562,7 @@ mod tests {
             r#"{"type":"publish","topic":"t","properties":[]}"#,
         ] {
             let (_, err) = parse_request(text).unwrap_err();
-            assert_eq!(err.code, Code::BadRequest, "{text}");
+            assert_eq!(err.code, ErrorCode::BadRequest, "{text}");
         }
         let bad = [
             Properties {
@@ -526,7 +580,7 @@ mod tests {
         ];
         for props in bad {
             let err = props.to_library().unwrap_err();
-            assert_eq!(err.code, Code::BadRequest, "{props:?}");
+            assert_eq!(err.code, ErrorCode::BadRequest, "{props:?}");
             assert!(err.message.starts_with("properties: "), "{}", err.message);
         }
     }

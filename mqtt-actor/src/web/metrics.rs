@@ -2,7 +2,7 @@
 
 use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
 
-use crate::protocol::StatusBody;
+use crate::web::protocol::StatusBody;
 
 /// The app's metrics, registered once.
 pub struct Metrics {

@@ -6,11 +6,11 @@
 //!   127.0.0.1 (DNS rebinding) reaches the server with `Host: evil.example:5000`
 //!   and is stopped here. The server's names are the address it is bound to,
 //!   `localhost`, `127.0.0.1` and `[::1]`, each with the bound port, plus
-//!   `--allowed-hosts`. Bound to `0.0.0.0` / `[::]`, any IP literal with the
+//!   ``allowed_hosts`. Bound to `0.0.0.0` / `[::]`, any IP literal with the
 //!   port is a name too (no attacker controls the `Host` of a typed-in IP);
 //!   host names then have to be listed.
 //! - `Origin`, when present, must be this server's own origin (its scheme with
-//!   the request's `Host`) or one of `--allowed-origins`, or the WebSocket
+//!   the request's `Host`) or one of ``allowed_origins`, or the WebSocket
 //!   upgrade and `POST`/`DELETE` are answered 403 (cross-site WebSocket
 //!   hijacking, cross-site form posts). No `Origin` means no browser acting for
 //!   another site. `null` (sandboxed frames, `file:` pages) is never allowed.
@@ -18,11 +18,11 @@
 //! Names compare case-insensitively; a missing port is the scheme's default
 //! (80 for `http`, 443 for `https`), so `Host: localhost` is a name of a server
 //! on port 80 only. Behind a TLS-terminating proxy the browser's origin is
-//! `https://...` while the app serves `http`: list it in `--allowed-origins`.
+//! `https://...` while the app serves `http`: list it in ``allowed_origins`.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use super::AccessError;
+use crate::web::error::BridgeError;
 
 /// A host and port, normalised: host lowercase without a trailing dot, IPv6 in
 /// its canonical form inside brackets.
@@ -119,7 +119,7 @@ fn host_text(ip: IpAddr) -> String {
     }
 }
 
-/// An `--allowed-hosts` entry: without a port it stands for the name on any
+/// An ``allowed_hosts` entry: without a port it stands for the name on any
 /// port, as a reverse proxy in front of the app may use its own.
 #[derive(Debug, Clone)]
 struct AllowedHost {
@@ -166,15 +166,15 @@ impl SameOrigin {
         }
     }
 
-    /// Adds `--allowed-hosts` entries: `name`, `name:port`, `[v6]:port`.
+    /// Adds ``allowed_hosts` entries: `name`, `name:port`, `[v6]:port`.
     pub fn allow_hosts<S: AsRef<str>>(
         mut self,
         hosts: impl IntoIterator<Item = S>,
-    ) -> Result<SameOrigin, AccessError> {
+    ) -> Result<SameOrigin, BridgeError> {
         for entry in hosts {
             let entry = entry.as_ref();
-            let authority = parse_authority(entry.trim()).ok_or_else(|| AccessError::Setting {
-                setting: "--allowed-hosts",
+            let authority = parse_authority(entry.trim()).ok_or_else(|| BridgeError::Setting {
+                setting: "allowed_hosts",
                 value: entry.to_string(),
                 reason: "expected a host name or address, optionally with :PORT",
             })?;
@@ -186,16 +186,16 @@ impl SameOrigin {
         Ok(self)
     }
 
-    /// Adds `--allowed-origins` entries: `http://name[:port]` or
+    /// Adds ``allowed_origins` entries: `http://name[:port]` or
     /// `https://name[:port]`, as browsers send them.
     pub fn allow_origins<S: AsRef<str>>(
         mut self,
         origins: impl IntoIterator<Item = S>,
-    ) -> Result<SameOrigin, AccessError> {
+    ) -> Result<SameOrigin, BridgeError> {
         for entry in origins {
             let entry = entry.as_ref();
-            let origin = parse_origin(entry.trim()).ok_or_else(|| AccessError::Setting {
-                setting: "--allowed-origins",
+            let origin = parse_origin(entry.trim()).ok_or_else(|| BridgeError::Setting {
+                setting: "allowed_origins",
                 value: entry.to_string(),
                 reason: "expected SCHEME://HOST[:PORT] with scheme http or https and no path",
             })?;
@@ -205,6 +205,18 @@ impl SameOrigin {
     }
 
     /// True when the server serves HTTPS (and the dashboard should use `wss:`).
+    /// The same rules for a server bound to `local` (the listener a request
+    /// came on), over HTTPS when `https`.
+    pub fn bound_to(&self, local: SocketAddr, https: bool) -> SameOrigin {
+        SameOrigin {
+            hosts: self.hosts.clone(),
+            origins: self.origins.clone(),
+            ..SameOrigin::new(&[local], https)
+        }
+    }
+
+    /// Whether the server serves HTTPS.
+    #[cfg(test)]
     pub fn https(&self) -> bool {
         self.https
     }
@@ -365,7 +377,7 @@ mod tests {
             "a b",
         ] {
             let e = local(5000).allow_hosts([bad]).unwrap_err().to_string();
-            assert!(e.contains("--allowed-hosts"), "{e}");
+            assert!(e.contains("allowed_hosts"), "{e}");
         }
     }
 
@@ -438,7 +450,7 @@ mod tests {
             "*",
         ] {
             let e = local(5000).allow_origins([bad]).unwrap_err().to_string();
-            assert!(e.contains("--allowed-origins"), "{e}");
+            assert!(e.contains("allowed_origins"), "{e}");
         }
     }
 

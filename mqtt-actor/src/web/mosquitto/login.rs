@@ -1,0 +1,217 @@
+//! Signing in with the password file: HTTP Basic credentials, and the login
+//! cookie of `POST /login` (ended by `POST /logout`).
+//!
+//! The cookie is actix-session's cookie store: the login's user, id and end,
+//! encrypted and signed with the application's key (HttpOnly,
+//! `SameSite=Strict`, `Secure` over HTTPS). The server checks the end itself,
+//! and remembers sign-outs until then, so a copied cookie does not outlive
+//! either.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::{Session, SessionExt, SessionMiddleware};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::MosquittoAuth;
+use crate::web::access::Principal;
+use crate::web::error::{ApiError, ErrorCode};
+use crate::web::http::{accepts_html, header_text, is_json, retry_after, too_many, SIGN_IN_FAILED};
+
+pub(crate) use crate::web::http::client_ip;
+
+/// The login cookie's name.
+const COOKIE: &str = "mqtt_actor_session";
+
+/// Renders the application's login page with an error under its form, for
+/// a browser whose `POST /login` failed (the status is set by the caller).
+pub type LoginPage = fn(error: Option<&str>) -> HttpResponse;
+
+/// `user:password` of an `Authorization: Basic` header.
+pub(crate) fn basic_credentials(authorization: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = authorization.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// The login of the session cookie, when it still holds; a cookie that no
+/// longer does is dropped.
+fn session_principal(session: &Session, auth: &MosquittoAuth) -> Option<Principal> {
+    let user = session.get::<String>("user").ok()??;
+    let id = session.get::<String>("login_id").ok()??;
+    let expires = session.get::<u64>("expires").ok()??;
+    let principal = Principal::user(user)
+        .login_id(id)
+        .expires_at(UNIX_EPOCH + Duration::from_secs(expires));
+    match auth.lapsed(&principal, SystemTime::now()) {
+        None => Some(principal),
+        Some(_) => {
+            session.purge();
+            None
+        }
+    }
+}
+
+/// The login of `req`'s cookie, if it holds.
+pub(crate) fn cookie_principal(req: &HttpRequest, auth: &MosquittoAuth) -> Option<Principal> {
+    session_principal(&req.get_session(), auth)
+}
+
+/// The form of `POST /login`.
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+fn parse_credentials(req: &HttpRequest, body: &[u8]) -> Option<Credentials> {
+    match header_text(req.headers(), header::CONTENT_TYPE) {
+        Some(content_type) if is_json(content_type) => serde_json::from_slice(body).ok(),
+        _ => serde_urlencoded::from_bytes(body).ok(),
+    }
+}
+
+impl MosquittoAuth {
+    /// The middleware that keeps the login cookie, signed and encrypted with
+    /// `key`, `Secure` when served over HTTPS. Wrap the application in it
+    /// when it serves [`MosquittoAuth::login_routes`].
+    pub fn session_middleware(
+        &self,
+        key: Key,
+        https: bool,
+    ) -> SessionMiddleware<CookieSessionStore> {
+        let secs = self.login_ttl.as_secs().min(i64::MAX as u64) as i64;
+        let ttl = actix_web::cookie::time::Duration::seconds(secs);
+        SessionMiddleware::builder(CookieSessionStore::default(), key)
+            .cookie_name(COOKIE.to_string())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Strict)
+            .cookie_secure(https)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(PersistentSession::default().session_ttl(ttl))
+            .build()
+    }
+
+    /// `POST /login` (the fields `username` and `password`, form-encoded or
+    /// JSON; a browser is sent to `/`, or gets `page` again with the error; a
+    /// program gets JSON) and `POST /logout` (ends the cookie's login, also
+    /// for every copy of the cookie; a browser is sent to `/login`). The
+    /// application serves `GET /login` itself.
+    pub fn login_routes(&self, page: LoginPage) -> impl FnOnce(&mut web::ServiceConfig) {
+        let auth = web::Data::new(self.clone());
+        move |cfg| {
+            cfg.app_data(auth)
+                .app_data(web::Data::new(page))
+                .route("/login", web::post().to(login))
+                .route("/logout", web::post().to(logout));
+        }
+    }
+}
+
+async fn login(
+    req: HttpRequest,
+    auth: web::Data<MosquittoAuth>,
+    page: web::Data<LoginPage>,
+    session: Session,
+    body: web::Bytes,
+) -> HttpResponse {
+    let browser = accepts_html(req.headers());
+    let refuse = |err: ApiError| match browser {
+        true => {
+            let mut response = (page.get_ref())(Some(&err.message));
+            *response.status_mut() = err.status();
+            response
+        }
+        false => err.error_response(),
+    };
+    let (user, password) = parse_credentials(&req, &body)
+        .map(|c| (c.username, c.password))
+        .unwrap_or_default();
+    match auth.check_password(client_ip(&req), &user, &password).await {
+        Err(wait) => return retry_after(refuse(too_many(wait)), wait),
+        Ok(false) => return refuse(ApiError::new(ErrorCode::Unauthorized, SIGN_IN_FAILED)),
+        Ok(true) => {}
+    }
+    let (id, end) = auth.new_login(SystemTime::now());
+    let expires = end
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    session.renew();
+    let stored = session
+        .insert("user", &user)
+        .and_then(|()| session.insert("login_id", &id))
+        .and_then(|()| session.insert("expires", expires));
+    if let Err(e) = stored {
+        log::error!("cannot store the login of {user:?} in its cookie: {e}");
+        return HttpResponse::InternalServerError().finish();
+    }
+    log::info!("user {} signed in", user.escape_debug());
+    match browser {
+        true => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/"))
+            .finish(),
+        false => HttpResponse::Ok().json(json!({ "user": user })),
+    }
+}
+
+async fn logout(
+    req: HttpRequest,
+    auth: web::Data<MosquittoAuth>,
+    session: Session,
+) -> HttpResponse {
+    if let Some(principal) = session_principal(&session, &auth) {
+        if let (Some(id), Some(end)) = (&principal.login_id, principal.expires_at) {
+            auth.sign_out(id, end, SystemTime::now());
+        }
+        let user = principal.user.unwrap_or_default();
+        log::info!("user {} signed out", user.escape_debug());
+    }
+    session.purge();
+    match accepts_html(req.headers()) {
+        true => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .finish(),
+        false => HttpResponse::Ok().json(json!({ "ok": true })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_read_from_the_header() {
+        let header = |text: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(text)
+            )
+        };
+        assert_eq!(
+            basic_credentials(&header("alice:pa:ss")),
+            Some(("alice".into(), "pa:ss".into()))
+        );
+        assert_eq!(
+            basic_credentials(&header("alice:")),
+            Some(("alice".into(), String::new()))
+        );
+        assert_eq!(basic_credentials(&header("alice")), None);
+        assert_eq!(basic_credentials("Bearer abc"), None);
+        assert_eq!(basic_credentials("Basic !!!"), None);
+        assert!(basic_credentials(&header("alice:x").replace("Basic", "basic")).is_some());
+    }
+}

@@ -1,0 +1,439 @@
+//! Mosquitto's password file and ACL file as the bridge's access control:
+//! [`MosquittoAuth`] is both its [`Authenticator`] (HTTP Basic auth, or the
+//! cookie of a login form) and its [`Authorizer`] (the ACL), and re-reads
+//! both files on [`MosquittoAuth::reload`] (what SIGHUP does in Mosquitto).
+//!
+//! - `passwd.rs`: password files and password checks;
+//! - `acl.rs`: ACL files and their decisions, over `filter.rs` (covers,
+//!   overlaps);
+//! - `policy.rs`: the two files as one policy, swapped as a pair;
+//! - `ratelimit.rs`: failed sign-ins per address;
+//! - `login.rs`: the login cookie, Basic credentials, `POST /login` and
+//!   `POST /logout`;
+//! - this file: the state of sign-ins (failures, sign-outs, verified
+//!   credentials) and the two traits.
+
+mod acl;
+mod filter;
+mod login;
+mod passwd;
+mod policy;
+mod ratelimit;
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use actix_web::HttpRequest;
+use futures::future::LocalBoxFuture;
+use sha2::{Digest, Sha512};
+
+use self::policy::{Policy, Reason, Who};
+use self::ratelimit::LoginLimiter;
+use crate::web::access::{Access, AuthError, Authenticator, Authorizer, Operation, Principal};
+use crate::web::error::BridgeError;
+
+pub use self::login::LoginPage;
+pub use self::policy::Reloaded;
+
+/// The most Basic-auth credentials remembered at once.
+const VERIFIED_CAPACITY: usize = 1024;
+
+/// Access control by a Mosquitto password file and ACL file (either may be
+/// absent). Cheap to clone: clones share the files and the state of sign-ins.
+///
+/// | password file | ACL file | who may do what |
+/// |---|---|---|
+/// | no  | no  | anyone, anything except `$share/...` |
+/// | yes | no  | signed-in users, anything except `$share/...` |
+/// | no  | yes | anyone, as the ACL allows anonymous clients |
+/// | yes | yes | signed-in users, as the ACL allows them |
+///
+/// With a password file, a request signs in with HTTP Basic auth or with the
+/// cookie that [`MosquittoAuth::login_routes`] sets (serve them under
+/// [`MosquittoAuth::session_middleware`]); failed sign-ins are limited per
+/// address (`429`). Refusals are logged at info with the ACL line that
+/// decided.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), mqtt_actor::web::BridgeError> {
+/// use std::path::Path;
+/// let auth = mqtt_actor::web::MosquittoAuth::open(
+///     Some(Path::new("/etc/mosquitto/passwd")),
+///     Some(Path::new("/etc/mosquitto/acl")),
+/// )?;
+/// // On SIGHUP: the old files stay in force if the new ones are broken.
+/// auth.reload()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MosquittoAuth {
+    shared: Arc<SignIns>,
+    /// How long a login through the login form lasts.
+    login_ttl: Duration,
+}
+
+/// The files and the state of sign-ins, shared by every clone.
+#[derive(Debug)]
+struct SignIns {
+    policy: Policy,
+    /// Failed sign-ins per address (Basic auth and the login form alike).
+    limiter: Mutex<LoginLimiter>,
+    /// Logins ended by signing out, by id, until they would have expired, so
+    /// that a copy of the cookie stops working with the original.
+    signed_out: Mutex<HashMap<String, SystemTime>>,
+    /// Basic-auth credentials verified since the last reload, as digests
+    /// salted per process: a program that sends them with every request pays
+    /// for the password hash once, and its requests in flight never count as
+    /// failed sign-ins. Emptied on reload and when full.
+    verified: Mutex<HashSet<Vec<u8>>>,
+    salt: [u8; 32],
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded maps stay consistent at every step, so a panic elsewhere
+    // leaves them usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl MosquittoAuth {
+    /// The policy of the given files, read now; a login through the login
+    /// form lasts 12 hours (see [`MosquittoAuth::login_lasts`]).
+    pub fn open(
+        password_file: Option<&Path>,
+        acl_file: Option<&Path>,
+    ) -> Result<MosquittoAuth, BridgeError> {
+        Ok(MosquittoAuth::with_policy(Policy::open(
+            password_file,
+            acl_file,
+        )?))
+    }
+
+    fn with_policy(policy: Policy) -> MosquittoAuth {
+        MosquittoAuth {
+            shared: Arc::new(SignIns {
+                policy,
+                limiter: Mutex::new(LoginLimiter::default()),
+                signed_out: Mutex::new(HashMap::new()),
+                verified: Mutex::new(HashSet::new()),
+                salt: rand::random(),
+            }),
+            login_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+
+    /// The same, with logins through the login form lasting `ttl`.
+    pub fn login_lasts(mut self, ttl: Duration) -> MosquittoAuth {
+        self.login_ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// True when a password file is set: then every request needs a user.
+    pub fn requires_login(&self) -> bool {
+        self.shared.policy.requires_login()
+    }
+
+    /// Re-reads both files. On any error the files in force stay (both), and
+    /// the error says why. Open sessions are checked against the new files at
+    /// their next request or heartbeat, or at once with
+    /// [`BridgeHandle::recheck`](crate::web::BridgeHandle::recheck).
+    pub fn reload(&self) -> Result<Reloaded, BridgeError> {
+        let reloaded = self.shared.policy.reload()?;
+        lock(&self.shared.verified).clear();
+        Ok(reloaded)
+    }
+
+    /// Before checking a password from `addr`: `Err(wait)` when the address
+    /// has failed too often this minute. The attempt counts as a failure until
+    /// [`MosquittoAuth::signed_in`] takes it back.
+    fn begin_sign_in(&self, addr: IpAddr) -> Result<(), Duration> {
+        lock(&self.shared.limiter).begin(addr, Instant::now())
+    }
+
+    /// The password from `addr` was right.
+    fn signed_in(&self, addr: IpAddr) {
+        lock(&self.shared.limiter).forgive(addr);
+    }
+
+    fn digest(&self, user: &str, password: &str) -> Vec<u8> {
+        Sha512::new()
+            .chain_update(self.shared.salt)
+            .chain_update((user.len() as u64).to_be_bytes())
+            .chain_update(user.as_bytes())
+            .chain_update(password.as_bytes())
+            .finalize()
+            .to_vec()
+    }
+
+    /// Whether these Basic-auth credentials were verified since the last
+    /// reload (then they need no check against the password file).
+    fn known_credentials(&self, user: &str, password: &str) -> bool {
+        let digest = self.digest(user, password);
+        lock(&self.shared.verified).contains(&digest)
+    }
+
+    /// Remembers Basic-auth credentials that were just verified.
+    fn remember_credentials(&self, user: &str, password: &str) {
+        let digest = self.digest(user, password);
+        let mut verified = lock(&self.shared.verified);
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(digest);
+    }
+
+    /// Checks a password under the sign-in limit: `Ok(right)`, or
+    /// `Err(wait)` when the client's address has failed too often. Every
+    /// check counts as a failure of the address until it turns out right.
+    async fn check_password(
+        &self,
+        ip: IpAddr,
+        user: &str,
+        password: &str,
+    ) -> Result<bool, Duration> {
+        self.begin_sign_in(ip)?;
+        let auth = self.clone();
+        let (user, password) = (user.to_string(), password.to_string());
+        // Hashing is CPU-bound (PBKDF2): off the server's threads.
+        let right =
+            actix_web::web::block(move || auth.shared.policy.authenticate(&user, &password))
+                .await
+                .unwrap_or(false);
+        if right {
+            self.signed_in(ip);
+        } else {
+            log::info!("failed sign-in from {ip}");
+        }
+        Ok(right)
+    }
+
+    /// A new login through the login form, starting `now`: its id and end.
+    fn new_login(&self, now: SystemTime) -> (String, SystemTime) {
+        let id: [u8; 16] = rand::random();
+        let id = id.iter().map(|b| format!("{b:02x}")).collect();
+        (id, now + self.login_ttl)
+    }
+
+    /// Ends the login `id` (ending at `expires`) before its time.
+    fn sign_out(&self, id: &str, expires: SystemTime, now: SystemTime) {
+        let mut signed_out = lock(&self.shared.signed_out);
+        // Expired logins are refused anyway; forgetting them bounds the map
+        // by the logins of one session lifetime.
+        signed_out.retain(|_, end| *end > now);
+        if expires > now {
+            signed_out.insert(id.to_string(), expires);
+        }
+    }
+
+    /// Why `principal` no longer holds at `now`, or `None` while it does.
+    /// Without a password file, nobody's login lapses.
+    fn lapsed(&self, principal: &Principal, now: SystemTime) -> Option<&'static str> {
+        let policy = &self.shared.policy;
+        if !policy.requires_login() {
+            return None;
+        }
+        let Some(user) = &principal.user else {
+            return Some("sign in first");
+        };
+        if !policy.user_exists(user) {
+            return Some("the user is no longer in the password file");
+        }
+        let id = principal.login_id.as_ref()?;
+        if principal.expires_at.is_some_and(|end| end <= now) {
+            return Some("the login expired");
+        }
+        if lock(&self.shared.signed_out).contains_key(id) {
+            return Some("signed out");
+        }
+        None
+    }
+
+    /// Who a request with these Basic credentials is.
+    async fn basic(&self, req: &HttpRequest, authorization: &str) -> Result<Principal, AuthError> {
+        let credentials = login::basic_credentials(authorization);
+        if let Some((user, password)) = &credentials {
+            if self.known_credentials(user, password) {
+                return Ok(Principal::user(user.clone()));
+            }
+        }
+        let (user, password) = credentials.unwrap_or_default();
+        match self
+            .check_password(login::client_ip(req), &user, &password)
+            .await
+        {
+            Ok(true) => {
+                self.remember_credentials(&user, &password);
+                Ok(Principal::user(user))
+            }
+            Ok(false) => Err(AuthError::Invalid),
+            Err(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),
+        }
+    }
+}
+
+impl Authenticator for MosquittoAuth {
+    /// Anonymous without a password file; else the user of the request's
+    /// Basic auth (wrong: `401`), or of its login cookie (a cookie that no
+    /// longer holds is dropped), or nobody.
+    fn authenticate<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> LocalBoxFuture<'a, Result<Option<Principal>, AuthError>> {
+        Box::pin(async move {
+            if !self.requires_login() {
+                return Ok(Some(Principal::anonymous()));
+            }
+            let header = req.headers().get(actix_web::http::header::AUTHORIZATION);
+            if let Some(authorization) = header.and_then(|v| v.to_str().ok()) {
+                return self.basic(req, authorization).await.map(Some);
+            }
+            Ok(login::cookie_principal(req, self))
+        })
+    }
+
+    fn still_valid(&self, principal: &Principal, now: SystemTime) -> Result<(), String> {
+        match self.lapsed(principal, now) {
+            None => Ok(()),
+            Some(why) => Err(why.to_string()),
+        }
+    }
+
+    fn challenge(&self) -> Option<&'static str> {
+        Some("Basic realm=\"mqtt-actor\", charset=\"UTF-8\"")
+    }
+}
+
+impl Authorizer for MosquittoAuth {
+    fn authorize(&self, principal: &Principal, operation: Operation, target: &str) -> Access {
+        let who = Who {
+            user: principal.user.as_deref(),
+            client_id: None,
+        };
+        let policy = &self.shared.policy;
+        let decision = match operation {
+            Operation::Subscribe => policy.can_subscribe(&who, target),
+            Operation::Publish => policy.can_publish(&who, target),
+            Operation::Read => policy.can_read(&who, target),
+        };
+        let Err(refusal) = decision else {
+            return Access::Allow;
+        };
+        if refusal.reason == Reason::Invalid {
+            // Not a refusal of access: the library's own error says what is wrong.
+            let invalid = match operation {
+                Operation::Subscribe => crate::validate_filter(target),
+                _ => crate::validate_topic(target),
+            };
+            let message = invalid.err().map_or(refusal.to_string(), |e| e.to_string());
+            return Access::InvalidTopic(message);
+        }
+        log::info!("{}", refusal.log_line());
+        match refusal.reason {
+            Reason::SignInRequired => Access::Unauthorized(refusal.to_string()),
+            _ => Access::Forbidden(refusal.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acl::Acl;
+    use super::passwd::Users;
+    use super::*;
+
+    const PASSWD: &str = "alice:$6$AAECAwQFBgcICQoL$JqsxEv/ucyxjA5DKsQ+Y8CDWaQDNQI9FpAkmfwAqWfwZLk/JEGgM0EpylrJHAZKKyFQjJeZ3nFaHjPzOzPPmPw==\n";
+
+    fn auth_with(acl: Option<&str>) -> MosquittoAuth {
+        let users = Users::parse(PASSWD, Path::new("passwd")).unwrap();
+        let acl = acl.map(|text| Acl::parse(text, Path::new("acl")).unwrap());
+        MosquittoAuth::with_policy(Policy::new(Some(users), acl))
+            .login_lasts(Duration::from_secs(60))
+    }
+
+    fn cookie_login(auth: &MosquittoAuth, now: SystemTime) -> Principal {
+        let (id, end) = auth.new_login(now);
+        Principal::user("alice").login_id(id).expires_at(end)
+    }
+
+    #[test]
+    fn a_cookie_login_lapses_when_it_expires_or_is_signed_out() {
+        let auth = auth_with(None);
+        let now = SystemTime::now();
+        let login = cookie_login(&auth, now);
+        let other = cookie_login(&auth, now);
+        assert_ne!(login.login_id, other.login_id);
+        assert_eq!(auth.lapsed(&login, now), None);
+        assert_eq!(
+            auth.lapsed(&login, now + Duration::from_secs(60)),
+            Some("the login expired")
+        );
+        let id = login.login_id.clone().unwrap();
+        auth.sign_out(&id, login.expires_at.unwrap(), now);
+        assert_eq!(auth.lapsed(&login, now), Some("signed out"));
+        assert_eq!(auth.lapsed(&other, now), None);
+    }
+
+    #[test]
+    fn a_login_lapses_when_its_user_is_gone_and_never_without_users() {
+        let auth = auth_with(None);
+        let now = SystemTime::now();
+        assert_eq!(auth.lapsed(&Principal::user("alice"), now), None);
+        assert!(auth.lapsed(&Principal::user("bob"), now).is_some());
+        assert!(auth.lapsed(&Principal::anonymous(), now).is_some());
+        let open = MosquittoAuth::open(None, None).unwrap();
+        assert_eq!(open.lapsed(&Principal::anonymous(), now), None);
+    }
+
+    #[test]
+    fn refusals_become_forbidden_invalid_topic_or_unauthorized() {
+        let auth = auth_with(Some("user alice\ntopic read plant/#\n"));
+        let alice = Principal::user("alice");
+        let decide = |who: &Principal, op, target| auth.authorize(who, op, target);
+        assert_eq!(
+            decide(&alice, Operation::Subscribe, "plant/+/t"),
+            Access::Allow
+        );
+        assert!(matches!(
+            decide(&alice, Operation::Publish, "plant/x"),
+            Access::Forbidden(_)
+        ));
+        assert!(matches!(
+            decide(&alice, Operation::Subscribe, "a/#/b"),
+            Access::InvalidTopic(_)
+        ));
+        assert!(matches!(
+            decide(&Principal::anonymous(), Operation::Read, "plant/x"),
+            Access::Unauthorized(_)
+        ));
+    }
+
+    #[test]
+    fn verified_credentials_are_remembered_until_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(&passwd, PASSWD).unwrap();
+        let auth = MosquittoAuth::open(Some(&passwd), None).unwrap();
+        assert!(!auth.known_credentials("alice", "secret"));
+        auth.remember_credentials("alice", "secret");
+        assert!(auth.known_credentials("alice", "secret"));
+        assert!(!auth.known_credentials("alice", "secreT"));
+        assert!(!auth.known_credentials("alicesecret", ""));
+        auth.reload().unwrap();
+        assert!(!auth.known_credentials("alice", "secret"));
+    }
+
+    #[test]
+    fn sign_in_failures_are_limited_per_address() {
+        let auth = auth_with(None);
+        let addr: IpAddr = [192, 0, 2, 1].into();
+        for _ in 0..5 {
+            assert!(auth.begin_sign_in(addr).is_ok());
+        }
+        assert!(auth.begin_sign_in(addr).is_err());
+        assert!(auth.begin_sign_in([192, 0, 2, 2].into()).is_ok());
+    }
+}

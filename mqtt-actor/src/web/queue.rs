@@ -1,0 +1,351 @@
+//! One client's bounded outbound queue, the [`Outbox`], whatever the
+//! transport: WebSocket sessions and event streams both queue here, and a
+//! [`Framing`](crate::web::framing::Framing) turns what waits into bytes on
+//! the wire as the client reads.
+//!
+//! Back-pressure policy: when the outbox is full (in frames or in bytes), the
+//! oldest `message` frames are dropped and counted, and the client gets
+//! `lagged` before the next frame it reads; replies and notices are never
+//! dropped, and a client that reads nothing while they pile up past twice the
+//! bounds is cut off. Frames that wait undrained are timed
+//! ([`Outbox::undrained_for`]), so that the fan-out can end a client that
+//! stopped reading: [`Outbox::abort`] shuts its connection's socket down.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use bytestring::ByteString;
+
+use crate::web::config::BridgeConfig;
+use crate::web::framing::{FrameKind, Framing};
+use crate::web::protocol::Event;
+use crate::web::socket::ConnSocket;
+
+/// Bytes encoded per poll of the socket, at most (many small frames per write).
+const BATCH_BYTES: usize = 64 * 1024;
+
+struct Frame {
+    kind: FrameKind,
+    text: ByteString,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<Frame>,
+    /// Bytes of the frames in `queue`.
+    bytes: usize,
+    lagged: u64,
+    closed: bool,
+    waker: Option<Waker>,
+    /// Since when frames have waited without the socket taking any.
+    waiting_since: Option<Instant>,
+    /// The connection's socket, to shut it down when it is not drained.
+    socket: Option<ConnSocket>,
+}
+
+/// How much may wait for one client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutboxLimits {
+    /// Frames.
+    pub frames: usize,
+    /// Bytes of frame text.
+    pub bytes: usize,
+}
+
+impl OutboxLimits {
+    /// The bounds of `config`.
+    pub fn of(config: &BridgeConfig) -> OutboxLimits {
+        OutboxLimits {
+            frames: config.outbox_frames,
+            bytes: config.outbox_bytes,
+        }
+    }
+}
+
+/// The frames waiting for one client.
+pub(crate) struct Outbox {
+    limits: OutboxLimits,
+    inner: Mutex<Inner>,
+    /// Process-wide count of dropped frames (`/api/status` `dropped`).
+    dropped: Arc<AtomicU64>,
+}
+
+impl Outbox {
+    /// An outbox bounded by `limits` that adds its drops to `dropped`.
+    pub fn new(limits: OutboxLimits, dropped: Arc<AtomicU64>) -> Arc<Self> {
+        Arc::new(Outbox {
+            limits: OutboxLimits {
+                frames: limits.frames.max(1),
+                bytes: limits.bytes.max(1),
+            },
+            inner: Mutex::default(),
+            dropped,
+        })
+    }
+
+    /// Gives the outbox the connection's socket (see [`ConnSocket`]).
+    pub fn attach_socket(&self, socket: ConnSocket) {
+        self.lock().socket = Some(socket);
+    }
+
+    /// Lets go of the connection's socket: the connection is ending, and a
+    /// duplicate of its descriptor must not keep it open.
+    pub fn detach_socket(&self) {
+        self.lock().socket = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("outbox lock")
+    }
+
+    /// Queues a `message` frame (the shared JSON of `MessageView::frame`).
+    pub fn message(&self, text: ByteString) {
+        self.push(FrameKind::Message, text);
+    }
+
+    /// Queues a protocol event (never dropped).
+    pub fn event(&self, event: &Event) {
+        self.push(FrameKind::Event(event.name()), event.to_text().into());
+    }
+
+    /// Queues a comment (never dropped; only event streams show it).
+    pub fn comment(&self, text: &'static str) {
+        self.push(FrameKind::Comment, ByteString::from_static(text));
+    }
+
+    /// Queues a frame. Messages make room for newer ones; other frames are
+    /// never dropped. A client that reads nothing while they pile up past
+    /// twice the limits is cut off.
+    fn push(&self, kind: FrameKind, text: ByteString) {
+        let mut inner = self.lock();
+        if inner.closed {
+            return;
+        }
+        inner.bytes += text.len();
+        inner.queue.push_back(Frame { kind, text });
+        if inner.waiting_since.is_none() {
+            inner.waiting_since = Some(Instant::now());
+        }
+        let limits = self.limits;
+        let over = |i: &Inner, factor: usize| {
+            i.queue.len() > factor * limits.frames || i.bytes > factor * limits.bytes
+        };
+        while over(&inner, 1) {
+            match inner
+                .queue
+                .iter()
+                .position(|f| f.kind == FrameKind::Message)
+            {
+                Some(oldest) => {
+                    if let Some(frame) = inner.queue.remove(oldest) {
+                        inner.bytes -= frame.text.len();
+                    }
+                    inner.lagged += 1;
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    if over(&inner, 2) {
+                        log::warn!(
+                            "a client (WebSocket or event stream) reads nothing: closing it"
+                        );
+                        inner.closed = true;
+                    }
+                    break;
+                }
+            }
+        }
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Adds `count` messages dropped for this client before they reached the
+    /// outbox (told by the `MqttActor`, which counts them in its own status):
+    /// the client's next `lagged` includes them.
+    pub fn add_lagged(&self, count: u64) {
+        let mut inner = self.lock();
+        if inner.closed || count == 0 {
+            return;
+        }
+        inner.lagged += count;
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Ends the socket: the response stream finishes, the connection closes.
+    pub fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Ends the socket now, whether or not its client reads: frees what
+    /// waits and shuts the connection's socket down.
+    pub fn abort(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.queue = VecDeque::new();
+        inner.bytes = 0;
+        inner.waiting_since = None;
+        if let Some(socket) = inner.socket.take() {
+            // Already gone is fine: the connection is ending either way.
+            socket.shut_down();
+        }
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// How long frames have waited without the socket taking any (zero when
+    /// none waits).
+    pub fn undrained_for(&self) -> Duration {
+        self.lock()
+            .waiting_since
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    }
+
+    /// Frames and bytes waiting.
+    #[cfg(test)]
+    fn size(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.queue.len(), inner.bytes)
+    }
+
+    /// Encodes what is waiting (a `lagged` notice first) into `buf` with
+    /// `framing`. When nothing is, registers `waker` under the same lock, so
+    /// that a frame pushed meanwhile cannot be missed. `false`: closed and
+    /// drained.
+    pub fn take(&self, buf: &mut BytesMut, framing: &mut dyn Framing, waker: &Waker) -> bool {
+        let mut inner = self.lock();
+        if inner.lagged > 0 {
+            framing.lagged(inner.lagged, buf);
+            inner.lagged = 0;
+        }
+        while buf.len() < BATCH_BYTES {
+            match inner.queue.pop_front() {
+                Some(frame) => {
+                    inner.bytes -= frame.text.len();
+                    framing.frame(frame.kind, frame.text, buf);
+                }
+                None => break,
+            }
+        }
+        // The client reads: what still waits has waited since now.
+        inner.waiting_since = (!inner.queue.is_empty()).then(Instant::now);
+        if buf.is_empty() {
+            if inner.closed {
+                return false;
+            }
+            inner.waker = Some(waker.clone());
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::framing::WsFraming;
+
+    #[test]
+    fn a_full_outbox_drops_the_oldest_messages_and_keeps_replies() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let limits = OutboxLimits {
+            frames: 2,
+            bytes: 1 << 20,
+        };
+        let outbox = Outbox::new(limits, dropped.clone());
+        outbox.push(FrameKind::Event("pong"), "reply".into());
+        outbox.message("m1".into());
+        outbox.message("m2".into());
+        outbox.message("m3".into());
+        assert_eq!(dropped.load(Ordering::Relaxed), 2);
+        let mut buf = BytesMut::new();
+        let waker = futures::task::noop_waker_ref();
+        assert!(outbox.take(&mut buf, &mut WsFraming::new(), waker));
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.contains(r#"{"type":"lagged","dropped":2}"#), "{text}");
+        assert!(
+            text.contains("reply") && text.contains("m3") && !text.contains("m1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn drops_told_by_the_mqtt_actor_join_the_next_lagged() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let outbox = Outbox::new(
+            OutboxLimits {
+                frames: 2,
+                bytes: 1 << 20,
+            },
+            dropped.clone(),
+        );
+        outbox.add_lagged(5);
+        outbox.message("m1".into());
+        outbox.message("m2".into());
+        outbox.message("m3".into());
+        assert_eq!(
+            dropped.load(Ordering::Relaxed),
+            1,
+            "the MqttActor counts its own drops"
+        );
+        let mut buf = BytesMut::new();
+        let waker = futures::task::noop_waker_ref();
+        assert!(outbox.take(&mut buf, &mut WsFraming::new(), waker));
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.contains(r#"{"type":"lagged","dropped":6}"#), "{text}");
+    }
+
+    #[test]
+    fn an_outbox_over_its_bytes_drops_the_oldest_messages() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let limits = OutboxLimits {
+            frames: 100,
+            bytes: 10,
+        };
+        let outbox = Outbox::new(limits, dropped.clone());
+        outbox.message("1234".into());
+        outbox.message("5678".into());
+        outbox.push(FrameKind::Event("pong"), "reply".into());
+        assert_eq!(outbox.size(), (2, 9), "the oldest message made room");
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+        outbox.message("a frame of more than ten bytes".into());
+        assert_eq!(
+            outbox.size(),
+            (1, 5),
+            "a message over the limit goes itself"
+        );
+        assert_eq!(dropped.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn frames_wait_undrained_until_the_socket_takes_them_and_abort_frees_them() {
+        let limits = OutboxLimits {
+            frames: 10,
+            bytes: 1 << 20,
+        };
+        let outbox = Outbox::new(limits, Arc::default());
+        assert_eq!(outbox.undrained_for(), Duration::ZERO);
+        outbox.message("m".into());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(outbox.undrained_for() > Duration::ZERO);
+        let mut buf = BytesMut::new();
+        let waker = futures::task::noop_waker_ref();
+        assert!(outbox.take(&mut buf, &mut WsFraming::new(), waker));
+        assert_eq!(outbox.undrained_for(), Duration::ZERO);
+        outbox.message("m".into());
+        outbox.abort();
+        assert_eq!(outbox.size(), (0, 0));
+        outbox.message("late".into());
+        assert_eq!(outbox.size(), (0, 0), "nothing is queued after the end");
+    }
+}
