@@ -54,6 +54,8 @@ const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 /// most about 32 MiB of messages (rumqttd's own defaults, 100 MiB × 10 as
 /// this file had them, let one filter hold 1.1 GiB).
 const SEGMENT_COUNT: usize = 3;
+/// Connections the router holds beyond the guard's cap.
+const ROUTER_SLACK: usize = 64;
 /// The user name of the guard's login at the broker.
 const GUARD_USER: &str = "embedded-broker-guard";
 /// Time a connection to the internal port has to send a CONNECT with the
@@ -93,7 +95,11 @@ impl EmbeddedBroker {
             password: secret(),
         };
         let max_connections = settings.embedded_broker_max_connections.max(1);
-        let stopped = spawn_broker(config(addr, &login, max_connections))?;
+        // The guard's cap is the one that acts; the router gets room for
+        // clients whose guard connection ended before the router let go of
+        // them.
+        let router_connections = max_connections + ROUTER_SLACK;
+        let stopped = spawn_broker(config(addr, &login, router_connections))?;
         wait_until_accepting(addr, &stopped)?;
         let limits = guard::Limits {
             max_packet: MAX_PACKET_SIZE,
