@@ -47,7 +47,9 @@ impl Embedded {
 
     /// The guard's port, where clients connect.
     fn port(&self) -> u16 {
-        self.running.embedded_broker_port().expect("an embedded broker")
+        self.running
+            .embedded_broker_port()
+            .expect("an embedded broker")
     }
 
     /// A WebSocket session subscribed to `#`.
@@ -109,7 +111,9 @@ async fn until_closed(conn: &mut TcpStream) -> Option<Vec<u8>> {
 /// A raw client connected through the guard, its CONNACK read.
 async fn connected(port: u16, id: &str, keep_alive: u16) -> TcpStream {
     let mut c = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    c.write_all(&connect_packet(id, keep_alive, None)).await.unwrap();
+    c.write_all(&connect_packet(id, keep_alive, None))
+        .await
+        .unwrap();
     let mut connack = [0u8; 4];
     c.read_exact(&mut connack).await.unwrap();
     assert_eq!(connack, CONNACK_ACCEPTED, "{id} is accepted");
@@ -182,12 +186,18 @@ async fn idle_and_slow_connections_are_closed() {
         }
         (slow, written)
     });
-    assert!(until_closed(&mut silent).await.is_some(), "no CONNECT: closed");
+    assert!(
+        until_closed(&mut silent).await.is_some(),
+        "no CONNECT: closed"
+    );
     let got = until_closed(&mut idle).await;
     assert_eq!(got, Some(Vec::new()), "no PINGREQ within 1.5 s: closed");
     let (mut slow, written) = trickle.await.unwrap();
     let got = until_closed(&mut slow).await;
-    assert!(got.is_some() && written < 100, "a slow packet: closed after {written} bytes");
+    assert!(
+        got.is_some() && written < 100,
+        "a slow packet: closed after {written} bytes"
+    );
     // The app's own connection is still served.
     let mut ws = app.ws_on_everything().await;
     still_serving(port, &mut ws, "after/slow").await;

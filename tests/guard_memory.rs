@@ -84,3 +84,58 @@ async fn headers_declaring_16_mib_cost_nothing_and_are_closed_at_once() {
     assert!(grown < 16 * MIB, "live heap +{:.1} MiB", mib(grown));
     assert_eq!(closed, HOSTILE, "a length above the maximum closes at once");
 }
+
+#[actix_rt::test]
+async fn a_publish_declaring_8_mib_costs_only_what_arrived_until_it_is_cut_off() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let mut settings = test_support::app::test_settings();
+    settings.embedded_broker_timeout_s = 1;
+    let app = App::run(settings).await;
+    app.wait_ready().await;
+    let port = app.embedded_broker_port().expect("an embedded broker");
+    let (live0, _) = measure("before 20 PUBLISH headers declaring 8 MiB");
+    let mut conns = Vec::new();
+    for i in 0..HOSTILE {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        c.write_all(&connect_packet(&format!("hostile-{i}")))
+            .await
+            .unwrap();
+        let mut connack = [0u8; 4];
+        c.read_exact(&mut connack).await.unwrap();
+        // The broker's largest packet, of which 1 KiB is ever sent.
+        let mut packet = header(3, 8 * MIB);
+        packet.extend_from_slice(&[0, 1, b't']);
+        packet.extend_from_slice(&[b'p'; 1024]);
+        c.write_all(&packet).await.unwrap();
+        conns.push(c);
+    }
+    // Until the guard cuts them off for being slow (1 s + 8 s at 1 MiB/s),
+    // it has read their headers: the most the heap grew meanwhile is what
+    // they cost.
+    let deadline = Instant::now() + PATIENCE * 2;
+    let mut most = 0;
+    let mut closed = 0;
+    for c in &mut conns {
+        loop {
+            most = most.max(test_support::memory::live_bytes().saturating_sub(live0));
+            let wait = Instant::now() + Duration::from_millis(20);
+            if closed_by(c, wait.min(deadline)).await {
+                closed += 1;
+                break;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+    }
+    println!(
+        "{HOSTILE} PUBLISH headers declaring 8 MiB (1 KiB sent): live heap at most +{:.1} MiB, {closed} closed by the guard",
+        mib(most)
+    );
+    assert!(most < 16 * MIB, "live heap up to +{:.1} MiB", mib(most));
+    assert_eq!(
+        closed, HOSTILE,
+        "a packet slower than its deadline is cut off"
+    );
+}

@@ -122,9 +122,17 @@ struct Throttled {
 impl Throttled {
     fn note(&mut self, detail: impl std::fmt::Display) {
         self.count += 1;
-        if self.last.map_or(true, |t| t.elapsed() >= LOG_EVERY) {
+        let due = match self.last {
+            Some(t) => t.elapsed() >= LOG_EVERY,
+            None => true,
+        };
+        if due {
             self.last = Some(Instant::now());
-            log::warn!("embedded broker guard: {} ({} so far): {detail}", self.what, self.count);
+            log::warn!(
+                "embedded broker guard: {} ({} so far): {detail}",
+                self.what,
+                self.count
+            );
         }
     }
 }
@@ -257,10 +265,13 @@ impl Guard {
         };
         let started = tokio::time::Instant::now();
         let max = self.limits.max_packet;
-        let len = timeout(self.limits.timeout, packet::read_length(r, packet, first, max))
-            .await
-            .map_err(|_| "a packet header slower than the timeout".to_owned())?
-            .map_err(|e| e.to_string())?;
+        let len = timeout(
+            self.limits.timeout,
+            packet::read_length(r, packet, first, max),
+        )
+        .await
+        .map_err(|_| "a packet header slower than the timeout".to_owned())?
+        .map_err(|e| e.to_string())?;
         let allowed = self.limits.timeout + Duration::from_secs_f64(len as f64 / MIN_RATE as f64);
         tokio::time::timeout_at(started + allowed, packet::read_body(r, packet, len))
             .await

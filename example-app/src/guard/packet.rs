@@ -200,7 +200,14 @@ pub(super) fn rewrite_connect(packet: &[u8], login: &Login) -> Result<Connect, &
 
 /// The length of a packet's fixed header, if it is all there.
 fn header_len(packet: &[u8]) -> Option<usize> {
-    Some(1 + packet.get(1..)?.iter().take(4).position(|b| b & 0x80 == 0)? + 1)
+    Some(
+        1 + packet
+            .get(1..)?
+            .iter()
+            .take(4)
+            .position(|b| b & 0x80 == 0)?
+            + 1,
+    )
 }
 
 /// A length-prefixed string at `at`, and where the next field starts.
@@ -285,14 +292,21 @@ mod tests {
         let bad = refused(&publish(b"a\xffb", b"x"));
         assert_eq!(bad, Some("a topic that is not UTF-8"));
         assert_eq!(refused(&connect(None, None)), Some("a second CONNECT"));
-        assert_eq!(refused(&[0x30, 0x01, 0x00]), None, "too short: the broker decides");
+        assert_eq!(
+            refused(&[0x30, 0x01, 0x00]),
+            None,
+            "too short: the broker decides"
+        );
         assert_eq!(refused(&[0xc0, 0x00]), None, "PINGREQ");
     }
 
     #[test]
     fn a_connect_gets_the_guards_login_in_place_of_the_clients() {
         let theirs = rewrite_connect(&connect(Some(b"will/t"), Some(("me", "pw"))), &login());
-        let ours = rewrite_connect(&connect(Some(b"will/t"), Some(("guard", "s3cret"))), &login());
+        let ours = rewrite_connect(
+            &connect(Some(b"will/t"), Some(("guard", "s3cret"))),
+            &login(),
+        );
         assert_eq!(theirs, ours, "the client's login is replaced");
         let anonymous = rewrite_connect(&connect(Some(b"will/t"), None), &login()).unwrap();
         assert_eq!(anonymous, ours.unwrap(), "and added when it had none");
@@ -304,10 +318,16 @@ mod tests {
     #[test]
     fn bad_connects_are_refused() {
         let refuse = |p: &[u8]| rewrite_connect(p, &login()).unwrap_err();
-        assert_eq!(refuse(&connect(Some(b"w\0"), None)), "a will topic with NUL");
+        assert_eq!(
+            refuse(&connect(Some(b"w\0"), None)),
+            "a will topic with NUL"
+        );
         let bad = refuse(&connect(Some(b"w\xff"), None));
         assert_eq!(bad, "a will topic that is not UTF-8");
-        assert_eq!(refuse(&publish(b"a", b"")), "a first packet that is not CONNECT");
+        assert_eq!(
+            refuse(&publish(b"a", b"")),
+            "a first packet that is not CONNECT"
+        );
         let mut v5 = connect(None, None);
         v5[8] = 5;
         assert_eq!(refuse(&v5), "a CONNECT that is not MQTT 3.1.1");
@@ -378,11 +398,20 @@ mod tests {
         };
         let mut p = Vec::new();
         for (i, want) in packets.iter().enumerate() {
-            assert!(read_packet(&mut r, &mut p, MAX).await.unwrap(), "packet {i}");
+            assert!(
+                read_packet(&mut r, &mut p, MAX).await.unwrap(),
+                "packet {i}"
+            );
             assert!(p == *want, "packet {i} read whole ({} bytes)", want.len());
-            assert!(p.capacity() <= want.len().max(CHUNK), "packet {i}: no more than declared");
+            assert!(
+                p.capacity() <= want.len().max(CHUNK),
+                "packet {i}: no more than declared"
+            );
         }
-        assert!(!read_packet(&mut r, &mut p, MAX).await.unwrap(), "a clean end");
+        assert!(
+            !read_packet(&mut r, &mut p, MAX).await.unwrap(),
+            "a clean end"
+        );
     }
 
     #[actix_rt::test]
