@@ -104,6 +104,7 @@ pub struct RunningApp {
     http_addrs: Vec<SocketAddr>,
     https: bool,
     embedded_broker_port: Option<u16>,
+    embedded_broker_internal_port: Option<u16>,
     gate: Arc<Gate>,
     /// The HTTP server's task: it ends once shutdown has closed the sessions,
     /// disconnected from the broker and stopped the server.
@@ -137,6 +138,12 @@ impl RunningApp {
     /// (no broker URL configured).
     pub fn embedded_broker_port(&self) -> Option<u16> {
         self.embedded_broker_port
+    }
+
+    /// The embedded broker's internal port, behind its guard (for tests: it
+    /// refuses every client but the guard).
+    pub fn embedded_broker_internal_port(&self) -> Option<u16> {
+        self.embedded_broker_internal_port
     }
 
     /// Resolves when the app has shut down (after the shutdown future given
@@ -241,9 +248,8 @@ pub async fn run(
     // The embedded broker, if any, lives until the process exits.
     let embedded = start_embedded_broker(&settings)?;
     let embedded_broker_port = embedded.as_ref().map(|b| b.port());
-    // The app's own client skips the guard in front of the broker (guard.rs).
-    let internal_port = embedded.as_ref().map(|b| b.internal_port());
-    let (state, workers) = start_mqtt(&settings, internal_port, gate.clone()).await?;
+    let embedded_broker_internal_port = embedded.as_ref().map(|b| b.internal_port());
+    let (state, workers) = start_mqtt(&settings, embedded_broker_port, gate.clone()).await?;
 
     let payload_cap = settings.max_frame_bytes * 8 + (1 << 20);
     let app_state = state.clone();
@@ -295,6 +301,7 @@ pub async fn run(
         http_addrs,
         https,
         embedded_broker_port,
+        embedded_broker_internal_port,
         gate,
         server: actix_rt::spawn(server),
     })
@@ -307,7 +314,7 @@ fn start_embedded_broker(
     if settings.mqtt.get("BROKER_URL").is_some() {
         return Ok(None);
     }
-    let b = broker::EmbeddedBroker::start(settings.embedded_broker_port)?;
+    let b = broker::EmbeddedBroker::start(settings)?;
     log::info!("embedded MQTT broker on {}", b.address());
     Ok(Some(b))
 }
