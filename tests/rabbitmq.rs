@@ -29,13 +29,7 @@ async fn broker_of(app: &App) -> (bool, String) {
 #[actix_rt::test]
 async fn instances_on_a_rabbitmq_cluster_share_messages_and_fail_over_to_the_other_node() {
     init_logging();
-    if !RabbitCluster::installed() {
-        eprintln!(
-            "SKIPPED: rabbitmq-server is not installed and could not be \
-             (./scripts/test.sh installs it with apt-get)"
-        );
-        return;
-    }
+    // Without RabbitMQ this fails, naming the package to install.
     let mut cluster = RabbitCluster::start(2);
     let (node1, node2) = (cluster.mqtt_url(0), cluster.mqtt_url(1));
     let a = instance(&format!("{node1},{node2}"), "a").await;
