@@ -61,7 +61,9 @@ pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;
 pub use sse::{Sse, SseEvent};
-pub use wait::{eventually, free_port, wait_listening, wait_listening_within, PATIENCE};
+pub use wait::{
+    eventually, eventually_within, free_port, wait_listening, wait_listening_within, PATIENCE,
+};
 pub use web::{Answer, PasswordFile, WebClient};
 
 /// Initialises logging once (`RUST_LOG` shows the actor's and the app's log
