@@ -76,9 +76,15 @@ async fn wait_active_on_page(page: &Client, filter: &str) {
     .await;
 }
 
+/// Chooses `value` in the select `id`, once it has that option. The page
+/// rebuilds some selects as topics arrive (the chart's): an element found
+/// just before it was replaced is stale, and is looked up again.
 async fn choose(page: &Client, id: &str, value: &str) {
-    let el = page.find(Locator::Css(&testid(id))).await.expect(id);
-    el.select_by_value(value).await.expect("select");
+    eventually(&format!("{value:?} chosen in {id}"), || async {
+        let el = page.find(Locator::Css(&testid(id))).await.ok()?;
+        el.select_by_value(value).await.ok()
+    })
+    .await;
 }
 
 #[actix_rt::test]

@@ -46,9 +46,15 @@ async fn click(page: &Client, css: &str) {
     find(page, css).await.click().await.expect("click");
 }
 
+/// Chooses `value` in the select `id`, once it has that option. The page
+/// rebuilds some selects as topics arrive (the chart's): an element found
+/// just before it was replaced is stale, and is looked up again.
 async fn choose(page: &Client, id: &str, value: &str) {
-    let el = find(page, &testid(id)).await;
-    el.select_by_value(value).await.expect("select");
+    eventually(&format!("{value:?} chosen in {id}"), || async {
+        let el = page.find(Locator::Css(&testid(id))).await.ok()?;
+        el.select_by_value(value).await.ok()
+    })
+    .await;
 }
 
 /// Runs `script` (a function body) in the page and returns what it returns.
