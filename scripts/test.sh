@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-install_missing "${BUILD_PACKAGES[@]}" mosquitto mosquitto-clients chromium chromium-driver
+# Every program the tests start (tests/support/src/programs.rs names them,
+# and a test fails naming the package when one is missing).
+install_missing "${BUILD_PACKAGES[@]}" procps mosquitto mosquitto-clients chromium chromium-driver
 # The tests of several instances: a load balancer and a clustered broker.
 install_missing haproxy rabbitmq-server
 ensure_rust

@@ -799,12 +799,32 @@ async fn publishes_cut_off_by_a_broker_crash_answer_at_once_and_are_not_sent_aga
         "nothing kept to send again"
     );
 
+    // What the restarted broker receives, watched from outside: the broker
+    // answers nothing through the proxy (so the library's reconnect waits
+    // for its CONNACK, and sends nothing) until the witness is subscribed.
+    proxy.stall(true);
     broker.resume();
+    let mut witness = Observer::connect(&broker.url(), &["p/+"]).await;
+    proxy.stall(false);
     wait_connected(&mqtt, true).await;
     mqtt.send(Publish::new("p/after", "2").qos(QoS::AtLeastOnce))
         .await
         .unwrap()
         .unwrap();
+    // A re-send goes out on the new connection before `p/after`.
+    let mut received = Vec::new();
+    loop {
+        let m = witness.next().await;
+        received.push(m.topic().to_string());
+        if m.topic() == "p/after" {
+            break;
+        }
+    }
+    assert_eq!(
+        received,
+        ["p/after"],
+        "the restarted broker received none of the cut-off publishes"
+    );
     let topics: Vec<String> = published
         .lock()
         .unwrap()

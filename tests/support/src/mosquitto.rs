@@ -81,7 +81,7 @@ impl Mosquitto {
         match &opts.credentials {
             Some((user, pass)) => {
                 let file = self.dir.path().join("passwd");
-                let status = Command::new("mosquitto_passwd")
+                let status = Command::new(crate::programs::MOSQUITTO_PASSWD.require())
                     .args(["-b", "-c"])
                     .arg(&file)
                     .args([user, pass])
@@ -151,14 +151,14 @@ impl Mosquitto {
     /// Starts the broker again on the same ports and waits until it accepts.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "broker already running");
-        let child = Command::new("mosquitto")
+        let child = Command::new(crate::programs::MOSQUITTO.require())
             .arg("-c")
             .arg(self.config_path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("mosquitto is installed (the README's test command installs it)");
+            .expect("mosquitto starts");
         self.child = Some(child);
         self.wait_listening();
     }
