@@ -13,7 +13,8 @@ use paho_mqtt as paho;
 
 use crate::config::{MqttConfig, ProtocolVersion, TlsVersion, Transport};
 use crate::error::{MqttError, Result};
-use crate::messages::{MessageProperties, MqttMessage, QoS};
+use crate::messages::{MessageProperties, MqttMessage};
+use crate::qos::QoS;
 
 /// Incoming messages wait here between Paho's thread and the actor; past this,
 /// Paho's side drops and counts them.
@@ -123,7 +124,7 @@ pub(crate) fn connect_options(config: &MqttConfig, uri: &str) -> Result<paho::Co
         (Transport::Websockets, ProtocolVersion::V5) => paho::ConnectOptionsBuilder::new_ws_v5(),
     };
     b.server_uris(&[uri])
-        .keep_alive_interval(Duration::from_secs(config.keepalive))
+        .keep_alive_interval(config.keepalive)
         .connect_timeout(config.request_timeout);
     match config.protocol_version {
         ProtocolVersion::V311 => b.clean_session(config.clean_session),
@@ -285,25 +286,26 @@ pub(crate) fn to_paho_properties(p: &MessageProperties) -> Result<paho::Properti
     Ok(props)
 }
 
-/// A request to the broker at `broker`: what it is, on which topic or filter.
-pub(crate) struct Request {
+/// An operation at the broker `broker` that waits for its acknowledgement:
+/// what it is, on which topic or filter.
+pub(crate) struct Operation {
     pub operation: &'static str,
     pub topic: String,
     pub broker: String,
 }
 
-/// Awaits the broker's acknowledgement of a request (a Paho token), bounded
+/// Awaits the broker's acknowledgement of an operation (a Paho token), bounded
 /// by the request timeout; a refusal or a timeout names the operation and
-/// topic, and a request cut off by the connection's end is `NotConnected`.
-pub(crate) async fn await_ack<F, T>(fut: F, timeout: Duration, request: Request) -> Result<T>
+/// topic, and an operation cut off by the connection's end is `NotConnected`.
+pub(crate) async fn await_ack<F, T>(fut: F, timeout: Duration, operation: Operation) -> Result<T>
 where
     F: Future<Output = paho::Result<T>>,
 {
-    let Request {
+    let Operation {
         operation,
         topic,
         broker,
-    } = request;
+    } = operation;
     match tokio::time::timeout(timeout, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(paho::Error::Disconnected | paho::Error::OperationIncomplete)) => {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Everything that can go wrong in `mqtt-actor`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MqttError {
     /// A configuration setting has a value that cannot be used.
     #[error("invalid value {value:?} for {setting}: {reason}")]
@@ -102,13 +103,13 @@ pub enum MqttError {
     },
     /// Too many QoS 1/2 publishes are already waiting for the connection to return.
     #[error(
-        "publish to {topic:?} dropped: {limit} publishes are already buffered while disconnected"
+        "publish to {topic:?} dropped: {capacity} publishes are already buffered while disconnected"
     )]
     BufferFull {
         /// The topic of the rejected publish.
         topic: String,
-        /// The configured bound (`max_buffered_publishes`).
-        limit: usize,
+        /// The buffer's capacity (`max_buffered_publishes`).
+        capacity: usize,
     },
     /// A value could not be encoded as a JSON payload ([`Publish::json`](crate::Publish::json)).
     #[error("cannot encode the payload for {topic:?} as JSON: {reason}")]
@@ -154,6 +155,11 @@ pub enum MqttError {
     /// The actor has stopped (the process is shutting down).
     #[error("the MQTT actor has stopped")]
     Stopped,
+    /// The actor is running but did not take the message within the time
+    /// the caller gave `send(..).timeout(..)`: its mailbox is full or it is
+    /// busy. The message may still be handled later.
+    #[error("the MQTT actor did not answer in time (its mailbox is full or it is busy)")]
+    MailboxTimeout,
 }
 
 impl MqttError {
@@ -196,10 +202,29 @@ impl<T> From<actix::prelude::SendError<T>> for MqttError {
 }
 
 impl From<actix::MailboxError> for MqttError {
-    fn from(_: actix::MailboxError) -> Self {
-        MqttError::Stopped
+    fn from(e: actix::MailboxError) -> Self {
+        match e {
+            actix::MailboxError::Closed => MqttError::Stopped,
+            actix::MailboxError::Timeout => MqttError::MailboxTimeout,
+        }
     }
 }
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = MqttError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mailbox_timeout_is_not_a_stopped_actor() {
+        let timeout = MqttError::from(actix::MailboxError::Timeout);
+        assert_eq!(timeout, MqttError::MailboxTimeout);
+        assert!(!timeout.to_string().contains("stopped"), "{timeout}");
+        assert_eq!(
+            MqttError::from(actix::MailboxError::Closed),
+            MqttError::Stopped
+        );
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use crate::error::{MqttError, Result};
-use crate::messages::QoS;
+use crate::qos::QoS;
 
 const MAX_TOPIC_LEN: usize = 65535;
 

@@ -8,7 +8,7 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 
 use super::takeover::{self, says_taken_over};
-use super::MqttActor;
+use super::{MqttActor, SWEEP_INTERVAL};
 use crate::brokers;
 use crate::client::ConnectionEvent;
 use crate::error::{MqttError, Result};
@@ -165,6 +165,30 @@ impl MqttActor {
         self.watchers.retain(|w| w.connected());
         for w in &self.watchers {
             w.do_send(notice.clone());
+        }
+    }
+}
+
+impl Actor for MqttActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some((events, inbound)) = self.streams.take() {
+            ctx.add_message_stream(events);
+            ctx.add_message_stream(inbound);
+        }
+        ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep_dead(ctx));
+        self.log(
+            LogLevel::Info,
+            &format!("client {} connecting to {}", self.client_id, self.uri()),
+        );
+        self.connect(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if self.client.is_connected() {
+            // The DISCONNECT is already under way; nobody is left to await it.
+            drop(self.client.disconnect(None));
         }
     }
 }

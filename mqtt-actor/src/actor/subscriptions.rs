@@ -42,106 +42,15 @@ use std::time::Instant;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
+use super::listeners::{Holder, Listener};
+use super::steps::{AtBroker, Joining, Queued, StepInFlight};
 use super::MqttActor;
 use crate::client::{await_ack, granted_qos, to_qos};
 use crate::error::{MqttError, Result};
 use crate::handlers::{self, LogLevel, Subscribed, Unsubscribed};
-use crate::messages::{ListenerNotice, MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll};
+use crate::messages::{ListenerNotice, MqttMessage, Subscribe, Unsubscribe, UnsubscribeAll};
+use crate::qos::QoS;
 use crate::topic::{validate_filter, Hold};
-
-use super::delivery::Listener;
-
-/// Who holds a filter: the application (its handlers) or a listener actor.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Holder {
-    App,
-    Listener(Recipient<MqttMessage>),
-}
-
-impl Holder {
-    fn of(listener: Option<Recipient<MqttMessage>>) -> Self {
-        listener.map_or(Holder::App, Holder::Listener)
-    }
-}
-
-/// A broker subscription, as the broker acknowledged it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AtBroker {
-    /// The QoS the SUBSCRIBE asked for.
-    pub asked: QoS,
-    /// The QoS the broker granted.
-    pub granted: QoS,
-    /// Acknowledged on the current connection (a persistent session may keep
-    /// subscriptions of an earlier one that are not confirmed yet).
-    pub confirmed: bool,
-}
-
-/// A `Subscribe` waiting for the next step.
-struct Request {
-    filter: String,
-    holder: Holder,
-    qos: QoS,
-    reply: oneshot::Sender<Result<QoS>>,
-}
-
-/// A `Subscribe` the step in flight answers.
-struct Joining {
-    filter: String,
-    holder: Holder,
-    qos: QoS,
-    /// The broker filter whose SUBSCRIBE decides.
-    broker_filter: String,
-    /// The holder's hold on the filter before, restored if this one fails.
-    previous: Option<Hold>,
-    reply: oneshot::Sender<Result<QoS>>,
-}
-
-/// The step in flight.
-struct InFlight {
-    attempt: u64,
-    handle: SpawnHandle,
-    joining: Vec<Joining>,
-    /// Callers of `Unsubscribe` / `UnsubscribeAll` waiting for the broker.
-    releasing: Vec<oneshot::Sender<Result<()>>>,
-}
-
-/// What waits for the next step, and the step in flight.
-#[derive(Default)]
-pub(crate) struct Steps {
-    requests: Vec<Request>,
-    /// Filters nobody holds any more, to take out of the plan.
-    released: Vec<String>,
-    /// Callers waiting for the broker to let go of released filters.
-    releasing: Vec<oneshot::Sender<Result<()>>>,
-    /// A new connection: every broker filter is subscribed again, and every
-    /// holder is due its retained messages.
-    resubscribe: bool,
-    in_flight: Option<InFlight>,
-    attempts: u64,
-}
-
-impl Steps {
-    /// A new connection: the next step subscribes every broker filter again.
-    pub fn resubscribe_all(&mut self) {
-        self.resubscribe = true;
-    }
-
-    /// Whether a `Subscribe` of `holder` waits for a step or is being answered.
-    fn asking(&self, holder: &Holder) -> bool {
-        self.requests.iter().any(|r| r.holder == *holder)
-            || self
-                .in_flight
-                .as_ref()
-                .is_some_and(|s| s.joining.iter().any(|j| j.holder == *holder))
-    }
-
-    fn has_work(&self) -> bool {
-        !self.requests.is_empty()
-            || !self.released.is_empty()
-            || !self.releasing.is_empty()
-            || self.resubscribe
-    }
-}
 
 /// `error` for the SUBSCRIBE of `broker_filter`, told about `filter`.
 fn for_filter(error: MqttError, filter: &str, broker_filter: &str) -> MqttError {
@@ -274,7 +183,7 @@ impl MqttActor {
                 .into_actor(self)
                 .map(|results, act, ctx| act.subscribed(results, ctx)),
         );
-        self.steps.in_flight = Some(InFlight {
+        self.steps.in_flight = Some(StepInFlight {
             attempt,
             handle,
             joining,
@@ -612,16 +521,16 @@ impl Handler<Subscribe> for MqttActor {
             let state = self
                 .listeners
                 .entry(listener.clone())
-                .or_insert_with(|| Listener::new(Subscribe::DEFAULT_BACKLOG));
-            if let Some(limit) = msg.backlog {
-                state.backlog.set_limit(limit);
+                .or_insert_with(|| Listener::new(Subscribe::DEFAULT_CAPACITY));
+            if let Some(capacity) = msg.capacity {
+                state.backlog.set_capacity(capacity);
             }
             if let Some(notices) = msg.notices {
                 state.notices = Some(notices);
             }
         }
         let (reply, answer) = oneshot::channel();
-        self.steps.requests.push(Request {
+        self.steps.requests.push(Queued {
             filter: msg.filter,
             holder: Holder::of(msg.listener),
             qos: msg.qos,
