@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use paho_mqtt as paho;
 
+use crate::broker_limits::Announced;
 use crate::config::{MqttConfig, ProtocolVersion, TlsVersion, Transport};
 use crate::error::{MqttError, Result};
 use crate::messages::{MessageProperties, MqttMessage};
@@ -78,10 +79,9 @@ impl InboundDrops {
     }
 }
 
-/// A connection event from Paho's callbacks; never dropped.
+/// A connection event from Paho's callbacks; never dropped. (A connection
+/// comes up with the answer to its connect, which carries the CONNACK.)
 pub(crate) enum ConnectionEvent {
-    /// Connected (first time or again).
-    Up,
     /// An established connection ended, for the reason given.
     Lost(String),
 }
@@ -198,10 +198,6 @@ pub(crate) fn install_callbacks(
 ) -> (ConnectionEvents, InboundStream) {
     let (event_tx, event_rx) = async_channel::unbounded();
     let (msg_tx, msg_rx) = async_channel::bounded(capacity.max(1));
-    let tx = event_tx.clone();
-    client.set_connected_callback(move |_| {
-        let _ = tx.try_send(ConnectionEvent::Up);
-    });
     let tx = event_tx.clone();
     client.set_connection_lost_callback(move |_| {
         let _ = tx.try_send(ConnectionEvent::Lost("connection lost".into()));
@@ -328,6 +324,22 @@ fn refusal(operation: &'static str, topic: String, e: &paho::Error) -> MqttError
             reason: e.to_string(),
         },
         other => MqttError::Client(format!("{operation} on {topic:?} failed: {other}")),
+    }
+}
+
+/// What an MQTT 5 CONNACK announced about publishes (nothing for 3.1.1).
+pub(crate) fn announced(rsp: &paho::ServerResponse) -> Announced {
+    use paho::PropertyCode as C;
+    let props = rsp.properties();
+    Announced {
+        retain_available: props.get_int(C::RetainAvailable).map(|v| v != 0),
+        max_qos: props
+            .get_int(C::MaximumQos)
+            .and_then(|v| QoS::try_from(v).ok()),
+        max_packet_size: props.get_int(C::MaximumPacketSize).map(|v| v as u32),
+        topic_alias_max: props
+            .get_int(C::TopicAliasMaximum)
+            .and_then(|v| u16::try_from(v).ok()),
     }
 }
 

@@ -117,6 +117,17 @@ pub struct MqttConfig {
     pub request_timeout: Duration,
     /// `MQTT_MAX_BUFFERED_PUBLISHES`: QoS 1/2 publishes kept while disconnected.
     pub max_buffered_publishes: usize,
+    /// `MQTT_RETAIN_AVAILABLE`: whether the broker keeps retained messages.
+    /// An MQTT 5 broker says so in CONNACK; on MQTT 3.1.1, where it says
+    /// nothing, this says it. `false` refuses every retained publish with
+    /// [`MqttError::RetainUnavailable`] (a broker configured with
+    /// `retain_available false` would close the connection).
+    pub retain_available: bool,
+    /// `MQTT_MAX_QOS`: the highest QoS the broker accepts on a publish. An
+    /// MQTT 5 broker announces its own in CONNACK (this can only lower it);
+    /// on MQTT 3.1.1 this is all the library knows. A publish above it is
+    /// refused with [`MqttError::QosNotSupported`].
+    pub max_qos: QoS,
 }
 
 impl std::fmt::Debug for MqttConfig {
@@ -147,6 +158,8 @@ impl std::fmt::Debug for MqttConfig {
             reconnect_max_delay,
             request_timeout,
             max_buffered_publishes,
+            retain_available,
+            max_qos,
         } = self;
         f.debug_struct("MqttConfig")
             .field("client_id", client_id)
@@ -173,6 +186,8 @@ impl std::fmt::Debug for MqttConfig {
             .field("reconnect_max_delay", reconnect_max_delay)
             .field("request_timeout", request_timeout)
             .field("max_buffered_publishes", max_buffered_publishes)
+            .field("retain_available", retain_available)
+            .field("max_qos", max_qos)
             .finish()
     }
 }
@@ -204,6 +219,8 @@ impl Default for MqttConfig {
             reconnect_max_delay: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
             max_buffered_publishes: 1000,
+            retain_available: true,
+            max_qos: QoS::ExactlyOnce,
         }
     }
 }
@@ -312,6 +329,10 @@ settings! {
         "How long to wait for CONNACK, SUBACK, UNSUBACK, PUBACK / PUBCOMP, ms.";
     "MAX_BUFFERED_PUBLISHES" => max_buffered_publishes: count, "1000",
         "QoS 1/2 publishes kept while disconnected.";
+    "RETAIN_AVAILABLE" => retain_available: boolean, "true",
+        "Whether the broker keeps retained messages (MQTT 3.1.1; an MQTT 5 broker says so itself); false refuses retained publishes.";
+    "MAX_QOS" => max_qos: qos, "2",
+        "Highest QoS the broker accepts on a publish (MQTT 3.1.1; an MQTT 5 broker announces its own, which this can only lower).";
 }
 
 impl MqttConfig {

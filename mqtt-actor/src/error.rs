@@ -29,16 +29,16 @@ pub enum MqttError {
     InvalidTopic {
         /// The topic as given.
         topic: String,
-        /// Which rule it breaks.
-        reason: &'static str,
+        /// Which rule it breaks (and where, for a forbidden character).
+        reason: String,
     },
     /// A topic filter (for subscribing) breaks the MQTT rules.
     #[error("invalid topic filter {filter:?}: {reason}")]
     InvalidFilter {
         /// The filter as given.
         filter: String,
-        /// Which rule it breaks.
-        reason: &'static str,
+        /// Which rule it breaks (and where, for a forbidden character).
+        reason: String,
     },
     /// A QoS outside 0, 1, 2.
     #[error("invalid QoS {0}: must be 0, 1 or 2")]
@@ -134,14 +134,59 @@ pub enum MqttError {
         name: &'static str,
         /// The offending value (cut when long).
         value: String,
-        /// Which rule it breaks.
-        reason: &'static str,
+        /// Which rule it breaks (and where, for a forbidden character).
+        reason: String,
     },
     /// Something only MQTT 5 can do was asked of an MQTT 3.1.1 connection.
     #[error("{what} needs MQTT 5, but this actor speaks MQTT 3.1.1 (set MQTT_PROTOCOL_VERSION=5)")]
     NeedsMqtt5 {
         /// What was asked (a publish with properties, a request, ...).
         what: String,
+    },
+    /// A retained publish (an empty one too) to a broker that keeps no
+    /// retained messages: it said so in CONNACK (MQTT 5), or
+    /// `MQTT_RETAIN_AVAILABLE` is false. Nothing was sent.
+    #[error(
+        "retained publish to {topic:?} refused: the broker at {broker} does not keep retained \
+         messages (announced in CONNACK, or MQTT_RETAIN_AVAILABLE=false)"
+    )]
+    RetainUnavailable {
+        /// The topic of the publish.
+        topic: String,
+        /// The broker's URI.
+        broker: String,
+    },
+    /// A publish at a QoS above the broker's maximum: announced in CONNACK
+    /// (MQTT 5), or `MQTT_MAX_QOS`. Nothing was sent.
+    #[error(
+        "publish to {topic:?} at QoS {requested} refused: the broker at {broker} accepts QoS \
+         {max} at most"
+    )]
+    QosNotSupported {
+        /// The topic of the publish.
+        topic: String,
+        /// The QoS asked for.
+        requested: u8,
+        /// The broker's maximum QoS.
+        max: u8,
+        /// The broker's URI.
+        broker: String,
+    },
+    /// A publish whose packet is larger than the broker's Maximum Packet
+    /// Size (announced in CONNACK), or than MQTT can encode. Nothing was sent.
+    #[error(
+        "publish to {topic:?} refused: its packet is {size} bytes, the broker at {broker} \
+         accepts {max} at most"
+    )]
+    PacketTooLarge {
+        /// The topic of the publish.
+        topic: String,
+        /// The size of the PUBLISH packet, in bytes.
+        size: usize,
+        /// The largest packet the broker accepts.
+        max: usize,
+        /// The broker's URI.
+        broker: String,
     },
     /// Unsubscribe for a filter that the holder does not hold.
     #[error("not subscribed to {filter:?}")]

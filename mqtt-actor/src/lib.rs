@@ -47,7 +47,8 @@
 //! for `src/` and for each directory under it):
 //!
 //! - bottom, the words everything shares: `error.rs` ([`MqttError`], one enum
-//!   for the crate), `qos.rs` ([`QoS`]), `brokers.rs` (the broker list of
+//!   for the crate), `qos.rs` ([`QoS`]), `strings.rs` (the characters MQTT
+//!   strings must not carry), `brokers.rs` (the broker list of
 //!   `MQTT_BROKER_URL`: checking and completing its entries), `client_id.rs`
 //!   (`{hostname}` and `{pid}` in `MQTT_CLIENT_ID`);
 //! - `topic.rs` (topic and filter validation, the trie of filters, and the
@@ -64,7 +65,9 @@
 //!   and [`IntoReply`]: request/response over MQTT 5, and the listener that
 //!   hands replies to their callers), `stream.rs` ([`SubscribeStream`] and
 //!   its [`MessageStream`] of [`StreamItem`]s, for async code that is not an
-//!   actor: the bounded queue and the listener bridge that fills it);
+//!   actor: the bounded queue and the listener bridge that fills it),
+//!   `broker_limits.rs` (what the broker allows a publish to be: retain,
+//!   QoS, packet size, from CONNACK or the settings);
 //! - `actor/`: the [`MqttActor`] and its [`MqttActorBuilder`], on floors of
 //!   their own (listed in its module docs): the pure parts of its state at
 //!   the bottom, the struct in `mod.rs`, and one file per job on top; the
@@ -73,6 +76,7 @@
 #![warn(missing_docs)]
 
 mod actor;
+mod broker_limits;
 mod brokers;
 mod client;
 mod client_id;
@@ -84,6 +88,7 @@ mod plan;
 mod qos;
 mod request;
 mod stream;
+mod strings;
 mod topic;
 
 pub use actor::builder::MqttActorBuilder;
@@ -116,10 +121,10 @@ mod floors {
         (
             "",
             &[
-                &["error", "qos", "brokers", "client_id"],
+                &["error", "qos", "strings", "brokers", "client_id"],
                 &["topic", "config"],
                 &["messages", "plan", "handlers"],
-                &["client", "request", "stream"],
+                &["client", "request", "stream", "broker_limits"],
                 &["actor"],
                 &["lib"],
             ],

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::{MqttError, Result};
 use crate::qos::QoS;
+use crate::strings;
 use crate::topic::validate_topic;
 
 /// MQTT 5 properties of a message: those an incoming message came with
@@ -50,14 +51,17 @@ impl MessageProperties {
     }
 
     /// Checks what MQTT (and the Paho client, which would abort on a NUL)
-    /// accepts: strings without NUL and at most 65,535 bytes, a response
-    /// topic without wildcards, a payload format indicator of 0 or 1.
+    /// accepts: strings of at most 65,535 bytes without the characters MQTT
+    /// forbids (NUL, control characters U+0001 to U+001F and U+007F to
+    /// U+009F, non-characters such as U+FFFE), a response topic without
+    /// wildcards, a payload format indicator of 0 or 1. The error names the
+    /// property, and the character and where it is.
     pub fn validate(&self) -> Result<()> {
-        let fail = |name, value: &str, reason| {
+        let fail = |name, value: &str, reason: &str| {
             Err(MqttError::InvalidProperty {
                 name,
                 value: shorten(value),
-                reason,
+                reason: reason.to_string(),
             })
         };
         let strings = [
@@ -72,8 +76,8 @@ impl MessageProperties {
                 .flat_map(|(k, v)| [("User-Property", k.as_str()), ("User-Property", v.as_str())]),
         );
         for (name, value) in strings {
-            if value.contains('\0') {
-                return fail(name, value, "must not contain NUL");
+            if let Some(reason) = strings::check(value) {
+                return fail(name, value, &reason);
             }
             if value.len() > MAX_PROPERTY_LEN {
                 return fail(name, value, "must not be longer than 65535 bytes");
@@ -81,7 +85,7 @@ impl MessageProperties {
         }
         if let Some(topic) = &self.response_topic {
             if let Err(MqttError::InvalidTopic { reason, .. }) = validate_topic(topic) {
-                return fail("Response-Topic", topic, reason);
+                return fail("Response-Topic", topic, &reason);
             }
         }
         if let Some(data) = &self.correlation_data {

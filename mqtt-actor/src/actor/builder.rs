@@ -17,6 +17,7 @@ use super::replies::Requests;
 use super::steps::Steps;
 use super::takeover::TakeoverWatch;
 use super::MqttActor;
+use crate::broker_limits::BrokerLimits;
 use crate::client::{
     connect_options, generated_client_id, install_callbacks, mqtt_version, InboundDrops,
     INBOUND_CAPACITY,
@@ -322,6 +323,7 @@ impl MqttActorBuilder {
             at_broker: HashMap::new(),
             steps: Steps::default(),
             windows: Default::default(),
+            limits: BrokerLimits::from_settings(&config),
             connection: Connection::new(config.reconnect_min_delay, config.reconnect_max_delay),
             offline: OfflineBuffer::new(config.max_buffered_publishes),
             in_flight: InFlight::default(),

@@ -59,6 +59,7 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 use paho_mqtt as paho;
 
+use crate::broker_limits::BrokerLimits;
 use crate::client::{ConnectionEvents, InboundStream, Operation};
 use crate::config::MqttConfig;
 use crate::error::MqttError;
@@ -112,6 +113,9 @@ pub struct MqttActor {
     /// Per broker filter, the holders that are due the retained messages its
     /// latest SUBSCRIBE brings (see `delivery.rs`).
     windows: RetainedWindows<Holder>,
+    /// What the broker of the current connection allows a publish to be
+    /// (from its CONNACK on MQTT 5, from the settings on 3.1.1).
+    limits: BrokerLimits,
     /// Up or down, stopping or not, and the back-off between attempts.
     connection: Connection,
     /// QoS 1/2 publishes made while disconnected, with the callers waiting for

@@ -34,6 +34,11 @@ impl MqttActor {
             }
             return;
         }
+        let v5 = self.config.protocol_version == ProtocolVersion::V5;
+        if let Err(e) = self.limits.check(&p, v5, self.uri()) {
+            self.log(LogLevel::Warning, &format!("not sent: {e}"));
+            return drop(reply.send(Err(e)));
+        }
         let mut msg = paho::MessageBuilder::new()
             .topic(&p.topic)
             .payload(p.payload.to_vec())
