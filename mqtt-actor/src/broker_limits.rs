@@ -28,6 +28,10 @@ pub(crate) struct BrokerLimits {
     pub max_packet_size: Option<usize>,
     /// Topic aliases the broker accepts (recorded; never used).
     pub topic_alias_max: u16,
+    /// Whether SUBSCRIBEs may carry a Subscription Identifier (MQTT 5, unless
+    /// the broker says otherwise), which tells the copies of a message
+    /// apart when two subscriptions match it.
+    pub subscription_ids: bool,
 }
 
 /// What a CONNACK announced; each `None` is a property it left out.
@@ -37,6 +41,7 @@ pub(crate) struct Announced {
     pub max_qos: Option<QoS>,
     pub max_packet_size: Option<u32>,
     pub topic_alias_max: Option<u16>,
+    pub subscription_ids: Option<bool>,
 }
 
 impl BrokerLimits {
@@ -47,6 +52,7 @@ impl BrokerLimits {
             max_qos: config.max_qos,
             max_packet_size: None,
             topic_alias_max: 0,
+            subscription_ids: false,
         }
     }
 
@@ -61,6 +67,7 @@ impl BrokerLimits {
                 .min(announced.max_qos.unwrap_or(QoS::ExactlyOnce)),
             max_packet_size: announced.max_packet_size.map(|n| n as usize),
             topic_alias_max: announced.topic_alias_max.unwrap_or(0),
+            subscription_ids: announced.subscription_ids.unwrap_or(true),
         }
     }
 
@@ -183,13 +190,21 @@ mod tests {
     fn a_connack_lowers_the_settings_and_its_silence_means_mqtt5_defaults() {
         let base = settings(true, QoS::ExactlyOnce);
         let silent = base.with(Announced::default());
-        assert_eq!(silent, base);
+        assert_eq!(
+            silent,
+            BrokerLimits {
+                subscription_ids: true,
+                ..base
+            }
+        );
         let strict = base.with(Announced {
             retain_available: Some(false),
             max_qos: Some(QoS::AtLeastOnce),
             max_packet_size: Some(100),
             topic_alias_max: Some(10),
+            subscription_ids: Some(false),
         });
+        assert!(!strict.subscription_ids);
         assert!(!strict.retain_available);
         assert_eq!(strict.max_qos, QoS::AtLeastOnce);
         assert_eq!(strict.max_packet_size, Some(100));

@@ -224,26 +224,58 @@ pub(crate) fn to_qos(q: QoS) -> paho::QoS {
 pub(crate) fn from_paho(msg: &paho::Message) -> MqttMessage {
     let qos = QoS::try_from(msg.qos() as i32).unwrap_or_default();
     let props = msg.properties();
-    let properties = (!props.is_empty()).then(|| MessageProperties {
-        content_type: props.get_string(paho::PropertyCode::ContentType),
-        response_topic: props.get_string(paho::PropertyCode::ResponseTopic),
-        correlation_data: props
-            .get_binary(paho::PropertyCode::CorrelationData)
-            .map(Bytes::from),
-        message_expiry_interval: props
-            .get_int(paho::PropertyCode::MessageExpiryInterval)
-            .map(|v| v as u32),
-        payload_format_indicator: props
-            .get_int(paho::PropertyCode::PayloadFormatIndicator)
-            .map(|v| v as u8),
-        user_properties: props.user_iter().collect(),
-    });
+    let properties = (!props.is_empty())
+        .then(|| MessageProperties {
+            content_type: props.get_string(paho::PropertyCode::ContentType),
+            response_topic: props.get_string(paho::PropertyCode::ResponseTopic),
+            correlation_data: props
+                .get_binary(paho::PropertyCode::CorrelationData)
+                .map(Bytes::from),
+            message_expiry_interval: props
+                .get_int(paho::PropertyCode::MessageExpiryInterval)
+                .map(|v| v as u32),
+            payload_format_indicator: props
+                .get_int(paho::PropertyCode::PayloadFormatIndicator)
+                .map(|v| v as u8),
+            user_properties: props.user_iter().collect(),
+        })
+        // Only a Subscription Identifier: nothing the application sees.
+        .filter(|p| !p.is_empty());
     MqttMessage::with_properties(
         msg.topic(),
         Bytes::copy_from_slice(msg.payload()),
         qos,
         msg.retained(),
         properties,
+    )
+}
+
+/// The Subscription Identifiers an MQTT 5 message came with.
+pub(crate) fn subscription_ids(msg: &paho::Message) -> Vec<i32> {
+    let props = msg.properties();
+    (0..)
+        .map_while(|i| props.get_int_at(paho::PropertyCode::SubscriptionIdentifier, i))
+        .collect()
+}
+
+/// A SUBSCRIBE, with a Subscription Identifier when `id` is given.
+pub(crate) fn subscribe(
+    client: &paho::AsyncClient,
+    filter: &str,
+    qos: QoS,
+    id: Option<i32>,
+) -> paho::Token {
+    let Some(id) = id else {
+        return client.subscribe(filter, to_qos(qos));
+    };
+    let mut props = paho::Properties::new();
+    // A fixed small positive number is always a valid identifier.
+    let _ = props.push_int(paho::PropertyCode::SubscriptionIdentifier, id);
+    client.subscribe_with_options(
+        filter,
+        to_qos(qos),
+        paho::SubscribeOptions::default(),
+        props,
     )
 }
 
@@ -340,6 +372,9 @@ pub(crate) fn announced(rsp: &paho::ServerResponse) -> Announced {
         topic_alias_max: props
             .get_int(C::TopicAliasMaximum)
             .and_then(|v| u16::try_from(v).ok()),
+        subscription_ids: props
+            .get_int(C::SubscriptionIdentifiersAvailable)
+            .map(|v| v != 0),
     }
 }
 

@@ -54,6 +54,7 @@ use crate::qos::QoS;
 ///             }
 ///             StreamItem::Lagged(n) => format!("event: lagged\ndata: {n}\n\n"),
 ///             StreamItem::SubscriptionLost(e) => format!("event: lost\ndata: {e}\n\n"),
+///             _ => String::new(), // a kind of item added later
 ///         };
 ///         Ok::<_, std::convert::Infallible>(web::Bytes::from(event))
 ///     });

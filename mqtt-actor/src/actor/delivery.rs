@@ -44,13 +44,23 @@
 //! Mosquitto and rumqttd alike). So retained messages belong to whoever
 //! caused the SUBSCRIBE:
 //!
-//! - A holder that joins a filter the broker already serves (a second
-//!   listener on `d/#`, or a listener on `d/+` under a held `d/#`) makes the
-//!   actor send the broker filter's SUBSCRIBE again; the broker (Mosquitto,
-//!   any broker following MQTT's "replace the subscription and re-send the
-//!   retained messages") sends the retained messages again.
+//! - A holder that joins a filter the broker already serves asks the broker
+//!   for its own filter only (*late joiners*, see `subscriptions.rs`): under
+//!   a wider broker filter in place (`d/5` under a held `d/#`), the actor
+//!   subscribes the newcomer's filter (a *probe*) and unsubscribes it once
+//!   granted; a newcomer of the broker filter itself (a second listener on
+//!   `d/#`) makes the actor send that SUBSCRIBE again, and the broker (any
+//!   following MQTT's "replace the subscription and re-send the retained
+//!   messages") sends its retained messages again.
+//! - While a probe is in place, a live message under it matches two broker
+//!   subscriptions. With MQTT 5 the broker subscriptions carry Subscription
+//!   Identifiers ([`PLAN_ID`](super::retained::PLAN_ID), the probe's
+//!   [`PROBE_ID`](super::retained::PROBE_ID)), and a live copy that came
+//!   through the probe alone is dropped; with MQTT 3.1.1 Mosquitto sends one
+//!   PUBLISH per client anyway.
 //! - From that SUBSCRIBE until its SUBACK plus a quiet time
-//!   ([`RETAINED_QUIET`] after the last retained message), the broker filter
+//!   ([`RETAINED_QUIET`](super::retained::RETAINED_QUIET) after the last
+//!   retained message), the broker filter
 //!   has a *retained window*: a message with the retain flag set that matches
 //!   it goes only to the holders the SUBSCRIBE was for, and to each at most
 //!   once per topic. The holders that already had those values get nothing
@@ -62,9 +72,9 @@
 //! Why not serve retained values the actor already saw: a retained value
 //! published while the actor is subscribed arrives with the flag cleared, so
 //! the actor cannot tell whether the broker kept it, nor see a retained value
-//! being cleared. Only the broker knows; asking it again costs one SUBSCRIBE
-//! per joining holder, and the retained messages under the broker filter (a
-//! wide broker filter sends all of its own). Limits: rumqttd does not re-send
+//! being cleared. Only the broker knows; asking it costs one SUBSCRIBE (and
+//! one UNSUBSCRIBE) per joining holder, and the retained messages under its
+//! own filter. Limits: rumqttd does not re-send
 //! retained messages for a SUBSCRIBE of a filter the client already holds, so
 //! on the embedded broker a late joiner of the same filter gets none; and a
 //! broker that kept the retain flag on forwarded messages would have them
@@ -76,8 +86,9 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::listeners::{Holder, Listener, Outcome};
+use super::retained::is_probe_copy;
 use super::MqttActor;
-use crate::client::{from_paho, DropReport, Inbound};
+use crate::client::{from_paho, subscription_ids, DropReport, Inbound};
 use crate::handlers::LogLevel;
 use crate::messages::{ListenerNotice, MqttMessage, Subscribe};
 
@@ -227,6 +238,10 @@ impl MqttActor {
 impl Handler<Inbound> for MqttActor {
     type Result = ();
     fn handle(&mut self, Inbound(msg): Inbound, ctx: &mut Context<Self>) {
+        if self.limits.subscription_ids && is_probe_copy(&subscription_ids(&msg), msg.retained()) {
+            self.counters.messages_in += 1;
+            return;
+        }
         let msg = from_paho(&msg);
         self.log(
             LogLevel::Debug,

@@ -6,6 +6,22 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
+/// The Subscription Identifier of the broker subscriptions of the plan
+/// (MQTT 5, when the broker takes identifiers).
+pub(crate) const PLAN_ID: i32 = 1;
+/// The Subscription Identifier of the SUBSCRIBE that asks the broker for a
+/// newcomer's own filter under a broker filter already in place.
+pub(crate) const PROBE_ID: i32 = 2;
+
+/// Whether a message is the second copy a broker sends because a probe's
+/// SUBSCRIBE matches it too (MQTT 5 brokers send one PUBLISH per matching
+/// subscription): it came through the probe alone and is not one of the
+/// retained messages the probe asked for. The copy through the plan's
+/// subscription (or a single copy naming both) is delivered.
+pub(crate) fn is_probe_copy(ids: &[i32], retain: bool) -> bool {
+    !retain && ids.contains(&PROBE_ID) && !ids.contains(&PLAN_ID)
+}
+
 /// How long a retained window stays open after its SUBACK, and after each
 /// retained message that came through it.
 pub(crate) const RETAINED_QUIET: Duration = Duration::from_secs(1);
@@ -116,6 +132,18 @@ impl<H: Clone + Eq + Hash> RetainedWindows<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_live_copies_through_the_probe_alone_are_dropped() {
+        assert!(is_probe_copy(&[PROBE_ID], false));
+        assert!(
+            !is_probe_copy(&[PROBE_ID], true),
+            "what the probe asked for"
+        );
+        assert!(!is_probe_copy(&[PLAN_ID], false));
+        assert!(!is_probe_copy(&[PLAN_ID, PROBE_ID], false), "a single copy");
+        assert!(!is_probe_copy(&[], false), "MQTT 3.1.1: no identifiers");
+    }
 
     #[test]
     fn a_retained_window_serves_only_its_due_holders_once_per_topic() {

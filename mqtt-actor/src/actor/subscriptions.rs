@@ -14,8 +14,13 @@
 //!   loss answers the error and leaves nothing behind: the pending hold is
 //!   removed (or the holder's earlier hold on the same filter restored), and
 //!   the plan follows. The same `Subscribe` can simply be sent again.
-//! - Every SUBSCRIBE for a holder joining a filter the broker already serves
-//!   is sent again, so that it gets the retained messages (see `delivery.rs`).
+//! - *Late joiners*: a holder joining a filter the broker already serves
+//!   gets its retained messages (see `delivery.rs`) at the cost of what
+//!   matches its own filter. Under a wider broker filter in place, the step
+//!   subscribes the newcomer's own filter (a *probe*, answering its
+//!   `Subscribe`) and lets go of it with the other extras once granted; a
+//!   newcomer of the broker filter itself makes the step send that SUBSCRIBE
+//!   again.
 //! - After a reconnect every broker filter is subscribed again. One the broker
 //!   now refuses is lost for the holders it served: each listener gets
 //!   [`ListenerNotice::SubscriptionLost`] for each of its filters, the
@@ -43,9 +48,11 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 
 use super::listeners::{Holder, Listener};
+use super::retained::{PLAN_ID, PROBE_ID};
 use super::steps::{AtBroker, Joining, Queued, StepInFlight};
 use super::MqttActor;
-use crate::client::{await_ack, granted_qos, to_qos};
+use crate::client::{await_ack, granted_qos, subscribe};
+use crate::config::ProtocolVersion;
 use crate::error::{MqttError, Result};
 use crate::handlers::{self, LogLevel, Subscribed, Unsubscribed};
 use crate::messages::{ListenerNotice, MqttMessage, Subscribe, Unsubscribe, UnsubscribeAll};
@@ -108,7 +115,7 @@ impl MqttActor {
         }
         // Later requests of the same step may have moved earlier ones to a
         // wider broker filter: look them up once all are in.
-        let joining: Vec<Joining> = added
+        let mut joining: Vec<Joining> = added
             .into_iter()
             .map(|(r, previous)| {
                 let broker_filter = self
@@ -141,6 +148,8 @@ impl MqttActor {
         let mut touched: Vec<String> = touched.into_iter().collect();
         touched.sort();
         let mut to_subscribe: Vec<(String, QoS)> = Vec::new();
+        let mut probes: Vec<String> = Vec::new();
+        let v5 = self.config.protocol_version == ProtocolVersion::V5;
         for j in touched {
             let Some(members) = self.plan.members(&j) else {
                 continue; // retired by a later change of the same step
@@ -155,21 +164,41 @@ impl MqttActor {
                 .at_broker
                 .get(&j)
                 .is_some_and(|a| a.confirmed && a.asked >= wanted);
-            if resubscribe || newcomers.contains_key(j.as_str()) || !in_place {
-                let due: Vec<(Holder, String)> = if resubscribe {
-                    members
-                        .iter()
-                        .filter_map(|m| Some((m, self.index.entry(m)?)))
-                        .flat_map(|(m, e)| e.holders.keys().map(|h| (h.clone(), m.clone())))
-                        .collect()
-                } else {
-                    newcomers.get(j.as_str()).cloned().unwrap_or_default()
-                };
+            let due: Vec<(Holder, String)> = if resubscribe {
+                members
+                    .iter()
+                    .filter_map(|m| Some((m, self.index.entry(m)?)))
+                    .flat_map(|(m, e)| e.holders.keys().map(|h| (h.clone(), m.clone())))
+                    .collect()
+            } else {
+                newcomers.get(j.as_str()).cloned().unwrap_or_default()
+            };
+            let narrower = !due.is_empty() && due.iter().all(|(_, f)| *f != j);
+            // On MQTT 5 the probe's copies of live messages are told apart by
+            // Subscription Identifiers; a broker without them gets none.
+            let narrower = narrower && (!v5 || self.limits.subscription_ids);
+            if in_place && !resubscribe && narrower {
+                // Newcomers under a broker filter in place: the broker is
+                // asked only for their own filters (see "Late joiners").
+                for (_, f) in &due {
+                    if !probes.contains(f) {
+                        probes.push(f.clone());
+                    }
+                }
+                self.windows.subscribing(&j, due);
+            } else if resubscribe || !due.is_empty() || !in_place {
                 self.windows.subscribing(&j, due);
                 to_subscribe.push((j, wanted));
             }
         }
         drop(newcomers);
+        for j in joining.iter_mut().filter(|j| probes.contains(&j.filter)) {
+            j.broker_filter = j.filter.clone();
+        }
+        for f in probes {
+            let qos = self.index.entry(&f).map_or(QoS::AtMostOnce, |e| e.wanted());
+            to_subscribe.push((f, qos));
+        }
 
         let futs: Vec<_> = to_subscribe
             .into_iter()
@@ -192,7 +221,14 @@ impl MqttActor {
     }
 
     fn subscribe_at_broker(&self, filter: String, qos: QoS) -> impl Future<Output = Result<QoS>> {
-        let token = self.client.subscribe(filter.clone(), to_qos(qos));
+        let id = self.limits.subscription_ids.then(|| {
+            if self.plan.contains(&filter) {
+                PLAN_ID
+            } else {
+                PROBE_ID
+            }
+        });
+        let token = subscribe(&self.client, &filter, qos, id);
         let timeout = self.config.request_timeout;
         let ack = self.ack("subscribe", &filter);
         async move {
@@ -215,7 +251,9 @@ impl MqttActor {
         let now = Instant::now();
         let mut outcome: HashMap<String, Result<QoS>> = HashMap::new();
         for (j, asked, res) in results {
-            self.windows.acknowledged(&j, now);
+            // A probe's window is its broker filter's.
+            let window = self.plan.broker_filter(&j).unwrap_or(&j).to_string();
+            self.windows.acknowledged(&window, now);
             match &res {
                 Ok(granted) => {
                     let at = AtBroker {
