@@ -14,4 +14,6 @@ ensure_rust
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+# The library as crates.io would get it: packaged, and the package builds.
+cargo package -p mqtt-actor --allow-dirty
 cargo test --workspace

@@ -112,7 +112,10 @@ impl From<MqttError> for ApiError {
             | MqttError::InvalidProperty { .. }
             | MqttError::NeedsMqtt5 { .. }
             | MqttError::JsonEncode { .. }
-            | MqttError::JsonDecode { .. } => Code::BadRequest,
+            | MqttError::JsonDecode { .. }
+            | MqttError::RetainUnavailable { .. }
+            | MqttError::QosNotSupported { .. } => Code::BadRequest,
+            MqttError::PacketTooLarge { .. } => Code::TooLarge,
             MqttError::NotConnected { .. } | MqttError::BufferFull { .. } => Code::NotConnected,
             MqttError::Refused { .. } => Code::Forbidden,
             _ => Code::BrokerError,

@@ -484,6 +484,7 @@ impl Handler<ListenerNotice> for Forwarder {
                     session.do_send(FilterLost(filter));
                 }
             }
+            _ => {}
         }
     }
 }

@@ -290,9 +290,7 @@ impl Actor for Session {
         self.state.sessions.unregister(self.id);
         // Pending subscribes too: their listener is this session's.
         if !self.filters.is_empty() {
-            self.state
-                .mqtt
-                .do_send(UnsubscribeAll::listener(self.listener()));
+            self.state.mqtt.do_send(UnsubscribeAll::of(self.listener()));
         }
         self.forwarder.do_send(Stop);
         self.outbox.close();

@@ -424,7 +424,7 @@ mod tests {
         let c = s.mqtt.to_config(None).unwrap();
         assert_eq!(c.last_will_topic.as_deref(), Some("app/will"));
         assert!(c.tls_insecure);
-        assert_eq!(c.keepalive, 7);
+        assert_eq!(c.keepalive.as_secs(), 7);
         let mut args = MqttArgs::default();
         args.set("CLEAN_SESSION", "false").unwrap();
         assert!(!args.to_config(None).unwrap().clean_session);

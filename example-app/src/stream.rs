@@ -225,7 +225,7 @@ impl Drop for StreamEnd {
     fn drop(&mut self) {
         self.state.sessions.unregister(self.id);
         // Pending subscribes too: the MqttActor handles this after them.
-        let all = UnsubscribeAll::listener(self.listener.clone().recipient());
+        let all = UnsubscribeAll::of(self.listener.clone().recipient());
         self.state.mqtt.do_send(all);
         self.listener.do_send(Stop);
         self.outbox.close();
@@ -304,6 +304,7 @@ impl Handler<ListenerNotice> for StreamListener {
                     self.end(ctx);
                 }
             }
+            _ => {}
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct MosquittoOptions {
     /// (saved when the broker is stopped with [`Mosquitto::terminate`]), with
     /// no bound on the messages queued for a client.
     pub persistence: bool,
+    /// More lines of `mosquitto.conf` (general options such as
+    /// `retain_available false`, `max_qos 1`, `max_packet_size 1000`).
+    pub extra: Vec<String>,
 }
 
 pub struct Mosquitto {
@@ -108,6 +111,9 @@ impl Mosquitto {
                 ca.listener_options()
             );
         }
+        opts.extra
+            .iter()
+            .for_each(|line| conf += &format!("{line}\n"));
         let mut f = std::fs::File::create(self.config_path()).expect("config file");
         f.write_all(conf.as_bytes()).expect("write config");
     }
