@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-install_missing "${BUILD_PACKAGES[@]}" mosquitto mosquitto-clients chromium chromium-driver
+# Every program the tests start (tests/support/src/programs.rs names them,
+# and a test fails naming the package when one is missing).
+install_missing "${BUILD_PACKAGES[@]}" procps mosquitto mosquitto-clients chromium chromium-driver
 # The tests of several instances: a load balancer and a clustered broker.
 install_missing haproxy rabbitmq-server
 ensure_rust
@@ -12,4 +14,6 @@ ensure_rust
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+# The library as crates.io would get it: packaged, and the package builds.
+cargo package -p mqtt-actor --allow-dirty
 cargo test --workspace

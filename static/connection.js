@@ -280,7 +280,8 @@ function onLagged(msg) {
   const text = laggedTotal === dropped
     ? 'Server dropped ' + dropped + ' messages: this page could not keep up.'
     : 'Server dropped ' + dropped + ' more messages (' + laggedTotal + ' in total): this page could not keep up.';
-  notice('warn', text, { key: 'lagged', testid: 'lagged-notice' });
+  // data-dropped: the total as a number, for tests (not part of the contract).
+  notice('warn', text, { key: 'lagged', testid: 'lagged-notice' }).dataset.dropped = String(laggedTotal);
 }
 
 function formatServerError(msg) {

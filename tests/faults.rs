@@ -139,10 +139,9 @@ impl Listener {
 }
 
 fn config(url: &str, version: ProtocolVersion) -> MqttConfig {
-    MqttConfig {
-        protocol_version: version,
-        ..mqtt_config(url)
-    }
+    let mut config = mqtt_config(url);
+    config.protocol_version = version;
+    config
 }
 
 // ---------------------------------------------------------------------------
@@ -504,7 +503,7 @@ async fn a_refused_resubscribe_after_a_reconnect_tells_each_holder() {
     let (log, on_log) = recorder::<String>();
     let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
         .subscribe("data/#", QoS::AtLeastOnce)
-        .on_log(move |_, text| on_log(&dummy_addr(), &text.to_string()))
+        .on_log(move |mqtt, _, text| on_log(mqtt, &text.to_string()))
         .start()
         .unwrap();
     wait_active(&mqtt, "data/#").await;
@@ -585,21 +584,6 @@ async fn a_stream_whose_filter_is_refused_after_a_reconnect_says_so_and_ends() {
     assert!(subs.is_empty(), "{subs:?}");
 }
 
-/// `recorder` wants an actor address; log handlers have none.
-fn dummy_addr() -> Addr<MqttActor> {
-    thread_local! {
-        static ADDR: std::cell::OnceCell<Addr<MqttActor>> = const { std::cell::OnceCell::new() };
-    }
-    ADDR.with(|a| {
-        a.get_or_init(|| {
-            MqttActor::builder(mqtt_config("tcp://127.0.0.1:1"))
-                .start()
-                .unwrap()
-        })
-        .clone()
-    })
-}
-
 #[actix_rt::test]
 async fn a_subscribe_that_times_out_leaves_nothing_behind_and_can_be_retried() {
     init_logging();
@@ -656,7 +640,7 @@ async fn messages_dropped_for_a_stuck_listener_are_told_to_it() {
         .unwrap();
     wait_connected(&mqtt, true).await;
     let (stuck, gate) = Listener::gated();
-    mqtt.send(stuck.subscribe("burst/#", QoS::AtLeastOnce).backlog(10))
+    mqtt.send(stuck.subscribe("burst/#", QoS::AtLeastOnce).capacity(10))
         .await
         .unwrap()
         .unwrap();
@@ -799,12 +783,32 @@ async fn publishes_cut_off_by_a_broker_crash_answer_at_once_and_are_not_sent_aga
         "nothing kept to send again"
     );
 
+    // What the restarted broker receives, watched from outside: the broker
+    // answers nothing through the proxy (so the library's reconnect waits
+    // for its CONNACK, and sends nothing) until the witness is subscribed.
+    proxy.stall(true);
     broker.resume();
+    let mut witness = Observer::connect(&broker.url(), &["p/+"]).await;
+    proxy.stall(false);
     wait_connected(&mqtt, true).await;
     mqtt.send(Publish::new("p/after", "2").qos(QoS::AtLeastOnce))
         .await
         .unwrap()
         .unwrap();
+    // A re-send goes out on the new connection before `p/after`.
+    let mut received = Vec::new();
+    loop {
+        let m = witness.next().await;
+        received.push(m.topic().to_string());
+        if m.topic() == "p/after" {
+            break;
+        }
+    }
+    assert_eq!(
+        received,
+        ["p/after"],
+        "the restarted broker received none of the cut-off publishes"
+    );
     let topics: Vec<String> = published
         .lock()
         .unwrap()

@@ -6,7 +6,7 @@
 //! (paired by `id` where the frame can carry one), the server stays healthy,
 //! and a well-behaved client on the same server gets all of its messages.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -188,6 +188,44 @@ fn text_of(frame: Frame, id: u64) -> (String, Option<u64>) {
     }
 }
 
+/// What a frame from the server was, for the count of answers.
+enum Answer {
+    /// Not an answer: a message, a status or a `lagged` notice.
+    Other,
+    /// The answer to the request with this id.
+    Id(u64),
+    /// An error without an id (for a frame that could not carry one).
+    WithoutId,
+}
+
+/// Counts `v` as an answer: per id in `answered`, or in `without_id`; and
+/// its code (or type) in `codes`.
+fn count_answer(
+    v: &Value,
+    answered: &mut BTreeMap<u64, usize>,
+    without_id: &mut usize,
+    codes: &mut BTreeMap<String, usize>,
+) -> Answer {
+    let kind = v["type"].as_str().unwrap_or_default().to_string();
+    if matches!(kind.as_str(), "message" | "status" | "lagged") {
+        return Answer::Other;
+    }
+    let code = v["code"].as_str().unwrap_or(&kind).to_string();
+    *codes.entry(code).or_default() += 1;
+    match v.get("id") {
+        Some(id) => {
+            let id = id.as_u64().expect("our ids are numbers");
+            *answered.entry(id).or_default() += 1;
+            Answer::Id(id)
+        }
+        None => {
+            assert_eq!(kind, "error", "an answer without id is an error: {v}");
+            *without_id += 1;
+            Answer::WithoutId
+        }
+    }
+}
+
 #[actix_rt::test]
 async fn ten_thousand_hostile_frames_each_get_one_answer_and_harm_nobody() {
     init_logging();
@@ -208,8 +246,13 @@ async fn ten_thousand_hostile_frames_each_get_one_answer_and_harm_nobody() {
     );
     let strategy = frame();
     let mut published = 0u64;
-    let mut answers = 0usize;
-    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    // Answers counted per request id over the whole run, and the answers
+    // without an id, so that a duplicate or a missing answer fails at the end
+    // whichever batch it falls in.
+    let mut answered = BTreeMap::<u64, usize>::new();
+    let (mut sent_without_id, mut answered_without_id) = (0usize, 0usize);
+    let mut codes = BTreeMap::<String, usize>::new();
+    let mut sent_with_id = HashSet::new();
     for batch in 0..FRAMES / WINDOW {
         let mut ids = HashSet::new();
         let mut anonymous = 0usize;
@@ -220,11 +263,13 @@ async fn ten_thousand_hostile_frames_each_get_one_answer_and_harm_nobody() {
             match id {
                 Some(id) => {
                     ids.insert(id);
+                    sent_with_id.insert(id);
                 }
                 None => anonymous += 1,
             }
             tx.send_text(&text).await;
         }
+        sent_without_id += anonymous;
         // Exactly one answer per frame: by id, or (for frames that cannot
         // carry one) an error without one.
         while !ids.is_empty() || anonymous > 0 {
@@ -233,29 +278,12 @@ async fn ten_thousand_hostile_frames_each_get_one_answer_and_harm_nobody() {
                     "batch {batch}: no answer for ids {ids:?} and {anonymous} frames without one"
                 )
             });
-            let kind = v["type"].as_str().unwrap_or_default().to_string();
-            if matches!(kind.as_str(), "message" | "status" | "lagged") {
-                continue;
-            }
-            answers += 1;
-            let code = v["code"].as_str().unwrap_or(&kind).to_string();
-            *codes.entry(code).or_default() += 1;
-            match v.get("id") {
-                Some(id) => {
-                    let id = id.as_u64().expect("our ids are numbers");
-                    assert!(
-                        ids.remove(&id),
-                        "batch {batch}: id {id} answered twice or never sent: {v}"
-                    );
+            match count_answer(&v, &mut answered, &mut answered_without_id, &mut codes) {
+                Answer::Other => {}
+                Answer::Id(id) => {
+                    ids.remove(&id);
                 }
-                None => {
-                    assert_eq!(kind, "error", "an answer without id is an error: {v}");
-                    assert!(
-                        anonymous > 0,
-                        "batch {batch}: more answers without id than such frames: {v}"
-                    );
-                    anonymous -= 1;
-                }
+                Answer::WithoutId => anonymous = anonymous.saturating_sub(1),
             }
         }
         // The bystander's traffic goes on meanwhile.
@@ -274,15 +302,15 @@ async fn ten_thousand_hostile_frames_each_get_one_answer_and_harm_nobody() {
             assert_eq!(http.get("/healthz").await.0, 200);
         }
     }
-    println!("{answers} answers: {codes:?}");
-    assert_eq!(answers, FRAMES);
     assert_eq!(http.get("/healthz").await.0, 200);
     assert_eq!(
         http.get("/readyz").await.0,
         200,
         "still connected to the broker"
     );
-    // The hostile socket is still open and answers.
+    // The hostile socket is still open and answers; what comes before the
+    // last pong (answers come in order) still counts: a late duplicate of
+    // the last batch shows here.
     tx.send(json!({"type": "ping", "id": "last"})).await;
     loop {
         let v = rx
@@ -293,7 +321,32 @@ async fn ten_thousand_hostile_frames_each_get_one_answer_and_harm_nobody() {
             assert_eq!(v["type"], "pong");
             break;
         }
+        count_answer(&v, &mut answered, &mut answered_without_id, &mut codes);
     }
+    let answers = answered.values().sum::<usize>() + answered_without_id;
+    println!("{answers} answers: {codes:?}");
+    let wrong: Vec<(u64, usize)> = (0..FRAMES as u64)
+        .filter(|id| sent_with_id.contains(id))
+        .map(|id| (id, answered.get(&id).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n != 1)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "every frame with an id gets exactly one answer; (id, answers) otherwise: {wrong:?}"
+    );
+    let strangers: Vec<&u64> = answered
+        .keys()
+        .filter(|id| !sent_with_id.contains(id))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "answers for ids never sent: {strangers:?}"
+    );
+    assert_eq!(
+        answered_without_id, sent_without_id,
+        "every frame that cannot carry an id gets exactly one error"
+    );
+    assert_eq!(answers, FRAMES);
     println!("the bystander got all {published} of its messages, in order");
 }
 

@@ -183,8 +183,12 @@ async fn a_stream_is_a_session_and_its_filters_go_with_its_client() {
     assert_eq!(status["sessions"], 1);
     let again = Sse::open(&app.url(""), "/api/stream?topic=x", None).await;
     assert_eq!(again.err().map(|(status, _)| status), Some(429));
-    let ws = Ws::try_connect(&app.url("/ws").replacen("http", "ws", 1)).await;
-    assert!(ws.is_none(), "a WebSocket finds no slot either");
+    let ws = Ws::connect_status(&app.url("/ws").replacen("http", "ws", 1)).await;
+    assert_eq!(
+        ws.err(),
+        Some(429),
+        "a WebSocket finds no slot either: refused with 429"
+    );
 
     drop(sse);
     eventually("the stream's filter released", || async {

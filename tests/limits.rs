@@ -29,6 +29,22 @@ async fn replies(rx: &mut WsReceiver, ids: usize, wait: Duration) -> Vec<Value> 
     got
 }
 
+/// After [`replies`]: a ping answered with nothing numbered before its pong
+/// (answers come in order), so a duplicate of the last replies shows too.
+async fn no_more_replies(tx: &mut WsSender, rx: &mut WsReceiver) {
+    tx.send(json!({"type": "ping", "id": "end"})).await;
+    loop {
+        let v = rx
+            .next_within(PATIENCE)
+            .await
+            .expect("the pong of the last ping");
+        if v["id"] == "end" {
+            return;
+        }
+        assert!(v["id"].as_u64().is_none(), "a reply after the last: {v}");
+    }
+}
+
 #[actix_rt::test]
 async fn pipelined_subscribes_never_hold_more_filters_than_the_limit() {
     init_logging();
@@ -45,7 +61,8 @@ async fn pipelined_subscribes_never_hold_more_filters_than_the_limit() {
         tx
     });
     let got = replies(&mut rx, 300, PATIENCE).await;
-    let _tx = sending.await.expect("the burst was sent");
+    let mut tx = sending.await.expect("the burst was sent");
+    no_more_replies(&mut tx, &mut rx).await;
     let granted = got.iter().filter(|v| v["type"] == "subscribed").count();
     let refused: Vec<&Value> = got.iter().filter(|v| v["type"] == "error").collect();
     assert_eq!((granted, refused.len()), (100, 200));
@@ -92,6 +109,8 @@ async fn one_client_pipelining_publishes_does_not_starve_another() {
     // Meanwhile another client's ping, and its publish (which goes through
     // the same MqttActor), keep being answered.
     let (mut worst_ping, mut worst_publish, mut probes) = (Duration::ZERO, Duration::ZERO, 0u64);
+    // Probe rounds answered while the burst's answers were still coming.
+    let mut answered_during = 0u64;
     while !reading.is_finished() {
         probes += 1;
         let t = Instant::now();
@@ -103,22 +122,30 @@ async fn one_client_pipelining_publishes_does_not_starve_another() {
         let done = probe.request(publish, 1_000_000 + probes).await;
         assert_eq!(done["type"], "published", "{done}");
         worst_publish = worst_publish.max(t.elapsed());
+        if !reading.is_finished() {
+            answered_during += 1;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (published, _rx) = reading.await.expect("the replies were read");
-    let _tx = sending.await.expect("the burst was sent");
+    let (published, mut rx) = reading.await.expect("the replies were read");
+    let mut tx = sending.await.expect("the burst was sent");
+    no_more_replies(&mut tx, &mut rx).await;
     println!(
-        "{N} pipelined QoS 1 publishes answered in {:?}; meanwhile {probes} probes, slowest ping {worst_ping:?}, slowest publish {worst_publish:?}",
+        "{N} pipelined QoS 1 publishes answered in {:?}; meanwhile {probes} probes \
+         ({answered_during} answered before the burst's last answer), slowest ping {worst_ping:?}, \
+         slowest publish {worst_publish:?}",
         started.elapsed()
     );
     assert_eq!(
         published, N,
         "every pipelined publish was answered as published"
     );
-    assert!(probes > 0);
-    // Generous: the point is "the same order of time", not a speed.
-    assert!(worst_ping < Duration::from_secs(5), "{worst_ping:?}");
-    assert!(worst_publish < Duration::from_secs(5), "{worst_publish:?}");
+    // Not starved: the other client's ping and publish were answered while
+    // the burst's answers were still coming (how fast is printed above).
+    assert!(
+        answered_during > 0,
+        "the other client got no answer before the burst's last one"
+    );
 }
 
 /// A WebSocket upgrade request by hand, to read the refusal's status and body.

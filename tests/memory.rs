@@ -239,8 +239,10 @@ async fn a_socket_not_drained_past_the_idle_timeout_is_closed_and_its_queue_free
         mib(freed)
     );
     sending.abort();
-    // What it finally reads ends: the socket was closed.
-    while stuck_rx.next_within(PATIENCE).await.is_some() {}
+    // What it finally reads ends: the socket was closed (a socket still
+    // open after the harness's patience fails here).
+    let closed = stuck_rx.closed().await;
+    println!("the stuck session's socket ended: {closed:?}");
 }
 
 #[actix_rt::test]

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use actix::Addr;
 use mqtt_actor::*;
 use serde::{Deserialize, Serialize};
 use test_support::*;
@@ -17,19 +18,21 @@ struct Reading {
 
 type Logged = Arc<Mutex<Vec<(LogLevel, String)>>>;
 
-fn log_recorder() -> (Logged, impl Fn(LogLevel, &str) + 'static) {
+fn log_recorder() -> (Logged, impl Fn(&Addr<MqttActor>, LogLevel, &str) + 'static) {
     let list = Logged::default();
     let held = list.clone();
-    (list, move |level: LogLevel, text: &str| {
-        held.lock().unwrap().push((level, text.to_string()))
-    })
+    (
+        list,
+        move |_: &Addr<MqttActor>, level: LogLevel, text: &str| {
+            held.lock().unwrap().push((level, text.to_string()))
+        },
+    )
 }
 
 fn v5(broker: &Mosquitto) -> MqttConfig {
-    MqttConfig {
-        protocol_version: ProtocolVersion::V5,
-        ..mqtt_config(&broker.url())
-    }
+    let mut config = mqtt_config(&broker.url());
+    config.protocol_version = ProtocolVersion::V5;
+    config
 }
 
 #[actix_rt::test]

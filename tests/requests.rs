@@ -14,11 +14,10 @@ use test_support::*;
 type Logged = Arc<Mutex<Vec<(LogLevel, String)>>>;
 
 fn v5(broker: &Mosquitto, client_id: &str) -> MqttConfig {
-    MqttConfig {
-        protocol_version: ProtocolVersion::V5,
-        client_id: client_id.to_string(),
-        ..mqtt_config(&broker.url())
-    }
+    let mut config = mqtt_config(&broker.url());
+    config.protocol_version = ProtocolVersion::V5;
+    config.client_id = client_id.to_string();
+    config
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -44,7 +43,7 @@ async fn server(broker: &Mosquitto) -> (Addr<MqttActor>, Logged) {
         })
         .on_request("svc/decline", |_, _| None::<String>)
         .on_request("svc/fail", |_, _| Err::<String, _>("the oven is cold"))
-        .on_log(move |level, text| held.lock().unwrap().push((level, text.to_string())))
+        .on_log(move |_, level, text| held.lock().unwrap().push((level, text.to_string())))
         .start()
         .unwrap();
     wait_active(&mqtt, "svc/#").await;

@@ -269,15 +269,13 @@ async fn a_minute_of_qos1_through_ten_broker_restarts_loses_nothing() {
         downs, RESTARTS as usize,
         "a status frame for each disconnection"
     );
-    // Generous: this is about recovery, not speed (the figures are printed).
+    // About recovery, not speed (the figures are printed): messages flow
+    // again after each restart, within the harness's patience.
     for (i, (recovery, behind)) in recoveries.iter().zip(&behind_handler).enumerate() {
         let recovery = recovery.unwrap_or_else(|| panic!("no messages after restart {i}"));
-        assert!(
-            recovery < Duration::from_secs(10),
-            "restart {i}: {recovery:?}"
-        );
+        assert!(recovery < PATIENCE, "restart {i}: {recovery:?}");
         let behind = behind.unwrap_or_else(|| panic!("no handler messages after restart {i}"));
-        assert!(behind < Duration::from_secs(2), "restart {i}: {behind:?}");
+        assert!(behind < PATIENCE, "restart {i}: {behind:?}");
     }
     let live_growth = live_bytes() as f64 / live_before as f64;
     assert!(

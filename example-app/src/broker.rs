@@ -1,12 +1,16 @@
 //! The embedded MQTT broker, started when `MQTT_BROKER_URL` is not set.
 //!
 //! It wraps [`rumqttd`] so the example app runs without an external broker:
-//! an MQTT 3.1.1 (v4) listener on 127.0.0.1 only, anonymous access and
-//! limits that fit a laptop (below). The broker runs in background threads for
-//! the rest of the process's life; rumqttd offers no way to stop it. It
-//! listens on an internal port; clients reach it through the guard of
-//! `guard.rs`, which keeps topics that would crash Paho (NUL, not UTF-8) away
-//! from it.
+//! an MQTT 3.1.1 (v4) listener on 127.0.0.1 only and limits that fit a laptop
+//! (below). The broker runs in background threads for the rest of the
+//! process's life; rumqttd offers no way to stop it. It listens on an
+//! internal port and requires a login whose password is a secret made at
+//! start, which only the guard of `guard.rs` knows: clients, the app's own
+//! included, connect to the guard, which keeps what would crash Paho (a
+//! topic with NUL or not UTF-8) away from the broker and puts the login in
+//! each CONNECT. rumqttd checks the login before it reads any other packet of
+//! the connection (`mqtt_connect` in its `link/remote.rs`), so a client that
+//! reaches the internal port directly is cut off before it can publish.
 //!
 //! rumqttd reports through `tracing`, and its events would reach the app's
 //! `log` logger through tracing's `log` bridge, at error level for every
@@ -22,7 +26,11 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rand::RngCore;
 use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+
+use crate::guard::{self, Login};
+use crate::settings::Settings;
 
 /// How long [`EmbeddedBroker::start`] waits for the listener to accept.
 const START_DEADLINE: Duration = Duration::from_secs(10);
@@ -46,8 +54,13 @@ const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 /// most about 32 MiB of messages (rumqttd's own defaults, 100 MiB × 10 as
 /// this file had them, let one filter hold 1.1 GiB).
 const SEGMENT_COUNT: usize = 3;
-/// Client connections at once (the app's own is one; each web session shares it).
-const MAX_CONNECTIONS: usize = 1_000;
+/// Connections the router holds beyond the guard's cap.
+const ROUTER_SLACK: usize = 64;
+/// The user name of the guard's login at the broker.
+const GUARD_USER: &str = "embedded-broker-guard";
+/// Time a connection to the internal port has to send a CONNECT with the
+/// guard's login (the guard sends it as soon as it has connected).
+const CONNECT_TIMEOUT_MS: u16 = 10_000;
 /// Incoming packets rumqttd reads from one connection in one batch.
 const MAX_INFLIGHT_COUNT: usize = 100;
 /// Outgoing packets queued per connection before the router waits for it.
@@ -64,20 +77,36 @@ pub struct EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
-    /// Starts a broker on 127.0.0.1 on a port the OS picks (or `port` if
-    /// `Some`), in background threads.
+    /// Starts a broker on 127.0.0.1 behind its guard, in background threads:
+    /// the guard on `EMBEDDED_BROKER_PORT` (or a port the OS picks), with the
+    /// `EMBEDDED_BROKER_*` limits.
     ///
     /// Returns once the listener accepts TCP connections. Fails if no free
     /// port can be had, if the broker stops (for instance because the port
     /// is taken), or if it does not accept within about 10 seconds.
-    pub fn start(port: Option<u16>) -> io::Result<EmbeddedBroker> {
-        let public = TcpListener::bind((Ipv4Addr::LOCALHOST, port.unwrap_or(0)))?;
+    pub fn start(settings: &Settings) -> io::Result<EmbeddedBroker> {
+        let port = settings.embedded_broker_port.unwrap_or(0);
+        let public = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
         let port = public.local_addr()?.port();
         let internal_port = check_port(0)?;
         let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, internal_port));
-        let stopped = spawn_broker(config(addr))?;
+        let login = Login {
+            username: GUARD_USER.to_owned(),
+            password: secret(),
+        };
+        let max_connections = settings.embedded_broker_max_connections.max(1);
+        // The guard's cap is the one that acts; the router gets room for
+        // clients whose guard connection ended before the router let go of
+        // them.
+        let router_connections = max_connections + ROUTER_SLACK;
+        let stopped = spawn_broker(config(addr, &login, router_connections))?;
         wait_until_accepting(addr, &stopped)?;
-        crate::guard::spawn(public, addr)?;
+        let limits = guard::Limits {
+            max_packet: MAX_PACKET_SIZE,
+            max_connections,
+            timeout: Duration::from_secs(settings.embedded_broker_timeout_s.max(1)),
+        };
+        guard::spawn(public, addr, login, limits)?;
         Ok(EmbeddedBroker {
             port,
             internal_port,
@@ -89,8 +118,8 @@ impl EmbeddedBroker {
         self.port
     }
 
-    /// The broker's own port, behind the guard: for a client whose topics are
-    /// known to be valid (the app's `MqttActor`).
+    /// The broker's own port, behind the guard: it refuses every client
+    /// without the guard's secret.
     pub fn internal_port(&self) -> u16 {
         self.internal_port
     }
@@ -110,33 +139,42 @@ fn check_port(port: u16) -> io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// The broker's whole configuration: one anonymous v4 listener on `addr`.
-fn config(addr: SocketAddr) -> Config {
+/// A new random secret: 32 bytes from the OS, in hex.
+fn secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The broker's whole configuration: one v4 listener on `addr` that only
+/// `login` may use, holding `max_connections` clients.
+fn config(addr: SocketAddr, login: &Login, max_connections: usize) -> Config {
     let listener = ServerSettings {
         name: "mqtt-embedded-v4".to_owned(),
         listen: addr,
         tls: None,
         // rumqttd sleeps this long after each accept; none is wanted here.
         next_connection_delay_ms: 0,
-        connections: connection_settings(),
+        connections: connection_settings(login),
     };
     Config {
-        router: router_config(),
+        router: router_config(max_connections),
         v4: Some(HashMap::from([("embedded".to_owned(), listener)])),
         ..Config::default()
     }
 }
 
-/// Limits for each client connection.
-fn connection_settings() -> ConnectionSettings {
+/// Limits for each client connection, and the one login accepted.
+fn connection_settings(login: &Login) -> ConnectionSettings {
+    let only = HashMap::from([(login.username.clone(), login.password.clone())]);
     ConnectionSettings {
-        // Time a client has to send CONNECT (the field is a u16).
-        connection_timeout_ms: 60_000,
+        connection_timeout_ms: CONNECT_TIMEOUT_MS,
         max_payload_size: MAX_PACKET_SIZE,
         // Incoming packets read in one batch before going to the router;
         // rumqttd caps outgoing in-flight QoS 1/2 messages at 100 itself.
         max_inflight_count: MAX_INFLIGHT_COUNT,
-        auth: None,
+        // Compared in constant time, before any other packet is read.
+        auth: Some(only),
         external_auth: None,
         // Without it, a publish to a topic nobody subscribed to is an error
         // that drops the publisher's connection.
@@ -145,9 +183,9 @@ fn connection_settings() -> ConnectionSettings {
 }
 
 /// Limits for the router, which holds connections and message logs.
-fn router_config() -> RouterConfig {
+fn router_config(max_connections: usize) -> RouterConfig {
     RouterConfig {
-        max_connections: MAX_CONNECTIONS,
+        max_connections,
         max_outgoing_packet_count: MAX_OUTGOING_PACKETS,
         max_segment_size: SEGMENT_SIZE,
         max_segment_count: SEGMENT_COUNT,

@@ -67,6 +67,7 @@ pub struct RunningApp {
     https: bool,
     embedded_broker_port: Option<u16>,
     reloader: Reloader,
+    embedded_broker_internal_port: Option<u16>,
     /// The HTTP server's task: it ends once shutdown has closed the sessions,
     /// disconnected from the broker and stopped the server.
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -99,6 +100,12 @@ impl RunningApp {
     /// (no broker URL configured).
     pub fn embedded_broker_port(&self) -> Option<u16> {
         self.embedded_broker_port
+    }
+
+    /// The embedded broker's internal port, behind its guard (for tests: it
+    /// refuses every client but the guard).
+    pub fn embedded_broker_internal_port(&self) -> Option<u16> {
+        self.embedded_broker_internal_port
     }
 
     /// Resolves when the app has shut down (after the shutdown future given
@@ -223,9 +230,10 @@ pub async fn run(
     // The embedded broker, if any, lives until the process exits.
     let embedded = start_embedded_broker(&settings)?;
     let embedded_broker_port = embedded.as_ref().map(|b| b.port());
-    // The app's own client skips the guard in front of the broker (guard.rs).
-    let internal_port = embedded.as_ref().map(|b| b.internal_port());
-    let (bridge, mqtt, workers) = start_mqtt(&settings, internal_port, &auth)?;
+    let embedded_broker_internal_port = embedded.as_ref().map(|b| b.internal_port());
+    // Every client of the embedded broker, this app's own included, goes
+    // through the guard (guard.rs).
+    let (bridge, mqtt, workers) = start_mqtt(&settings, embedded_broker_port, &auth)?;
 
     let app_bridge = bridge.clone();
     let app_auth = auth.clone();
@@ -279,6 +287,7 @@ pub async fn run(
         https,
         embedded_broker_port,
         reloader,
+        embedded_broker_internal_port,
         server: actix_rt::spawn(server),
     })
 }
@@ -290,7 +299,7 @@ fn start_embedded_broker(
     if settings.mqtt.get("BROKER_URL").is_some() {
         return Ok(None);
     }
-    let b = broker::EmbeddedBroker::start(settings.embedded_broker_port)?;
+    let b = broker::EmbeddedBroker::start(settings)?;
     log::info!("embedded MQTT broker on {}", b.address());
     Ok(Some(b))
 }

@@ -78,6 +78,14 @@ pub struct Settings {
     /// Port for the embedded broker (default: any free port).
     #[arg(long, env = "EMBEDDED_BROKER_PORT")]
     pub embedded_broker_port: Option<u16>,
+    /// Connections the embedded broker holds at once, the app's own included
+    /// (more are closed at once, counted in the log).
+    #[arg(long, env = "EMBEDDED_BROKER_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub embedded_broker_max_connections: usize,
+    /// Seconds a client of the embedded broker has to send its CONNECT, and
+    /// to finish a packet it began (plus a second per MiB of it).
+    #[arg(long, env = "EMBEDDED_BROKER_TIMEOUT_S", default_value_t = 10)]
+    pub embedded_broker_timeout_s: u64,
     /// Mosquitto password file (made by mosquitto_passwd): every route but
     /// /healthz, /readyz and the login page then needs a user. Re-read on SIGHUP.
     #[arg(long, env = "AUTH_PASSWORD_FILE", value_name = "FILE")]
@@ -431,7 +439,7 @@ mod tests {
         let c = s.mqtt.to_config(None).unwrap();
         assert_eq!(c.last_will_topic.as_deref(), Some("app/will"));
         assert!(c.tls_insecure);
-        assert_eq!(c.keepalive, 7);
+        assert_eq!(c.keepalive.as_secs(), 7);
         let mut args = MqttArgs::default();
         args.set("CLEAN_SESSION", "false").unwrap();
         assert!(!args.to_config(None).unwrap().clean_session);

@@ -37,10 +37,8 @@ pub fn start(
     if filters.is_empty() {
         return Ok(None);
     }
-    let config = MqttConfig {
-        client_id: client_id(&config.client_id),
-        ..config.clone()
-    };
+    let mut config = config.clone();
+    config.client_id = client_id(&config.client_id);
     let builder = filters.iter().fold(
         MqttActor::builder(config).on_message(move |_, msg| {
             records.record(msg);

@@ -6,13 +6,15 @@
 //! MQTT_BROKER_PORT=1884 SENSORS_BROKER_URL=10.0.0.2 cargo run -p mqtt-actor --example configure
 //! ```
 
+use std::time::Duration;
+
 use mqtt_actor::{MqttConfig, QoS};
 
 fn show(how: &str, config: &MqttConfig) {
     println!(
         "{how:<28} {} keepalive={}s clean_session={} client_id={:?} will={:?}",
         config.server_uri(),
-        config.keepalive,
+        config.keepalive.as_secs(),
         config.clean_session,
         config.client_id,
         config.last_will_topic,
@@ -21,17 +23,15 @@ fn show(how: &str, config: &MqttConfig) {
 
 fn main() -> mqtt_actor::Result<()> {
     // 1. In code: set what differs, `Default` gives Flask-MQTT's defaults for the rest.
-    let in_code = MqttConfig {
-        broker_url: "broker.local".into(),
-        client_id: "kitchen-display".into(),
-        keepalive: 30,
-        last_will_topic: Some("home/kitchen/display/status".into()),
-        last_will_message: "offline".into(),
-        last_will_qos: QoS::AtLeastOnce,
-        ..MqttConfig::default()
-    };
+    let mut in_code = MqttConfig::default();
+    in_code.broker_url = "broker.local".into();
+    in_code.client_id = "kitchen-display".into();
+    in_code.keepalive = Duration::from_secs(30);
+    in_code.last_will_topic = Some("home/kitchen/display/status".into());
+    in_code.last_will_message = "offline".into();
+    in_code.last_will_qos = QoS::AtLeastOnce;
     in_code.validate()?;
-    show("struct literal + Default:", &in_code);
+    show("Default + fields:", &in_code);
 
     // 2. From the environment: MQTT_* variables, or another prefix
     //    (Flask-MQTT's `config_prefix`): SENSORS_BROKER_URL, SENSORS_KEEPALIVE, ...

@@ -67,8 +67,7 @@ async fn main() -> mqtt_actor::Result<()> {
 
     // A listener lets go of its filters explicitly, or simply stops: stopped
     // listeners are removed within about a second and their filters released.
-    mqtt.send(UnsubscribeAll::listener(printer.recipient()))
-        .await??;
+    mqtt.send(UnsubscribeAll::of(printer.recipient())).await??;
     let status = mqtt.send(GetStatus).await?;
     println!(
         "listeners: {}, messages in: {}, dropped: {}",

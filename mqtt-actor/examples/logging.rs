@@ -20,7 +20,7 @@ const TOPIC: &str = "mqtt-actor/examples/logging";
 #[actix::main]
 async fn main() -> mqtt_actor::Result<()> {
     let mqtt = MqttActor::builder(MqttConfig::from_env()?)
-        .on_log(|level, text| match level {
+        .on_log(|_, level, text| match level {
             LogLevel::Err => println!("ERROR: {text}"),
             _ => println!("{level:?}: {text}"),
         })

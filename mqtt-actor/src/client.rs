@@ -11,9 +11,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use paho_mqtt as paho;
 
+use crate::broker_limits::Announced;
 use crate::config::{MqttConfig, ProtocolVersion, TlsVersion, Transport};
 use crate::error::{MqttError, Result};
-use crate::messages::{MessageProperties, MqttMessage, QoS};
+use crate::messages::{MessageProperties, MqttMessage};
+use crate::qos::QoS;
 
 /// Incoming messages wait here between Paho's thread and the actor; past this,
 /// Paho's side drops and counts them.
@@ -77,10 +79,9 @@ impl InboundDrops {
     }
 }
 
-/// A connection event from Paho's callbacks; never dropped.
+/// A connection event from Paho's callbacks; never dropped. (A connection
+/// comes up with the answer to its connect, which carries the CONNACK.)
 pub(crate) enum ConnectionEvent {
-    /// Connected (first time or again).
-    Up,
     /// An established connection ended, for the reason given.
     Lost(String),
 }
@@ -123,7 +124,7 @@ pub(crate) fn connect_options(config: &MqttConfig, uri: &str) -> Result<paho::Co
         (Transport::Websockets, ProtocolVersion::V5) => paho::ConnectOptionsBuilder::new_ws_v5(),
     };
     b.server_uris(&[uri])
-        .keep_alive_interval(Duration::from_secs(config.keepalive))
+        .keep_alive_interval(config.keepalive)
         .connect_timeout(config.request_timeout);
     match config.protocol_version {
         ProtocolVersion::V311 => b.clean_session(config.clean_session),
@@ -198,10 +199,6 @@ pub(crate) fn install_callbacks(
     let (event_tx, event_rx) = async_channel::unbounded();
     let (msg_tx, msg_rx) = async_channel::bounded(capacity.max(1));
     let tx = event_tx.clone();
-    client.set_connected_callback(move |_| {
-        let _ = tx.try_send(ConnectionEvent::Up);
-    });
-    let tx = event_tx.clone();
     client.set_connection_lost_callback(move |_| {
         let _ = tx.try_send(ConnectionEvent::Lost("connection lost".into()));
     });
@@ -227,26 +224,58 @@ pub(crate) fn to_qos(q: QoS) -> paho::QoS {
 pub(crate) fn from_paho(msg: &paho::Message) -> MqttMessage {
     let qos = QoS::try_from(msg.qos() as i32).unwrap_or_default();
     let props = msg.properties();
-    let properties = (!props.is_empty()).then(|| MessageProperties {
-        content_type: props.get_string(paho::PropertyCode::ContentType),
-        response_topic: props.get_string(paho::PropertyCode::ResponseTopic),
-        correlation_data: props
-            .get_binary(paho::PropertyCode::CorrelationData)
-            .map(Bytes::from),
-        message_expiry_interval: props
-            .get_int(paho::PropertyCode::MessageExpiryInterval)
-            .map(|v| v as u32),
-        payload_format_indicator: props
-            .get_int(paho::PropertyCode::PayloadFormatIndicator)
-            .map(|v| v as u8),
-        user_properties: props.user_iter().collect(),
-    });
+    let properties = (!props.is_empty())
+        .then(|| MessageProperties {
+            content_type: props.get_string(paho::PropertyCode::ContentType),
+            response_topic: props.get_string(paho::PropertyCode::ResponseTopic),
+            correlation_data: props
+                .get_binary(paho::PropertyCode::CorrelationData)
+                .map(Bytes::from),
+            message_expiry_interval: props
+                .get_int(paho::PropertyCode::MessageExpiryInterval)
+                .map(|v| v as u32),
+            payload_format_indicator: props
+                .get_int(paho::PropertyCode::PayloadFormatIndicator)
+                .map(|v| v as u8),
+            user_properties: props.user_iter().collect(),
+        })
+        // Only a Subscription Identifier: nothing the application sees.
+        .filter(|p| !p.is_empty());
     MqttMessage::with_properties(
         msg.topic(),
         Bytes::copy_from_slice(msg.payload()),
         qos,
         msg.retained(),
         properties,
+    )
+}
+
+/// The Subscription Identifiers an MQTT 5 message came with.
+pub(crate) fn subscription_ids(msg: &paho::Message) -> Vec<i32> {
+    let props = msg.properties();
+    (0..)
+        .map_while(|i| props.get_int_at(paho::PropertyCode::SubscriptionIdentifier, i))
+        .collect()
+}
+
+/// A SUBSCRIBE, with a Subscription Identifier when `id` is given.
+pub(crate) fn subscribe(
+    client: &paho::AsyncClient,
+    filter: &str,
+    qos: QoS,
+    id: Option<i32>,
+) -> paho::Token {
+    let Some(id) = id else {
+        return client.subscribe(filter, to_qos(qos));
+    };
+    let mut props = paho::Properties::new();
+    // A fixed small positive number is always a valid identifier.
+    let _ = props.push_int(paho::PropertyCode::SubscriptionIdentifier, id);
+    client.subscribe_with_options(
+        filter,
+        to_qos(qos),
+        paho::SubscribeOptions::default(),
+        props,
     )
 }
 
@@ -285,25 +314,26 @@ pub(crate) fn to_paho_properties(p: &MessageProperties) -> Result<paho::Properti
     Ok(props)
 }
 
-/// A request to the broker at `broker`: what it is, on which topic or filter.
-pub(crate) struct Request {
+/// An operation at the broker `broker` that waits for its acknowledgement:
+/// what it is, on which topic or filter.
+pub(crate) struct Operation {
     pub operation: &'static str,
     pub topic: String,
     pub broker: String,
 }
 
-/// Awaits the broker's acknowledgement of a request (a Paho token), bounded
+/// Awaits the broker's acknowledgement of an operation (a Paho token), bounded
 /// by the request timeout; a refusal or a timeout names the operation and
-/// topic, and a request cut off by the connection's end is `NotConnected`.
-pub(crate) async fn await_ack<F, T>(fut: F, timeout: Duration, request: Request) -> Result<T>
+/// topic, and an operation cut off by the connection's end is `NotConnected`.
+pub(crate) async fn await_ack<F, T>(fut: F, timeout: Duration, operation: Operation) -> Result<T>
 where
     F: Future<Output = paho::Result<T>>,
 {
-    let Request {
+    let Operation {
         operation,
         topic,
         broker,
-    } = request;
+    } = operation;
     match tokio::time::timeout(timeout, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(paho::Error::Disconnected | paho::Error::OperationIncomplete)) => {
@@ -326,6 +356,25 @@ fn refusal(operation: &'static str, topic: String, e: &paho::Error) -> MqttError
             reason: e.to_string(),
         },
         other => MqttError::Client(format!("{operation} on {topic:?} failed: {other}")),
+    }
+}
+
+/// What an MQTT 5 CONNACK announced about publishes (nothing for 3.1.1).
+pub(crate) fn announced(rsp: &paho::ServerResponse) -> Announced {
+    use paho::PropertyCode as C;
+    let props = rsp.properties();
+    Announced {
+        retain_available: props.get_int(C::RetainAvailable).map(|v| v != 0),
+        max_qos: props
+            .get_int(C::MaximumQos)
+            .and_then(|v| QoS::try_from(v).ok()),
+        max_packet_size: props.get_int(C::MaximumPacketSize).map(|v| v as u32),
+        topic_alias_max: props
+            .get_int(C::TopicAliasMaximum)
+            .and_then(|v| u16::try_from(v).ok()),
+        subscription_ids: props
+            .get_int(C::SubscriptionIdentifiersAvailable)
+            .map(|v| v != 0),
     }
 }
 

@@ -8,10 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{MqttError, Result};
-use crate::messages::QoS;
+use crate::qos::QoS;
 
 /// How to reach the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Transport {
     /// Plain MQTT over TCP (or TLS).
     #[default]
@@ -22,6 +23,7 @@ pub enum Transport {
 
 /// MQTT protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ProtocolVersion {
     /// MQTT 3.1.1 (Flask-MQTT's `MQTTv311`, the default).
     #[default]
@@ -32,6 +34,7 @@ pub enum ProtocolVersion {
 
 /// TLS protocol version to offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum TlsVersion {
     /// Let OpenSSL negotiate the best version both sides support.
     #[default]
@@ -45,20 +48,22 @@ pub enum TlsVersion {
 }
 
 /// Every setting of the MQTT connection. Field `x` is Flask-MQTT's `MQTT_X`.
+/// New settings may be added, so build it from [`Default`] (or a source)
+/// and set fields:
 ///
 /// ```
+/// use std::time::Duration;
 /// use mqtt_actor::MqttConfig;
-/// let config = MqttConfig {
-///     broker_url: "broker.local".into(),
-///     broker_port: 1884,
-///     keepalive: 30,
-///     ..MqttConfig::default()
-/// };
+/// let mut config = MqttConfig::default();
+/// config.broker_url = "broker.local".into();
+/// config.broker_port = 1884;
+/// config.keepalive = Duration::from_secs(30);
 /// assert!(config.validate().is_ok());
 /// ```
 ///
 /// `Debug` shows every field but the password, which shows as `<redacted>`.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MqttConfig {
     /// `MQTT_CLIENT_ID`; empty means a unique id is generated. `{hostname}`
     /// and `{pid}` in it are replaced by the machine's host name and the
@@ -73,8 +78,8 @@ pub struct MqttConfig {
     pub username: Option<String>,
     /// `MQTT_PASSWORD`.
     pub password: Option<String>,
-    /// `MQTT_KEEPALIVE`, seconds.
-    pub keepalive: u64,
+    /// `MQTT_KEEPALIVE`: the keep-alive interval (given in seconds).
+    pub keepalive: Duration,
     /// `MQTT_CLEAN_SESSION`.
     pub clean_session: bool,
     /// `MQTT_TLS_ENABLED`. With a plain-text `tcp://`, `mqtt://` or `ws://`
@@ -112,6 +117,17 @@ pub struct MqttConfig {
     pub request_timeout: Duration,
     /// `MQTT_MAX_BUFFERED_PUBLISHES`: QoS 1/2 publishes kept while disconnected.
     pub max_buffered_publishes: usize,
+    /// `MQTT_RETAIN_AVAILABLE`: whether the broker keeps retained messages.
+    /// An MQTT 5 broker says so in CONNACK; on MQTT 3.1.1, where it says
+    /// nothing, this says it. `false` refuses every retained publish with
+    /// [`MqttError::RetainUnavailable`] (a broker configured with
+    /// `retain_available false` would close the connection).
+    pub retain_available: bool,
+    /// `MQTT_MAX_QOS`: the highest QoS the broker accepts on a publish. An
+    /// MQTT 5 broker announces its own in CONNACK (this can only lower it);
+    /// on MQTT 3.1.1 this is all the library knows. A publish above it is
+    /// refused with [`MqttError::QosNotSupported`].
+    pub max_qos: QoS,
 }
 
 impl std::fmt::Debug for MqttConfig {
@@ -142,6 +158,8 @@ impl std::fmt::Debug for MqttConfig {
             reconnect_max_delay,
             request_timeout,
             max_buffered_publishes,
+            retain_available,
+            max_qos,
         } = self;
         f.debug_struct("MqttConfig")
             .field("client_id", client_id)
@@ -168,6 +186,8 @@ impl std::fmt::Debug for MqttConfig {
             .field("reconnect_max_delay", reconnect_max_delay)
             .field("request_timeout", request_timeout)
             .field("max_buffered_publishes", max_buffered_publishes)
+            .field("retain_available", retain_available)
+            .field("max_qos", max_qos)
             .finish()
     }
 }
@@ -180,7 +200,7 @@ impl Default for MqttConfig {
             broker_port: 1883,
             username: None,
             password: None,
-            keepalive: 60,
+            keepalive: Duration::from_secs(60),
             clean_session: true,
             tls_enabled: false,
             tls_ca_certs: None,
@@ -199,6 +219,8 @@ impl Default for MqttConfig {
             reconnect_max_delay: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
             max_buffered_publishes: 1000,
+            retain_available: true,
+            max_qos: QoS::ExactlyOnce,
         }
     }
 }
@@ -208,6 +230,7 @@ impl Default for MqttConfig {
 /// and `(name, value)` pairs is driven by that list, and an application can
 /// derive its own flags from it.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Setting {
     /// The name without prefix (`BROKER_PORT`); the environment variable is
     /// `MQTT_BROKER_PORT` (or `{prefix}_BROKER_PORT`).
@@ -306,6 +329,10 @@ settings! {
         "How long to wait for CONNACK, SUBACK, UNSUBACK, PUBACK / PUBCOMP, ms.";
     "MAX_BUFFERED_PUBLISHES" => max_buffered_publishes: count, "1000",
         "QoS 1/2 publishes kept while disconnected.";
+    "RETAIN_AVAILABLE" => retain_available: boolean, "true",
+        "Whether the broker keeps retained messages (MQTT 3.1.1; an MQTT 5 broker says so itself); false refuses retained publishes.";
+    "MAX_QOS" => max_qos: qos, "2",
+        "Highest QoS the broker accepts on a publish (MQTT 3.1.1; an MQTT 5 broker announces its own, which this can only lower).";
 }
 
 impl MqttConfig {
@@ -558,8 +585,8 @@ fn port(v: &str) -> Parsed<u16> {
     number(v, "expected a port number 1-65535")
 }
 
-fn seconds(v: &str) -> Parsed<u64> {
-    number(v, "expected seconds as a whole number")
+fn seconds(v: &str) -> Parsed<Duration> {
+    number(v, "expected seconds as a whole number").map(Duration::from_secs)
 }
 
 fn millis(v: &str) -> Parsed<Duration> {
@@ -631,7 +658,7 @@ mod tests {
         let c = MqttConfig::default();
         assert_eq!(
             (c.broker_url.as_str(), c.broker_port, c.keepalive),
-            ("localhost", 1883, 60)
+            ("localhost", 1883, Duration::from_secs(60))
         );
         assert!(c.clean_session && !c.tls_enabled);
         assert_eq!(c.server_uri(), "tcp://localhost:1883");
@@ -757,7 +784,10 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!((c.broker_url.as_str(), c.keepalive), ("10.0.0.2", 5));
+        assert_eq!(
+            (c.broker_url.as_str(), c.keepalive),
+            ("10.0.0.2", Duration::from_secs(5))
+        );
         let err = MqttConfig::from_pairs("SENSORS", [("SENSORS_KEEPALIVE", "-1")]).unwrap_err();
         assert!(err.to_string().contains("SENSORS_KEEPALIVE"), "{err}");
     }
@@ -786,7 +816,7 @@ mod tests {
             mqtt: MqttConfig,
         }
         let app: App = serde_json::from_str(r#"{"mqtt":{"keepalive":"7"}}"#).unwrap();
-        assert_eq!(app.mqtt.keepalive, 7);
+        assert_eq!(app.mqtt.keepalive, Duration::from_secs(7));
     }
 
     #[test]
@@ -845,7 +875,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.last_will_message, " bye ");
         assert_eq!(c.broker_url, "h");
-        assert_eq!((c.tls_version, c.keepalive), (TlsVersion::V1_2, 7));
+        assert_eq!(
+            (c.tls_version, c.keepalive),
+            (TlsVersion::V1_2, Duration::from_secs(7))
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Everything that can go wrong in `mqtt-actor`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MqttError {
     /// A configuration setting has a value that cannot be used.
     #[error("invalid value {value:?} for {setting}: {reason}")]
@@ -28,16 +29,16 @@ pub enum MqttError {
     InvalidTopic {
         /// The topic as given.
         topic: String,
-        /// Which rule it breaks.
-        reason: &'static str,
+        /// Which rule it breaks (and where, for a forbidden character).
+        reason: String,
     },
     /// A topic filter (for subscribing) breaks the MQTT rules.
     #[error("invalid topic filter {filter:?}: {reason}")]
     InvalidFilter {
         /// The filter as given.
         filter: String,
-        /// Which rule it breaks.
-        reason: &'static str,
+        /// Which rule it breaks (and where, for a forbidden character).
+        reason: String,
     },
     /// A QoS outside 0, 1, 2.
     #[error("invalid QoS {0}: must be 0, 1 or 2")]
@@ -102,13 +103,13 @@ pub enum MqttError {
     },
     /// Too many QoS 1/2 publishes are already waiting for the connection to return.
     #[error(
-        "publish to {topic:?} dropped: {limit} publishes are already buffered while disconnected"
+        "publish to {topic:?} dropped: {capacity} publishes are already buffered while disconnected"
     )]
     BufferFull {
         /// The topic of the rejected publish.
         topic: String,
-        /// The configured bound (`max_buffered_publishes`).
-        limit: usize,
+        /// The buffer's capacity (`max_buffered_publishes`).
+        capacity: usize,
     },
     /// A value could not be encoded as a JSON payload ([`Publish::json`](crate::Publish::json)).
     #[error("cannot encode the payload for {topic:?} as JSON: {reason}")]
@@ -133,14 +134,59 @@ pub enum MqttError {
         name: &'static str,
         /// The offending value (cut when long).
         value: String,
-        /// Which rule it breaks.
-        reason: &'static str,
+        /// Which rule it breaks (and where, for a forbidden character).
+        reason: String,
     },
     /// Something only MQTT 5 can do was asked of an MQTT 3.1.1 connection.
     #[error("{what} needs MQTT 5, but this actor speaks MQTT 3.1.1 (set MQTT_PROTOCOL_VERSION=5)")]
     NeedsMqtt5 {
         /// What was asked (a publish with properties, a request, ...).
         what: String,
+    },
+    /// A retained publish (an empty one too) to a broker that keeps no
+    /// retained messages: it said so in CONNACK (MQTT 5), or
+    /// `MQTT_RETAIN_AVAILABLE` is false. Nothing was sent.
+    #[error(
+        "retained publish to {topic:?} refused: the broker at {broker} does not keep retained \
+         messages (announced in CONNACK, or MQTT_RETAIN_AVAILABLE=false)"
+    )]
+    RetainUnavailable {
+        /// The topic of the publish.
+        topic: String,
+        /// The broker's URI.
+        broker: String,
+    },
+    /// A publish at a QoS above the broker's maximum: announced in CONNACK
+    /// (MQTT 5), or `MQTT_MAX_QOS`. Nothing was sent.
+    #[error(
+        "publish to {topic:?} at QoS {requested} refused: the broker at {broker} accepts QoS \
+         {max} at most"
+    )]
+    QosNotSupported {
+        /// The topic of the publish.
+        topic: String,
+        /// The QoS asked for.
+        requested: u8,
+        /// The broker's maximum QoS.
+        max: u8,
+        /// The broker's URI.
+        broker: String,
+    },
+    /// A publish whose packet is larger than the broker's Maximum Packet
+    /// Size (announced in CONNACK), or than MQTT can encode. Nothing was sent.
+    #[error(
+        "publish to {topic:?} refused: its packet is {size} bytes, the broker at {broker} \
+         accepts {max} at most"
+    )]
+    PacketTooLarge {
+        /// The topic of the publish.
+        topic: String,
+        /// The size of the PUBLISH packet, in bytes.
+        size: usize,
+        /// The largest packet the broker accepts.
+        max: usize,
+        /// The broker's URI.
+        broker: String,
     },
     /// Unsubscribe for a filter that the holder does not hold.
     #[error("not subscribed to {filter:?}")]
@@ -154,6 +200,11 @@ pub enum MqttError {
     /// The actor has stopped (the process is shutting down).
     #[error("the MQTT actor has stopped")]
     Stopped,
+    /// The actor is running but did not take the message within the time
+    /// the caller gave `send(..).timeout(..)`: its mailbox is full or it is
+    /// busy. The message may still be handled later.
+    #[error("the MQTT actor did not answer in time (its mailbox is full or it is busy)")]
+    MailboxTimeout,
 }
 
 impl MqttError {
@@ -196,10 +247,29 @@ impl<T> From<actix::prelude::SendError<T>> for MqttError {
 }
 
 impl From<actix::MailboxError> for MqttError {
-    fn from(_: actix::MailboxError) -> Self {
-        MqttError::Stopped
+    fn from(e: actix::MailboxError) -> Self {
+        match e {
+            actix::MailboxError::Closed => MqttError::Stopped,
+            actix::MailboxError::Timeout => MqttError::MailboxTimeout,
+        }
     }
 }
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = MqttError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mailbox_timeout_is_not_a_stopped_actor() {
+        let timeout = MqttError::from(actix::MailboxError::Timeout);
+        assert_eq!(timeout, MqttError::MailboxTimeout);
+        assert!(!timeout.to_string().contains("stopped"), "{timeout}");
+        assert_eq!(
+            MqttError::from(actix::MailboxError::Closed),
+            MqttError::Stopped
+        );
+    }
+}

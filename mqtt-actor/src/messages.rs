@@ -7,73 +7,17 @@ use std::sync::{Arc, OnceLock};
 use actix::prelude::*;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{MqttError, Result};
+use crate::qos::QoS;
+use crate::strings;
 use crate::topic::validate_topic;
-
-/// MQTT quality of service.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-#[serde(try_from = "i64", into = "u8")]
-pub enum QoS {
-    /// QoS 0: fire and forget.
-    #[default]
-    AtMostOnce = 0,
-    /// QoS 1: acknowledged with PUBACK, may be duplicated.
-    AtLeastOnce = 1,
-    /// QoS 2: exactly once, acknowledged with PUBCOMP.
-    ExactlyOnce = 2,
-}
-
-impl TryFrom<i64> for QoS {
-    type Error = MqttError;
-    fn try_from(v: i64) -> Result<Self> {
-        match v {
-            0 => Ok(QoS::AtMostOnce),
-            1 => Ok(QoS::AtLeastOnce),
-            2 => Ok(QoS::ExactlyOnce),
-            other => Err(MqttError::InvalidQos(other)),
-        }
-    }
-}
-
-impl TryFrom<i32> for QoS {
-    type Error = MqttError;
-    fn try_from(v: i32) -> Result<Self> {
-        QoS::try_from(i64::from(v))
-    }
-}
-
-impl TryFrom<u8> for QoS {
-    type Error = MqttError;
-    fn try_from(v: u8) -> Result<Self> {
-        QoS::try_from(i64::from(v))
-    }
-}
-
-impl From<QoS> for u8 {
-    fn from(q: QoS) -> u8 {
-        q as u8
-    }
-}
-
-impl From<QoS> for i32 {
-    fn from(q: QoS) -> i32 {
-        q as i32
-    }
-}
-
-impl fmt::Display for QoS {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", *self as u8)
-    }
-}
 
 /// MQTT 5 properties of a message: those an incoming message came with
 /// ([`MqttMessage::properties`]), and those a [`Publish`] sends.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MessageProperties {
     /// `Content-Type`.
     pub content_type: Option<String>,
@@ -107,14 +51,17 @@ impl MessageProperties {
     }
 
     /// Checks what MQTT (and the Paho client, which would abort on a NUL)
-    /// accepts: strings without NUL and at most 65,535 bytes, a response
-    /// topic without wildcards, a payload format indicator of 0 or 1.
+    /// accepts: strings of at most 65,535 bytes without the characters MQTT
+    /// forbids (NUL, control characters U+0001 to U+001F and U+007F to
+    /// U+009F, non-characters such as U+FFFE), a response topic without
+    /// wildcards, a payload format indicator of 0 or 1. The error names the
+    /// property, and the character and where it is.
     pub fn validate(&self) -> Result<()> {
-        let fail = |name, value: &str, reason| {
+        let fail = |name, value: &str, reason: &str| {
             Err(MqttError::InvalidProperty {
                 name,
                 value: shorten(value),
-                reason,
+                reason: reason.to_string(),
             })
         };
         let strings = [
@@ -129,8 +76,8 @@ impl MessageProperties {
                 .flat_map(|(k, v)| [("User-Property", k.as_str()), ("User-Property", v.as_str())]),
         );
         for (name, value) in strings {
-            if value.contains('\0') {
-                return fail(name, value, "must not contain NUL");
+            if let Some(reason) = strings::check(value) {
+                return fail(name, value, &reason);
             }
             if value.len() > MAX_PROPERTY_LEN {
                 return fail(name, value, "must not be longer than 65535 bytes");
@@ -138,7 +85,7 @@ impl MessageProperties {
         }
         if let Some(topic) = &self.response_topic {
             if let Err(MqttError::InvalidTopic { reason, .. }) = validate_topic(topic) {
-                return fail("Response-Topic", topic, reason);
+                return fail("Response-Topic", topic, &reason);
             }
         }
         if let Some(data) = &self.correlation_data {
@@ -342,6 +289,7 @@ impl fmt::Debug for MqttMessage {
 ///
 /// Answers the QoS the broker granted, once it sent SUBACK.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Subscribe {
     /// The topic filter (`+` and `#` allowed).
     pub filter: String,
@@ -349,11 +297,11 @@ pub struct Subscribe {
     pub qos: QoS,
     /// Who gets the matching messages; `None` means the application (its handlers).
     pub listener: Option<Recipient<MqttMessage>>,
-    /// For a listener: how many messages the actor keeps for it while its
-    /// mailbox is full, before it drops any (see [`Subscribe::backlog`]).
-    /// `None` keeps the listener's current backlog, or
-    /// [`Subscribe::DEFAULT_BACKLOG`] for a new listener.
-    pub backlog: Option<usize>,
+    /// For a listener: the capacity of its backlog, how many messages the
+    /// actor keeps for it while its mailbox is full, before it drops any (see
+    /// [`Subscribe::capacity`]). `None` keeps the listener's current
+    /// capacity, or [`Subscribe::DEFAULT_CAPACITY`] for a new listener.
+    pub capacity: Option<usize>,
     /// For a listener: where the actor tells it what it did not get
     /// ([`ListenerNotice`]: messages dropped for it, a filter the broker no
     /// longer grants). `None` keeps the listener's current recipient, if any.
@@ -362,8 +310,8 @@ pub struct Subscribe {
 
 impl Subscribe {
     /// Messages kept for a listener whose mailbox is full, unless its
-    /// `Subscribe` asks for another number.
-    pub const DEFAULT_BACKLOG: usize = 1024;
+    /// `Subscribe` asks for another capacity.
+    pub const DEFAULT_CAPACITY: usize = 1024;
 
     /// A QoS 0 subscription held by the application.
     pub fn new(filter: impl Into<String>) -> Self {
@@ -371,7 +319,7 @@ impl Subscribe {
             filter: filter.into(),
             qos: QoS::AtMostOnce,
             listener: None,
-            backlog: None,
+            capacity: None,
             notices: None,
         }
     }
@@ -388,15 +336,16 @@ impl Subscribe {
         self
     }
 
-    /// Sets the listener's backlog: while its mailbox is full, the actor keeps
-    /// up to `messages` for it, in order, and hands them over as it makes
-    /// room; past that, messages are dropped for this listener and counted in
-    /// [`Status::dropped`]. The backlog belongs to the listener, not to the
-    /// filter: the latest `Subscribe` that sets it wins. Size it for the
-    /// longest burst the listener must not lose messages to; a stuck listener
-    /// costs at most that many messages of memory.
-    pub fn backlog(mut self, messages: usize) -> Self {
-        self.backlog = Some(messages);
+    /// Sets the capacity of the listener's backlog: while its mailbox is
+    /// full, the actor keeps up to `messages` for it, in order, and hands them
+    /// over as it makes room; past that, messages are dropped for this
+    /// listener and counted in [`Status::dropped`]. The backlog belongs to the
+    /// listener, not to the filter: the latest `Subscribe` that sets its
+    /// capacity wins. Size it for the longest burst the listener must not
+    /// lose messages to; a stuck listener costs at most that many messages of
+    /// memory.
+    pub fn capacity(mut self, messages: usize) -> Self {
+        self.capacity = Some(messages);
         self
     }
 
@@ -417,6 +366,7 @@ impl Subscribe {
 /// most one per hand-over of the listener's backlog, so they are never lost
 /// and never pile up.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListenerNotice {
     /// `count` messages matching the listener's filters were dropped for it:
     /// its mailbox and backlog were full, or the channel from Paho's thread to
@@ -448,6 +398,7 @@ impl actix::Message for Subscribe {
 
 /// Let go of a filter. The broker subscription ends when its last holder lets go.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Unsubscribe {
     /// The filter, exactly as subscribed.
     pub filter: String,
@@ -477,6 +428,7 @@ impl actix::Message for Unsubscribe {
 
 /// Let go of every filter of one holder (the application when `listener` is `None`).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UnsubscribeAll {
     /// The holder; `None` means the application.
     pub listener: Option<Recipient<MqttMessage>>,
@@ -489,7 +441,7 @@ impl UnsubscribeAll {
     }
 
     /// Every filter `listener` holds.
-    pub fn listener(listener: Recipient<MqttMessage>) -> Self {
+    pub fn of(listener: Recipient<MqttMessage>) -> Self {
         UnsubscribeAll {
             listener: Some(listener),
         }
@@ -503,6 +455,7 @@ impl actix::Message for UnsubscribeAll {
 /// Publish a message. Answers once the broker accepted it: at once for QoS 0,
 /// after PUBACK for QoS 1 and PUBCOMP for QoS 2.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Publish {
     /// The topic (no wildcards).
     pub topic: String,
@@ -615,6 +568,7 @@ impl actix::Message for Publish {
 
 /// One held filter, as answered by [`GetSubscriptions`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SubscriptionInfo {
     /// The filter.
     pub filter: String,
@@ -641,6 +595,7 @@ impl actix::Message for GetSubscriptions {
 
 /// The connection and its counters, as answered by [`GetStatus`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Status {
     /// Connected to the broker right now.
     pub connected: bool,
@@ -685,6 +640,7 @@ impl actix::Message for GetStatus {
 
 /// Sent to connection watchers on every change of the broker connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionChanged {
     /// Connected now.
     pub connected: bool,
@@ -730,14 +686,6 @@ impl actix::Message for Disconnect {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn qos_accepts_only_0_1_2() {
-        assert_eq!(QoS::try_from(2i64).unwrap(), QoS::ExactlyOnce);
-        assert_eq!(QoS::try_from(3i64), Err(MqttError::InvalidQos(3)));
-        assert!(serde_json::from_str::<QoS>("7").is_err());
-        assert_eq!(serde_json::to_string(&QoS::AtLeastOnce).unwrap(), "1");
-    }
 
     #[test]
     fn properties_that_mqtt_cannot_carry_are_refused_by_name() {

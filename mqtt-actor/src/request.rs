@@ -21,7 +21,8 @@ use futures::channel::oneshot;
 use serde::Serialize;
 
 use crate::error::{MqttError, Result};
-use crate::messages::{MessageProperties, MqttMessage, Publish, QoS};
+use crate::messages::{MessageProperties, MqttMessage, Publish};
+use crate::qos::QoS;
 
 /// Publish a request and wait for its reply (MQTT 5 only): the answer is the
 /// reply message, [`MqttError::NoReply`] when none came within the timeout,
@@ -39,6 +40,7 @@ use crate::messages::{MessageProperties, MqttMessage, Publish, QoS};
 /// # }
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Request {
     /// What is published; its response topic and correlation data are the
     /// actor's own (any set here are replaced).
@@ -89,6 +91,7 @@ impl actix::Message for Request {
 /// payload, and optionally its QoS and MQTT 5 properties. The correlation
 /// data of the request is added to it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reply {
     /// The payload.
     pub payload: Bytes,

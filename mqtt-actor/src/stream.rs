@@ -23,7 +23,8 @@ use actix::WeakAddr;
 use futures::Stream;
 
 use crate::error::{MqttError, Result};
-use crate::messages::{ListenerNotice, MqttMessage, QoS, UnsubscribeAll};
+use crate::messages::{ListenerNotice, MqttMessage, UnsubscribeAll};
+use crate::qos::QoS;
 
 /// Hold `filter` for a [`MessageStream`], which gets the matching messages
 /// until it is dropped. Answers once the broker granted the filter, like
@@ -53,6 +54,7 @@ use crate::messages::{ListenerNotice, MqttMessage, QoS, UnsubscribeAll};
 ///             }
 ///             StreamItem::Lagged(n) => format!("event: lagged\ndata: {n}\n\n"),
 ///             StreamItem::SubscriptionLost(e) => format!("event: lost\ndata: {e}\n\n"),
+///             _ => String::new(), // a kind of item added later
 ///         };
 ///         Ok::<_, std::convert::Infallible>(web::Bytes::from(event))
 ///     });
@@ -62,6 +64,7 @@ use crate::messages::{ListenerNotice, MqttMessage, QoS, UnsubscribeAll};
 /// }
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SubscribeStream {
     /// The topic filter (`+` and `#` allowed).
     pub filter: String,
@@ -106,6 +109,7 @@ impl actix::Message for SubscribeStream {
 
 /// What a [`MessageStream`] yields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum StreamItem {
     /// A message matching the stream's filter.
     Message(MqttMessage),
@@ -324,7 +328,7 @@ impl Handler<Close> for Bridge {
     type Result = ();
     fn handle(&mut self, _: Close, ctx: &mut Context<Self>) {
         let me = ctx.address().recipient();
-        self.mqtt.do_send(UnsubscribeAll::listener(me));
+        self.mqtt.do_send(UnsubscribeAll::of(me));
         ctx.stop();
     }
 }

@@ -6,17 +6,19 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use crate::error::{MqttError, Result};
-use crate::messages::QoS;
+use crate::qos::QoS;
+use crate::strings;
 
 const MAX_TOPIC_LEN: usize = 65535;
 
-/// Checks a topic name used for publishing: not empty, no wildcards, no NUL,
+/// Checks a topic name used for publishing: not empty, no wildcards, none
+/// of the characters MQTT forbids (NUL, control characters, non-characters),
 /// at most 65535 bytes.
 pub fn validate_topic(topic: &str) -> Result<()> {
-    let fail = |reason| {
+    let fail = |reason: &str| {
         Err(MqttError::InvalidTopic {
             topic: topic.to_string(),
-            reason,
+            reason: reason.to_string(),
         })
     };
     if topic.is_empty() {
@@ -25,8 +27,8 @@ pub fn validate_topic(topic: &str) -> Result<()> {
     if topic.len() > MAX_TOPIC_LEN {
         return fail("a topic must not be longer than 65535 bytes");
     }
-    if topic.contains('\0') {
-        return fail("a topic must not contain NUL");
+    if let Some(reason) = strings::check(topic) {
+        return fail(&format!("a topic {reason}"));
     }
     if topic.contains(['+', '#']) {
         return fail("wildcards '+' and '#' are only allowed in subscription filters");
@@ -34,13 +36,14 @@ pub fn validate_topic(topic: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks a topic filter used for subscribing: not empty, no NUL, at most 65535
-/// bytes, `+` and `#` only as whole levels, `#` only last.
+/// Checks a topic filter used for subscribing: not empty, none of the
+/// characters MQTT forbids (NUL, control characters, non-characters), at
+/// most 65535 bytes, `+` and `#` only as whole levels, `#` only last.
 pub fn validate_filter(filter: &str) -> Result<()> {
-    let fail = |reason| {
+    let fail = |reason: &str| {
         Err(MqttError::InvalidFilter {
             filter: filter.to_string(),
-            reason,
+            reason: reason.to_string(),
         })
     };
     if filter.is_empty() {
@@ -49,8 +52,8 @@ pub fn validate_filter(filter: &str) -> Result<()> {
     if filter.len() > MAX_TOPIC_LEN {
         return fail("a filter must not be longer than 65535 bytes");
     }
-    if filter.contains('\0') {
-        return fail("a filter must not contain NUL");
+    if let Some(reason) = strings::check(filter) {
+        return fail(&format!("a filter {reason}"));
     }
     if let Some(rest) = filter.strip_prefix("$share/") {
         let Some((group, inner)) = rest.split_once('/') else {
@@ -64,7 +67,7 @@ pub fn validate_filter(filter: &str) -> Result<()> {
         }
         return validate_filter(inner).map_err(|_| MqttError::InvalidFilter {
             filter: filter.to_string(),
-            reason: "the filter of a shared subscription breaks the wildcard rules",
+            reason: "the filter of a shared subscription breaks the wildcard rules".into(),
         });
     }
     let levels: Vec<&str> = filter.split('/').collect();

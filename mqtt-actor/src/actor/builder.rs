@@ -8,27 +8,35 @@ use actix::prelude::*;
 use paho_mqtt as paho;
 use serde::de::DeserializeOwned;
 
-use super::{
-    Connection, Counters, Failover, Holder, InFlight, MqttActor, OfflineBuffer, Requests, Steps,
-    TakeoverWatch,
-};
+use super::buffers::{InFlight, OfflineBuffer};
+use super::connection::Connection;
+use super::counters::Counters;
+use super::failover::Failover;
+use super::listeners::Holder;
+use super::replies::Requests;
+use super::steps::Steps;
+use super::takeover::TakeoverWatch;
+use super::MqttActor;
+use crate::broker_limits::BrokerLimits;
 use crate::client::{
     connect_options, generated_client_id, install_callbacks, mqtt_version, InboundDrops,
     INBOUND_CAPACITY,
 };
 use crate::config::{MqttConfig, ProtocolVersion};
 use crate::error::{MqttError, Result};
-use crate::handlers::Unsubscribed;
-use crate::handlers::{Connected, Disconnected, Handlers, LogLevel, Published, Subscribed};
-use crate::messages::{MqttMessage, QoS};
+use crate::handlers::{
+    Connected, Disconnected, Handlers, LogLevel, Published, Subscribed, Unsubscribed,
+};
+use crate::messages::MqttMessage;
 use crate::plan::Plan;
+use crate::qos::QoS;
 use crate::request::{reply_to, IntoReply};
 use crate::topic::{validate_filter, validate_topic, Hold, Index};
 
 /// Registers handlers and initial subscriptions, then starts the actor.
 pub struct MqttActorBuilder {
     config: MqttConfig,
-    handlers: Handlers,
+    handlers: Handlers<MqttActor>,
     /// Application subscriptions held from the start: `(filter, qos)`.
     initial: Vec<(String, QoS)>,
     inbound_capacity: usize,
@@ -39,8 +47,15 @@ pub struct MqttActorBuilder {
     request_filters: Vec<String>,
 }
 
+impl MqttActor {
+    /// Starts building an actor for `config`.
+    pub fn builder(config: MqttConfig) -> MqttActorBuilder {
+        MqttActorBuilder::new(config)
+    }
+}
+
 impl MqttActorBuilder {
-    pub(super) fn new(config: MqttConfig) -> Self {
+    fn new(config: MqttConfig) -> Self {
         MqttActorBuilder {
             config,
             handlers: Handlers::default(),
@@ -141,10 +156,8 @@ impl MqttActorBuilder {
     /// ```no_run
     /// # use mqtt_actor::*;
     /// # fn main() -> Result<()> {
-    /// let config = MqttConfig {
-    ///     protocol_version: ProtocolVersion::V5,
-    ///     ..MqttConfig::from_env()?
-    /// };
+    /// let mut config = MqttConfig::from_env()?;
+    /// config.protocol_version = ProtocolVersion::V5;
     /// MqttActor::builder(config)
     ///     .subscribe("svc/echo", QoS::AtLeastOnce)
     ///     .on_request("svc/echo", |_, msg| msg.payload().clone())
@@ -218,7 +231,7 @@ impl MqttActorBuilder {
     }
 
     /// Called for every log line of the actor, with Flask-MQTT's levels.
-    pub fn on_log(mut self, f: impl Fn(LogLevel, &str) + 'static) -> Self {
+    pub fn on_log(mut self, f: impl Fn(&Addr<MqttActor>, LogLevel, &str) + 'static) -> Self {
         self.handlers.log.push(Box::new(f));
         self
     }
@@ -242,10 +255,14 @@ impl MqttActorBuilder {
     /// Validates the configuration, creates the client and starts the actor,
     /// which connects in the background and keeps retrying with back-off.
     pub fn start(self) -> Result<Addr<MqttActor>> {
-        Ok(self.build()?.start())
+        // The context exists before the actor, so the actor knows its own
+        // address from the start (handlers and log lines need it).
+        let ctx = Context::new();
+        let actor = self.build(ctx.address())?;
+        Ok(ctx.run(actor))
     }
 
-    fn build(self) -> Result<MqttActor> {
+    fn build(self, addr: Addr<MqttActor>) -> Result<MqttActor> {
         let config = self.config;
         config.validate()?;
         for filter in self.handlers.topic_filters() {
@@ -306,6 +323,7 @@ impl MqttActorBuilder {
             at_broker: HashMap::new(),
             steps: Steps::default(),
             windows: Default::default(),
+            limits: BrokerLimits::from_settings(&config),
             connection: Connection::new(config.reconnect_min_delay, config.reconnect_max_delay),
             offline: OfflineBuffer::new(config.max_buffered_publishes),
             in_flight: InFlight::default(),
@@ -316,7 +334,7 @@ impl MqttActorBuilder {
             requests: Requests::new(reply_prefix),
             last_error: None,
             streams: Some(streams),
-            addr: None,
+            addr,
             config,
         })
     }

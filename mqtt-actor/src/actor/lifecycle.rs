@@ -8,9 +8,11 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 
 use super::takeover::{self, says_taken_over};
-use super::MqttActor;
+use super::{MqttActor, SWEEP_INTERVAL};
+use crate::broker_limits::{Announced, BrokerLimits};
 use crate::brokers;
-use crate::client::ConnectionEvent;
+use crate::client::{announced, ConnectionEvent};
+use crate::config::ProtocolVersion;
 use crate::error::{MqttError, Result};
 use crate::handlers::{self, Connected, Disconnected, LogLevel};
 use crate::messages::{ConnectionChanged, Disconnect, WaitConnected, WatchConnection};
@@ -27,7 +29,7 @@ impl MqttActor {
         let addr = brokers::tcp_address(&uri, self.config.broker_port);
         async move {
             match token.await {
-                Ok(_) => Ok(()),
+                Ok(rsp) => Ok(announced(&rsp)),
                 Err(e) => {
                     // Paho reports a refused TCP connection and a failed TLS
                     // handshake alike; a plain TCP probe tells them apart.
@@ -37,8 +39,9 @@ impl MqttActor {
             }
         }
         .into_actor(self)
-        .map(|res, act, ctx| {
-            if let Err(e) = res {
+        .map(|res, act, ctx| match res {
+            Ok(announced) => act.on_up(announced, ctx),
+            Err(e) => {
                 act.log(LogLevel::Err, &format!("client {}: {e}", act.client_id));
                 act.last_error = Some(e);
                 act.attempt_failed(ctx);
@@ -78,7 +81,17 @@ impl MqttActor {
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
     }
 
-    fn on_up(&mut self, ctx: &mut Context<Self>) {
+    /// The CONNACK came: the connection is up, with what it announced.
+    fn on_up(&mut self, announced: Announced, ctx: &mut Context<Self>) {
+        if !self.client.is_connected() {
+            // Lost before this answer was handled (its loss found the
+            // connection not up yet, and changed nothing): try again.
+            return self.attempt_failed(ctx);
+        }
+        self.limits = match self.config.protocol_version {
+            ProtocolVersion::V5 => BrokerLimits::from_settings(&self.config).with(announced),
+            _ => BrokerLimits::from_settings(&self.config),
+        };
         let reconnect = self.connection.up();
         self.failover.connected();
         self.last_error = None;
@@ -169,11 +182,34 @@ impl MqttActor {
     }
 }
 
+impl Actor for MqttActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some((events, inbound)) = self.streams.take() {
+            ctx.add_message_stream(events);
+            ctx.add_message_stream(inbound);
+        }
+        ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep_dead(ctx));
+        self.log(
+            LogLevel::Info,
+            &format!("client {} connecting to {}", self.client_id, self.uri()),
+        );
+        self.connect(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if self.client.is_connected() {
+            // The DISCONNECT is already under way; nobody is left to await it.
+            drop(self.client.disconnect(None));
+        }
+    }
+}
+
 impl Handler<ConnectionEvent> for MqttActor {
     type Result = ();
     fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
         match event {
-            ConnectionEvent::Up => self.on_up(ctx),
             ConnectionEvent::Lost(reason) => self.on_lost(reason, ctx),
         }
     }

@@ -1,39 +1,39 @@
 //! The `MqttActor`: owns the Paho client, keeps the subscriptions, reconnects,
 //! buffers publishes while disconnected and fans incoming messages out.
 //!
-//! The actor is one struct whose state lives in plain parts, tested without a
-//! broker; the files of this module wire them to Paho and actix:
+//! Files form floors, and import only from their own floor or below (the
+//! crate's floors test checks it):
 //!
-//! - `builder.rs`: [`MqttActorBuilder`], handlers and initial subscriptions,
-//!   validation, the Paho client.
-//! - `connection.rs`: whether the connection is up, and the back-off between
-//!   attempts (pure).
-//! - `failover.rs`: which broker of the failover list the next attempt goes
-//!   to (pure).
-//! - `takeover.rs`: seeing another client with the same client id (pure).
-//! - `sharing.rs`: the warning about a shared subscription next to an
-//!   overlapping ordinary one on one connection.
-//! - `lifecycle.rs`: connecting, reconnecting, connection events, waiting for
-//!   and watching the connection, `Disconnect`.
-//! - `subscriptions.rs`: `Subscribe`, `Unsubscribe`, `UnsubscribeAll`: a
+//! - bottom, the pure parts the actor's state is made of, tested without a
+//!   broker: `connection.rs` (up or down, the back-off between attempts),
+//!   `failover.rs` (which broker of the failover list is tried next),
+//!   `takeover.rs` (seeing another client with the same client id),
+//!   `listeners.rs` (who holds a filter; per listener its backlog and the
+//!   drops not told yet), `retained.rs` (who is due the retained messages of
+//!   a SUBSCRIBE), `steps.rs` (what waits for the next subscription step, and
+//!   the broker subscriptions as acknowledged), `buffers.rs` (publishes
+//!   waiting for the connection or for their acknowledgement), `counters.rs`
+//!   (what `GetStatus` counts), `replies.rs` (the asking side of requests);
+//! - `mod.rs`: the [`MqttActor`] struct, made of those parts;
+//! - top, the rooms, each adding one job's behaviour to the actor:
+//!   `builder.rs` ([`MqttActorBuilder`], validation, the Paho client),
+//!   `lifecycle.rs` (starting, connecting, reconnecting, connection events,
+//!   waiting for and watching the connection, `Disconnect`),
+//!   `subscriptions.rs` (`Subscribe`, `Unsubscribe`, `UnsubscribeAll`: a
 //!   filter is held once the broker granted it; the broker subscriptions
-//!   follow the [`Plan`](crate::plan::Plan) (none overlapping), changed one
-//!   step at a time; re-subscribing after a reconnect; releasing the filters
-//!   of listeners that stopped.
-//! - `publishing.rs`: `Publish` with its deadline, and the bounded buffer of
-//!   QoS 1/2 publishes made while disconnected (pure).
-//! - `delivery.rs`: incoming messages to handlers and listeners, with the
-//!   delivery policy: each listener's backlog, drop notices, and retained
-//!   messages only for the holders that asked for them (pure parts).
-//! - `queries.rs`: the counters, `GetStatus`, `GetSubscriptions`.
-//! - `streams.rs`: `SubscribeStream`: a listener bridge per stream.
-//! - `requests.rs`: `Request`: the reply topic, correlation data, and the
-//!   reply desk that answers the callers.
+//!   follow the [`Plan`](crate::plan::Plan), changed one step at a time;
+//!   re-subscribing after a reconnect; releasing the filters of listeners
+//!   that stopped), `publishing.rs` (`Publish` with its deadline),
+//!   `delivery.rs` (incoming messages to handlers and listeners, with the
+//!   delivery policy), `queries.rs` (`GetStatus`, `GetSubscriptions`),
+//!   `streams.rs` (`SubscribeStream`: a listener bridge per stream),
+//!   `requests.rs` (`Request`: the reply topic, correlation data and the
+//!   reply desk), `sharing.rs` (the warning about a shared subscription next
+//!   to an overlapping ordinary one).
 
-mod builder;
-mod connection;
+// The rooms: each adds the behaviour of one job to `MqttActor` (top floor).
+pub(crate) mod builder;
 mod delivery;
-mod failover;
 mod lifecycle;
 mod publishing;
 mod queries;
@@ -41,6 +41,16 @@ mod requests;
 mod sharing;
 mod streams;
 mod subscriptions;
+
+// The pure parts the actor's state is made of (bottom floor).
+mod buffers;
+mod connection;
+mod counters;
+mod failover;
+mod listeners;
+mod replies;
+mod retained;
+mod steps;
 mod takeover;
 
 use std::time::Duration;
@@ -49,7 +59,8 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 use paho_mqtt as paho;
 
-use crate::client::{ConnectionEvents, InboundStream};
+use crate::broker_limits::BrokerLimits;
+use crate::client::{ConnectionEvents, InboundStream, Operation};
 use crate::config::MqttConfig;
 use crate::error::MqttError;
 use crate::handlers::{Handlers, LogLevel};
@@ -57,15 +68,14 @@ use crate::messages::{ConnectionChanged, MqttMessage};
 use crate::plan::Plan;
 use crate::topic::Index;
 
-pub use builder::MqttActorBuilder;
-
+use buffers::{Buffered, InFlight, OfflineBuffer};
 use connection::Connection;
-use delivery::{Listener, RetainedWindows};
+use counters::Counters;
 use failover::Failover;
-use publishing::{Buffered, InFlight, OfflineBuffer};
-use queries::Counters;
-use requests::Requests;
-use subscriptions::{AtBroker, Holder, Steps};
+use listeners::{Holder, Listener};
+use replies::Requests;
+use retained::RetainedWindows;
+use steps::{AtBroker, Steps};
 use takeover::TakeoverWatch;
 
 /// How often listeners whose actor stopped are looked for.
@@ -89,7 +99,7 @@ pub struct MqttActor {
     takeovers: TakeoverWatch,
     /// Shared filters already warned about (see `sharing.rs`): once each.
     mixed_shares_warned: std::collections::HashSet<String>,
-    handlers: Handlers,
+    handlers: Handlers<MqttActor>,
     /// Who holds which filter, at what QoS, granted or still waiting for SUBACK.
     index: Index<Holder>,
     /// Which broker subscriptions serve the held filters (none overlapping).
@@ -103,6 +113,9 @@ pub struct MqttActor {
     /// Per broker filter, the holders that are due the retained messages its
     /// latest SUBSCRIBE brings (see `delivery.rs`).
     windows: RetainedWindows<Holder>,
+    /// What the broker of the current connection allows a publish to be
+    /// (from its CONNACK on MQTT 5, from the settings on 3.1.1).
+    limits: BrokerLimits,
     /// Up or down, stopping or not, and the back-off between attempts.
     connection: Connection,
     /// QoS 1/2 publishes made while disconnected, with the callers waiting for
@@ -128,19 +141,15 @@ pub struct MqttActor {
     /// Paho's connection events and messages; taken in `started`, where they
     /// become message streams of the actor.
     streams: Option<(ConnectionEvents, InboundStream)>,
-    /// The actor's own address, set in `started`: handlers get it so that they
-    /// can send the actor messages, and answers from the broker come back to it.
-    addr: Option<Addr<MqttActor>>,
+    /// The actor's own address, known before it starts (see
+    /// `MqttActorBuilder::start`): handlers get it so that they can send the
+    /// actor messages, and answers from the broker come back to it.
+    addr: Addr<MqttActor>,
 }
 
 impl MqttActor {
-    /// Starts building an actor for `config`.
-    pub fn builder(config: MqttConfig) -> MqttActorBuilder {
-        MqttActorBuilder::new(config)
-    }
-
     fn me(&self) -> Addr<MqttActor> {
-        self.addr.clone().expect("address is set in started()")
+        self.addr.clone()
     }
 
     /// The broker in use, or while disconnected the one tried next.
@@ -149,12 +158,12 @@ impl MqttActor {
     }
 
     fn log(&self, level: LogLevel, text: &str) {
-        self.handlers.log(level, text);
+        self.handlers.log(&self.addr, level, text);
     }
 
-    /// A request to this actor's broker, for [`await_ack`](crate::client::await_ack).
-    fn ack(&self, operation: &'static str, topic: &str) -> crate::client::Request {
-        crate::client::Request {
+    /// An operation at this actor's broker, for [`await_ack`](crate::client::await_ack).
+    fn ack(&self, operation: &'static str, topic: &str) -> Operation {
+        Operation {
             operation,
             topic: topic.to_string(),
             broker: self.uri().to_string(),
@@ -164,31 +173,6 @@ impl MqttActor {
     fn not_connected(&self) -> MqttError {
         MqttError::NotConnected {
             broker: self.uri().to_string(),
-        }
-    }
-}
-
-impl Actor for MqttActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        self.addr = Some(ctx.address());
-        if let Some((events, inbound)) = self.streams.take() {
-            ctx.add_message_stream(events);
-            ctx.add_message_stream(inbound);
-        }
-        ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep_dead(ctx));
-        self.log(
-            LogLevel::Info,
-            &format!("client {} connecting to {}", self.client_id, self.uri()),
-        );
-        self.connect(ctx);
-    }
-
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        if self.client.is_connected() {
-            // The DISCONNECT is already under way; nobody is left to await it.
-            drop(self.client.disconnect(None));
         }
     }
 }

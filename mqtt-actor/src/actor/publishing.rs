@@ -11,86 +11,19 @@
 //! persistent session, Paho itself may complete the MQTT exchange after the
 //! reconnect, as the protocol asks.) The caller decides whether to retry.
 
-use std::collections::{HashMap, VecDeque};
-
 use actix::prelude::*;
 use futures::channel::oneshot;
 use paho_mqtt as paho;
 
+use super::buffers::Buffered;
 use super::MqttActor;
 use crate::client::{await_ack, to_paho_properties, to_qos};
 use crate::config::ProtocolVersion;
 use crate::error::{MqttError, Result};
 use crate::handlers::{self, LogLevel, Published};
-use crate::messages::{Publish, QoS};
+use crate::messages::Publish;
+use crate::qos::QoS;
 use crate::topic::validate_topic;
-
-/// A publish waiting for the connection, with its caller waiting for the answer.
-pub(crate) struct Buffered {
-    publish: Publish,
-    reply: oneshot::Sender<Result<()>>,
-}
-
-/// Sent publishes waiting for their acknowledgement, with their callers.
-#[derive(Default)]
-pub(crate) struct InFlight {
-    next: u64,
-    waiting: HashMap<u64, oneshot::Sender<Result<()>>>,
-}
-
-impl InFlight {
-    fn add(&mut self, reply: oneshot::Sender<Result<()>>) -> u64 {
-        self.next += 1;
-        self.waiting.insert(self.next, reply);
-        self.next
-    }
-
-    /// The caller of publish `id`, unless it was answered already.
-    fn take(&mut self, id: u64) -> Option<oneshot::Sender<Result<()>>> {
-        self.waiting.remove(&id)
-    }
-}
-
-/// A FIFO queue that holds at most `limit` items. Plain state, no I/O.
-#[derive(Debug)]
-pub(crate) struct OfflineBuffer<T> {
-    queue: VecDeque<T>,
-    limit: usize,
-}
-
-impl<T> OfflineBuffer<T> {
-    /// An empty buffer for at most `limit` items.
-    pub fn new(limit: usize) -> Self {
-        OfflineBuffer {
-            queue: VecDeque::new(),
-            limit,
-        }
-    }
-
-    /// Keeps `item` behind the others, or hands it back when the buffer is full.
-    pub fn push(&mut self, item: T) -> std::result::Result<(), T> {
-        if self.queue.len() >= self.limit {
-            return Err(item);
-        }
-        self.queue.push_back(item);
-        Ok(())
-    }
-
-    /// Empties the buffer, oldest first.
-    pub fn take(&mut self) -> VecDeque<T> {
-        std::mem::take(&mut self.queue)
-    }
-
-    /// Items waiting.
-    pub fn len(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// The bound.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-}
 
 impl MqttActor {
     fn publish(&mut self, p: Publish, reply: oneshot::Sender<Result<()>>, ctx: &mut Context<Self>) {
@@ -100,6 +33,11 @@ impl MqttActor {
                 _ => self.keep_for_later(p, reply),
             }
             return;
+        }
+        let v5 = self.config.protocol_version == ProtocolVersion::V5;
+        if let Err(e) = self.limits.check(&p, v5, self.uri()) {
+            self.log(LogLevel::Warning, &format!("not sent: {e}"));
+            return drop(reply.send(Err(e)));
         }
         let mut msg = paho::MessageBuilder::new()
             .topic(&p.topic)
@@ -169,7 +107,7 @@ impl MqttActor {
     /// The connection was lost: every sent publish still waiting answers
     /// `NotConnected` now, and none is sent again.
     pub(super) fn fail_in_flight(&mut self) {
-        let waiting = std::mem::take(&mut self.in_flight.waiting);
+        let waiting = self.in_flight.take_all();
         if !waiting.is_empty() {
             self.log(
                 LogLevel::Warning,
@@ -189,7 +127,7 @@ impl MqttActor {
         if let Err(refused) = self.offline.push(Buffered { publish, reply }) {
             let full = MqttError::BufferFull {
                 topic: refused.publish.topic,
-                limit: self.offline.limit(),
+                capacity: self.offline.capacity(),
             };
             let _ = refused.reply.send(Err(full));
         }
@@ -219,29 +157,5 @@ impl Handler<Publish> for MqttActor {
         let (tx, rx) = oneshot::channel();
         self.publish(msg, tx, ctx);
         Box::pin(async move { rx.await.unwrap_or(Err(MqttError::Stopped)) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_buffer_keeps_order_and_hands_back_what_does_not_fit() {
-        let mut b = OfflineBuffer::new(2);
-        assert_eq!(b.push(1), Ok(()));
-        assert_eq!(b.push(2), Ok(()));
-        assert_eq!(b.push(3), Err(3));
-        assert_eq!(b.len(), 2);
-        assert_eq!(b.take(), [1, 2]);
-        assert_eq!(b.len(), 0);
-        assert_eq!(b.push(4), Ok(()), "taking makes room again");
-    }
-
-    #[test]
-    fn a_buffer_of_zero_keeps_nothing() {
-        let mut b = OfflineBuffer::new(0);
-        assert_eq!(b.push("x"), Err("x"));
-        assert!(b.take().is_empty());
     }
 }

@@ -1,45 +1,11 @@
 //! What the actor answers about itself: the counters, `GetStatus` and
 //! `GetSubscriptions`.
 
-use std::sync::Arc;
-
 use actix::prelude::*;
 
-use super::subscriptions::Holder;
+use super::listeners::Holder;
 use super::MqttActor;
-use crate::client::InboundDrops;
 use crate::messages::{GetStatus, GetSubscriptions, Status, SubscriptionInfo};
-
-/// Counters reported by [`GetStatus`].
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    /// Messages received from the broker.
-    pub messages_in: u64,
-    /// Publishes the broker accepted.
-    pub messages_out: u64,
-    /// Messages a listener did not get because its mailbox and its backlog
-    /// were full.
-    pub dropped: u64,
-    /// Messages Paho's message callback could not hand to the actor (the
-    /// inbound channel was full), by topic. Shared with that callback, which
-    /// runs on Paho's thread.
-    pub inbound: Arc<InboundDrops>,
-}
-
-impl Counters {
-    /// Zero counters; `inbound` is where Paho's callback counts.
-    pub fn new(inbound: Arc<InboundDrops>) -> Self {
-        Counters {
-            inbound,
-            ..Counters::default()
-        }
-    }
-
-    /// Every message lost on the way in, on either side of the actor.
-    pub fn all_dropped(&self) -> u64 {
-        self.dropped + self.inbound.total()
-    }
-}
 
 impl MqttActor {
     fn status(&self) -> Status {
@@ -98,21 +64,5 @@ impl Handler<GetStatus> for MqttActor {
     type Result = MessageResult<GetStatus>;
     fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.status())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dropped_counts_both_sides_of_the_actor() {
-        let paho_side = Arc::new(InboundDrops::default());
-        let mut c = Counters::new(paho_side.clone());
-        c.dropped = 2;
-        for _ in 0..3 {
-            paho_side.record("t");
-        }
-        assert_eq!(c.all_dropped(), 5);
     }
 }

@@ -2,57 +2,16 @@
 //! waiting for the reply through the reply desk (see `request.rs`).
 
 use actix::prelude::*;
-use bytes::Bytes;
 use futures::channel::oneshot;
 
-use super::subscriptions::Holder;
+use super::listeners::Holder;
 use super::MqttActor;
 use crate::config::ProtocolVersion;
 use crate::error::{MqttError, Result};
-use crate::messages::{MqttMessage, QoS, Subscribe};
+use crate::messages::{MqttMessage, Subscribe};
+use crate::qos::QoS;
 use crate::request::{Expect, ReplyDesk, Request};
 use crate::topic::validate_topic;
-
-/// The asking side's state.
-pub(crate) struct Requests {
-    /// Replies come to `{prefix}/{n}`; the actor holds `{prefix}/#`.
-    prefix: String,
-    /// Started at the first request.
-    desk: Option<Addr<ReplyDesk>>,
-    /// Requests made, which numbers the next one.
-    sent: u64,
-    /// Tells this actor's correlation data from an earlier process's (whose
-    /// late replies may still come to the same reply topics).
-    nonce: u32,
-}
-
-impl Requests {
-    pub fn new(prefix: String) -> Self {
-        let nonce = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() ^ std::process::id())
-            .unwrap_or_default();
-        Requests {
-            prefix,
-            desk: None,
-            sent: 0,
-            nonce,
-        }
-    }
-
-    /// The filter replies come under.
-    fn filter(&self) -> String {
-        format!("{}/#", self.prefix)
-    }
-
-    /// The response topic and correlation data of the next request.
-    fn next(&mut self) -> (String, Bytes) {
-        self.sent += 1;
-        let topic = format!("{}/{}", self.prefix, self.sent);
-        let correlation = format!("{:08x}-{}", self.nonce, self.sent);
-        (topic, Bytes::from(correlation))
-    }
-}
 
 impl MqttActor {
     /// The reply desk, and the `Subscribe` of the reply filter when it is
@@ -136,20 +95,5 @@ impl Handler<Request> for MqttActor {
                 .await
                 .unwrap_or(Err(MqttError::NoReply { topic, timeout }))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_request_has_its_own_response_topic_and_correlation_data() {
-        let mut r = Requests::new("me/replies".into());
-        assert_eq!(r.filter(), "me/replies/#");
-        let (t1, c1) = r.next();
-        let (t2, c2) = r.next();
-        assert_eq!((t1.as_str(), t2.as_str()), ("me/replies/1", "me/replies/2"));
-        assert_ne!(c1, c2);
     }
 }

@@ -17,9 +17,10 @@ impl Handler<SubscribeStream> for MqttActor {
             .qos(msg.qos)
             .listener(bridge.clone().recipient())
             .notices(bridge.clone().recipient())
-            // Bursts wait in the backlog while the bridge (on this thread)
-            // has not run yet; the reader's bound is the stream's capacity.
-            .backlog(msg.capacity.max(Subscribe::DEFAULT_BACKLOG));
+            // Bursts wait in the bridge's backlog while the bridge (on this
+            // thread) has not run yet; the reader's bound is the stream's
+            // capacity.
+            .capacity(msg.capacity.max(Subscribe::DEFAULT_CAPACITY));
         let granted = <Self as Handler<Subscribe>>::handle(self, subscribe, ctx);
         // Built before the answer: a caller that gives up waiting drops it,
         // and the filter is let go as with any dropped stream.

@@ -14,8 +14,13 @@
 //!   loss answers the error and leaves nothing behind: the pending hold is
 //!   removed (or the holder's earlier hold on the same filter restored), and
 //!   the plan follows. The same `Subscribe` can simply be sent again.
-//! - Every SUBSCRIBE for a holder joining a filter the broker already serves
-//!   is sent again, so that it gets the retained messages (see `delivery.rs`).
+//! - *Late joiners*: a holder joining a filter the broker already serves
+//!   gets its retained messages (see `delivery.rs`) at the cost of what
+//!   matches its own filter. Under a wider broker filter in place, the step
+//!   subscribes the newcomer's own filter (a *probe*, answering its
+//!   `Subscribe`) and lets go of it with the other extras once granted; a
+//!   newcomer of the broker filter itself makes the step send that SUBSCRIBE
+//!   again.
 //! - After a reconnect every broker filter is subscribed again. One the broker
 //!   now refuses is lost for the holders it served: each listener gets
 //!   [`ListenerNotice::SubscriptionLost`] for each of its filters, the
@@ -42,106 +47,17 @@ use std::time::Instant;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
+use super::listeners::{Holder, Listener};
+use super::retained::{PLAN_ID, PROBE_ID};
+use super::steps::{AtBroker, Joining, Queued, StepInFlight};
 use super::MqttActor;
-use crate::client::{await_ack, granted_qos, to_qos};
+use crate::client::{await_ack, granted_qos, subscribe};
+use crate::config::ProtocolVersion;
 use crate::error::{MqttError, Result};
 use crate::handlers::{self, LogLevel, Subscribed, Unsubscribed};
-use crate::messages::{ListenerNotice, MqttMessage, QoS, Subscribe, Unsubscribe, UnsubscribeAll};
+use crate::messages::{ListenerNotice, MqttMessage, Subscribe, Unsubscribe, UnsubscribeAll};
+use crate::qos::QoS;
 use crate::topic::{validate_filter, Hold};
-
-use super::delivery::Listener;
-
-/// Who holds a filter: the application (its handlers) or a listener actor.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Holder {
-    App,
-    Listener(Recipient<MqttMessage>),
-}
-
-impl Holder {
-    fn of(listener: Option<Recipient<MqttMessage>>) -> Self {
-        listener.map_or(Holder::App, Holder::Listener)
-    }
-}
-
-/// A broker subscription, as the broker acknowledged it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AtBroker {
-    /// The QoS the SUBSCRIBE asked for.
-    pub asked: QoS,
-    /// The QoS the broker granted.
-    pub granted: QoS,
-    /// Acknowledged on the current connection (a persistent session may keep
-    /// subscriptions of an earlier one that are not confirmed yet).
-    pub confirmed: bool,
-}
-
-/// A `Subscribe` waiting for the next step.
-struct Request {
-    filter: String,
-    holder: Holder,
-    qos: QoS,
-    reply: oneshot::Sender<Result<QoS>>,
-}
-
-/// A `Subscribe` the step in flight answers.
-struct Joining {
-    filter: String,
-    holder: Holder,
-    qos: QoS,
-    /// The broker filter whose SUBSCRIBE decides.
-    broker_filter: String,
-    /// The holder's hold on the filter before, restored if this one fails.
-    previous: Option<Hold>,
-    reply: oneshot::Sender<Result<QoS>>,
-}
-
-/// The step in flight.
-struct InFlight {
-    attempt: u64,
-    handle: SpawnHandle,
-    joining: Vec<Joining>,
-    /// Callers of `Unsubscribe` / `UnsubscribeAll` waiting for the broker.
-    releasing: Vec<oneshot::Sender<Result<()>>>,
-}
-
-/// What waits for the next step, and the step in flight.
-#[derive(Default)]
-pub(crate) struct Steps {
-    requests: Vec<Request>,
-    /// Filters nobody holds any more, to take out of the plan.
-    released: Vec<String>,
-    /// Callers waiting for the broker to let go of released filters.
-    releasing: Vec<oneshot::Sender<Result<()>>>,
-    /// A new connection: every broker filter is subscribed again, and every
-    /// holder is due its retained messages.
-    resubscribe: bool,
-    in_flight: Option<InFlight>,
-    attempts: u64,
-}
-
-impl Steps {
-    /// A new connection: the next step subscribes every broker filter again.
-    pub fn resubscribe_all(&mut self) {
-        self.resubscribe = true;
-    }
-
-    /// Whether a `Subscribe` of `holder` waits for a step or is being answered.
-    fn asking(&self, holder: &Holder) -> bool {
-        self.requests.iter().any(|r| r.holder == *holder)
-            || self
-                .in_flight
-                .as_ref()
-                .is_some_and(|s| s.joining.iter().any(|j| j.holder == *holder))
-    }
-
-    fn has_work(&self) -> bool {
-        !self.requests.is_empty()
-            || !self.released.is_empty()
-            || !self.releasing.is_empty()
-            || self.resubscribe
-    }
-}
 
 /// `error` for the SUBSCRIBE of `broker_filter`, told about `filter`.
 fn for_filter(error: MqttError, filter: &str, broker_filter: &str) -> MqttError {
@@ -199,7 +115,7 @@ impl MqttActor {
         }
         // Later requests of the same step may have moved earlier ones to a
         // wider broker filter: look them up once all are in.
-        let joining: Vec<Joining> = added
+        let mut joining: Vec<Joining> = added
             .into_iter()
             .map(|(r, previous)| {
                 let broker_filter = self
@@ -232,6 +148,8 @@ impl MqttActor {
         let mut touched: Vec<String> = touched.into_iter().collect();
         touched.sort();
         let mut to_subscribe: Vec<(String, QoS)> = Vec::new();
+        let mut probes: Vec<String> = Vec::new();
+        let v5 = self.config.protocol_version == ProtocolVersion::V5;
         for j in touched {
             let Some(members) = self.plan.members(&j) else {
                 continue; // retired by a later change of the same step
@@ -246,21 +164,41 @@ impl MqttActor {
                 .at_broker
                 .get(&j)
                 .is_some_and(|a| a.confirmed && a.asked >= wanted);
-            if resubscribe || newcomers.contains_key(j.as_str()) || !in_place {
-                let due: Vec<(Holder, String)> = if resubscribe {
-                    members
-                        .iter()
-                        .filter_map(|m| Some((m, self.index.entry(m)?)))
-                        .flat_map(|(m, e)| e.holders.keys().map(|h| (h.clone(), m.clone())))
-                        .collect()
-                } else {
-                    newcomers.get(j.as_str()).cloned().unwrap_or_default()
-                };
+            let due: Vec<(Holder, String)> = if resubscribe {
+                members
+                    .iter()
+                    .filter_map(|m| Some((m, self.index.entry(m)?)))
+                    .flat_map(|(m, e)| e.holders.keys().map(|h| (h.clone(), m.clone())))
+                    .collect()
+            } else {
+                newcomers.get(j.as_str()).cloned().unwrap_or_default()
+            };
+            let narrower = !due.is_empty() && due.iter().all(|(_, f)| *f != j);
+            // On MQTT 5 the probe's copies of live messages are told apart by
+            // Subscription Identifiers; a broker without them gets none.
+            let narrower = narrower && (!v5 || self.limits.subscription_ids);
+            if in_place && !resubscribe && narrower {
+                // Newcomers under a broker filter in place: the broker is
+                // asked only for their own filters (see "Late joiners").
+                for (_, f) in &due {
+                    if !probes.contains(f) {
+                        probes.push(f.clone());
+                    }
+                }
+                self.windows.subscribing(&j, due);
+            } else if resubscribe || !due.is_empty() || !in_place {
                 self.windows.subscribing(&j, due);
                 to_subscribe.push((j, wanted));
             }
         }
         drop(newcomers);
+        for j in joining.iter_mut().filter(|j| probes.contains(&j.filter)) {
+            j.broker_filter = j.filter.clone();
+        }
+        for f in probes {
+            let qos = self.index.entry(&f).map_or(QoS::AtMostOnce, |e| e.wanted());
+            to_subscribe.push((f, qos));
+        }
 
         let futs: Vec<_> = to_subscribe
             .into_iter()
@@ -274,7 +212,7 @@ impl MqttActor {
                 .into_actor(self)
                 .map(|results, act, ctx| act.subscribed(results, ctx)),
         );
-        self.steps.in_flight = Some(InFlight {
+        self.steps.in_flight = Some(StepInFlight {
             attempt,
             handle,
             joining,
@@ -283,7 +221,14 @@ impl MqttActor {
     }
 
     fn subscribe_at_broker(&self, filter: String, qos: QoS) -> impl Future<Output = Result<QoS>> {
-        let token = self.client.subscribe(filter.clone(), to_qos(qos));
+        let id = self.limits.subscription_ids.then(|| {
+            if self.plan.contains(&filter) {
+                PLAN_ID
+            } else {
+                PROBE_ID
+            }
+        });
+        let token = subscribe(&self.client, &filter, qos, id);
         let timeout = self.config.request_timeout;
         let ack = self.ack("subscribe", &filter);
         async move {
@@ -306,7 +251,9 @@ impl MqttActor {
         let now = Instant::now();
         let mut outcome: HashMap<String, Result<QoS>> = HashMap::new();
         for (j, asked, res) in results {
-            self.windows.acknowledged(&j, now);
+            // A probe's window is its broker filter's.
+            let window = self.plan.broker_filter(&j).unwrap_or(&j).to_string();
+            self.windows.acknowledged(&window, now);
             match &res {
                 Ok(granted) => {
                     let at = AtBroker {
@@ -612,16 +559,16 @@ impl Handler<Subscribe> for MqttActor {
             let state = self
                 .listeners
                 .entry(listener.clone())
-                .or_insert_with(|| Listener::new(Subscribe::DEFAULT_BACKLOG));
-            if let Some(limit) = msg.backlog {
-                state.backlog.set_limit(limit);
+                .or_insert_with(|| Listener::new(Subscribe::DEFAULT_CAPACITY));
+            if let Some(capacity) = msg.capacity {
+                state.backlog.set_capacity(capacity);
             }
             if let Some(notices) = msg.notices {
                 state.notices = Some(notices);
             }
         }
         let (reply, answer) = oneshot::channel();
-        self.steps.requests.push(Request {
+        self.steps.requests.push(Queued {
             filter: msg.filter,
             holder: Holder::of(msg.listener),
             qos: msg.qos,

@@ -119,7 +119,10 @@ impl From<MqttError> for ApiError {
             | MqttError::InvalidProperty { .. }
             | MqttError::NeedsMqtt5 { .. }
             | MqttError::JsonEncode { .. }
-            | MqttError::JsonDecode { .. } => ErrorCode::BadRequest,
+            | MqttError::JsonDecode { .. }
+            | MqttError::RetainUnavailable { .. }
+            | MqttError::QosNotSupported { .. } => ErrorCode::BadRequest,
+            MqttError::PacketTooLarge { .. } => ErrorCode::TooLarge,
             MqttError::NotConnected { .. } | MqttError::BufferFull { .. } => {
                 ErrorCode::NotConnected
             }

@@ -301,9 +301,7 @@ impl Actor for Session {
         }
         // Pending subscribes too: their listener is this session's.
         if !self.filters.is_empty() {
-            self.state
-                .mqtt
-                .do_send(UnsubscribeAll::listener(self.listener()));
+            self.state.mqtt.do_send(UnsubscribeAll::of(self.listener()));
         }
         self.fanout.do_send(Stop);
         self.outbox.close();

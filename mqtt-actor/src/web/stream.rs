@@ -182,7 +182,7 @@ impl Drop for StreamEnd {
     fn drop(&mut self) {
         self.state.sessions.unregister(self.id);
         // Pending subscribes too: the MqttActor handles this after them.
-        let all = UnsubscribeAll::listener(self.fanout.clone().recipient());
+        let all = UnsubscribeAll::of(self.fanout.clone().recipient());
         self.state.mqtt.do_send(all);
         self.fanout.do_send(Stop);
         self.outbox.close();

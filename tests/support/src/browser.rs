@@ -22,7 +22,8 @@ impl Driver {
     /// Starts ChromeDriver and waits until it listens.
     pub fn start() -> Driver {
         let port = free_port();
-        let mut child = Command::new("chromedriver")
+        crate::programs::CHROMIUM.require();
+        let mut child = Command::new(crate::programs::CHROMEDRIVER.require())
             .arg(format!("--port={port}"))
             // Its own process group, so that drop can end the Chromium
             // processes it started too: a test that fails before closing its
@@ -31,9 +32,7 @@ impl Driver {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect(
-                "chromedriver is installed (the README's test command installs chromium-driver)",
-            );
+            .expect("chromedriver starts");
         if let Err(status) = wait_listening("chromedriver", &mut child, &[port]) {
             panic!("chromedriver exited with {status}");
         }
@@ -88,7 +87,7 @@ impl Driver {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({"binary": "/usr/bin/chromium", "args": args, "prefs": prefs}),
+            json!({"binary": crate::programs::CHROMIUM.name(), "args": args, "prefs": prefs}),
         );
         ClientBuilder::native()
             .capabilities(caps)

@@ -130,6 +130,12 @@ impl Ws {
         }
     }
 
+    /// Connects, or `Err` with the HTTP status that refused the upgrade
+    /// (any other failure panics: it is not a refusal).
+    pub async fn connect_status(url: &str) -> Result<Ws, u16> {
+        Self::connect_request(awc::Client::new().ws(url).max_frame_size(64 << 20)).await
+    }
+
     pub async fn connect(url: &str) -> Ws {
         let (_, framed) = awc::Client::new()
             .ws(url)
@@ -278,6 +284,20 @@ pub struct WsReceiver {
 }
 
 impl WsReceiver {
+    /// Reads until the socket ends and says how; panics when it is still
+    /// open after the harness's patience (a timeout is not an end).
+    pub async fn closed(&mut self) -> Closed {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => panic!("the socket is still open after {PATIENCE:?}"),
+                Ok(None) | Ok(Some(Err(_))) => return Closed::Eof,
+                Ok(Some(Ok(ws::Frame::Close(reason)))) => return Closed::Frame(reason),
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
     /// The next JSON frame, or `None` after `wait` or at the end of the socket.
     pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::{free_port, PATIENCE};
 
-const DYNSEC_PLUGIN: &str = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
+const DYNSEC_PLUGIN: &str = crate::programs::MOSQUITTO_DYNSEC.name();
 
 pub struct DynsecBroker {
     dir: tempfile::TempDir,
@@ -23,6 +23,7 @@ impl DynsecBroker {
     /// patterns (`secret/#` denies `secret/x` too), or, written `=f`, the
     /// filter `f` alone.
     pub fn start(denied: &[&str]) -> DynsecBroker {
+        crate::programs::MOSQUITTO_DYNSEC.require();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut broker = DynsecBroker {
             port: free_port(),
@@ -83,14 +84,14 @@ impl DynsecBroker {
     }
 
     pub fn resume(&mut self) {
-        let child = Command::new("mosquitto")
+        let child = Command::new(crate::programs::MOSQUITTO.require())
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("mosquitto is installed");
+            .expect("mosquitto starts");
         self.child = Some(child);
         let start = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {

@@ -71,7 +71,7 @@ impl HaProxy {
         let stats_port = free_port();
         let path = dir.path().join("haproxy.cfg");
         std::fs::write(&path, config(port, stats_port, servers)).expect("write haproxy.cfg");
-        let mut child = Command::new("haproxy")
+        let mut child = Command::new(crate::programs::HAPROXY.require())
             .arg("-db")
             .arg("-f")
             .arg(&path)
@@ -79,7 +79,7 @@ impl HaProxy {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("haproxy is installed (the README's test command installs it)");
+            .expect("haproxy starts");
         if let Err(status) = wait_listening("haproxy", &mut child, &[port, stats_port]) {
             panic!("haproxy exited with {status}");
         }

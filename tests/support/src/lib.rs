@@ -23,6 +23,8 @@
 //! * `haproxy`: a real HAProxy in front of app instances; `rabbitmq`: a
 //!   two-node RabbitMQ cluster with its MQTT plugin;
 //! * `memory`: live heap bytes (a counting allocator) and RSS of the test process;
+//! * `programs`: the outside programs the tests start, each checked once
+//!   where it is started (a missing one fails the test naming its package);
 //! * `wait`: polling with one generous deadline, and waiting for ports.
 #![allow(missing_docs)]
 
@@ -38,6 +40,7 @@ pub mod mosquitto;
 pub mod mqtt;
 pub mod observer;
 pub mod process;
+pub mod programs;
 pub mod proxy;
 pub mod rabbitmq;
 pub mod sse;
@@ -58,7 +61,9 @@ pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;
 pub use sse::{Sse, SseEvent};
-pub use wait::{eventually, free_port, wait_listening, wait_listening_within, PATIENCE};
+pub use wait::{
+    eventually, eventually_within, free_port, wait_listening, wait_listening_within, PATIENCE,
+};
 pub use web::{Answer, PasswordFile, WebClient};
 
 /// Initialises logging once (`RUST_LOG` shows the actor's and the app's log

@@ -24,6 +24,9 @@ pub struct MosquittoOptions {
     /// (saved when the broker is stopped with [`Mosquitto::terminate`]), with
     /// no bound on the messages queued for a client.
     pub persistence: bool,
+    /// More lines of `mosquitto.conf` (general options such as
+    /// `retain_available false`, `max_qos 1`, `max_packet_size 1000`).
+    pub extra: Vec<String>,
 }
 
 pub struct Mosquitto {
@@ -81,7 +84,7 @@ impl Mosquitto {
         match &opts.credentials {
             Some((user, pass)) => {
                 let file = self.dir.path().join("passwd");
-                let status = Command::new("mosquitto_passwd")
+                let status = Command::new(crate::programs::MOSQUITTO_PASSWD.require())
                     .args(["-b", "-c"])
                     .arg(&file)
                     .args([user, pass])
@@ -108,6 +111,9 @@ impl Mosquitto {
                 ca.listener_options()
             );
         }
+        opts.extra
+            .iter()
+            .for_each(|line| conf += &format!("{line}\n"));
         let mut f = std::fs::File::create(self.config_path()).expect("config file");
         f.write_all(conf.as_bytes()).expect("write config");
     }
@@ -151,14 +157,14 @@ impl Mosquitto {
     /// Starts the broker again on the same ports and waits until it accepts.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "broker already running");
-        let child = Command::new("mosquitto")
+        let child = Command::new(crate::programs::MOSQUITTO.require())
             .arg("-c")
             .arg(self.config_path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("mosquitto is installed (the README's test command installs it)");
+            .expect("mosquitto starts");
         self.child = Some(child);
         self.wait_listening();
     }

@@ -11,13 +11,12 @@ use crate::eventually;
 
 /// Actor settings for tests: the given broker, quick reconnects.
 pub fn mqtt_config(url: &str) -> MqttConfig {
-    MqttConfig {
-        broker_url: url.to_string(),
-        reconnect_min_delay: Duration::from_millis(100),
-        reconnect_max_delay: Duration::from_millis(500),
-        request_timeout: Duration::from_secs(5),
-        ..Default::default()
-    }
+    let mut config = MqttConfig::default();
+    config.broker_url = url.to_string();
+    config.reconnect_min_delay = Duration::from_millis(100);
+    config.reconnect_max_delay = Duration::from_millis(500);
+    config.request_timeout = Duration::from_secs(5);
+    config
 }
 
 /// Waits until the actor reports the connection state `connected`.

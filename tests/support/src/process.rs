@@ -112,7 +112,7 @@ impl AppProcess {
 
     /// Sends the signal `name` (`HUP`, say).
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
+        let status = Command::new(crate::programs::KILL.require())
             .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
             .status()
@@ -129,7 +129,7 @@ impl AppProcess {
     /// Sends SIGTERM and returns at once.
     pub fn send_sigterm(&self) {
         let pid = self.child.id().to_string();
-        Command::new("kill")
+        Command::new(crate::programs::KILL.require())
             .args(["-TERM", &pid])
             .status()
             .expect("kill runs");

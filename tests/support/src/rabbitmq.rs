@@ -21,8 +21,8 @@ const BOOT_PATIENCE: Duration = Duration::from_secs(180);
 
 /// The server and its control tool, where Debian puts them (the wrappers in
 /// /usr/sbin would switch to the `rabbitmq` user and its fixed directories).
-const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
-const CTL: &str = "/usr/lib/rabbitmq/bin/rabbitmqctl";
+const SERVER: &str = crate::programs::RABBITMQ_SERVER.name();
+const CTL: &str = crate::programs::RABBITMQCTL.name();
 
 pub struct RabbitNode {
     /// `rabbit-PORT@localhost`: unique on the machine, since epmd is shared.
@@ -41,14 +41,12 @@ pub struct RabbitCluster {
 }
 
 impl RabbitCluster {
-    /// Whether RabbitMQ is installed (the README's test command installs it).
-    pub fn installed() -> bool {
-        Path::new(SERVER).exists() && Path::new(CTL).exists()
-    }
-
     /// Starts `n` nodes at once, waits until each serves MQTT, and joins
-    /// every other node to the first.
+    /// every other node to the first. Fails, naming the package to install,
+    /// when RabbitMQ is missing.
     pub fn start(n: usize) -> RabbitCluster {
+        crate::programs::RABBITMQ_SERVER.require();
+        crate::programs::RABBITMQCTL.require();
         let home = tempfile::tempdir().expect("temp dir");
         let cookie = home.path().join(".erlang.cookie");
         std::fs::write(&cookie, format!("mqtt-actor-test-{}", free_port())).expect("cookie");

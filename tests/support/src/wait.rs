@@ -19,7 +19,17 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `check` until it yields `Some`, or panics with `what` after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_within(what, PATIENCE, check).await
+}
+
+/// [`eventually`] with its own deadline, for a condition that follows a
+/// load the test makes (a flood through a browser) rather than one event.
+pub async fn eventually_within<T, F, Fut>(what: &str, patience: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -29,8 +39,8 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        if start.elapsed() > PATIENCE {
-            panic!("timed out after {PATIENCE:?} waiting for {what}");
+        if start.elapsed() > patience {
+            panic!("timed out after {patience:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

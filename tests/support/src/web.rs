@@ -49,7 +49,7 @@ impl PasswordFile {
     }
 
     fn run(&self, flags: &[&str], args: &[&str]) {
-        let status = Command::new("mosquitto_passwd")
+        let status = Command::new(crate::programs::MOSQUITTO_PASSWD.require())
             .args(flags)
             .arg(&self.path)
             .args(args)
