@@ -233,7 +233,11 @@ pub async fn run(
     let embedded_broker_internal_port = embedded.as_ref().map(|b| b.internal_port());
     // Every client of the embedded broker, this app's own included, goes
     // through the guard (guard.rs).
-    let (bridge, mqtt, workers) = start_mqtt(&settings, embedded_broker_port, &auth)?;
+    let Started {
+        bridge,
+        mqtt,
+        workers,
+    } = start_mqtt(&settings, embedded_broker_port, &auth)?;
 
     let app_bridge = bridge.clone();
     let app_auth = auth.clone();
@@ -304,6 +308,15 @@ fn start_embedded_broker(
     Ok(Some(b))
 }
 
+/// What [`start_mqtt`] starts.
+struct Started {
+    bridge: Bridge,
+    /// The app's own client, which the bridge uses.
+    mqtt: Addr<MqttActor>,
+    /// The handlers of `--handle`, on a connection of their own.
+    workers: Option<Addr<MqttActor>>,
+}
+
 /// The app's `MqttActor` (feeding the bridge's records of the server's own
 /// subscriptions), the handlers of `--handle` (if any) and the bridge over
 /// them; `embedded_broker_port` replaces the configured broker.
@@ -311,7 +324,7 @@ fn start_mqtt(
     settings: &Settings,
     embedded_broker_port: Option<u16>,
     auth: &MosquittoAuth,
-) -> Result<(Bridge, Addr<MqttActor>, Option<Addr<MqttActor>>), StartError> {
+) -> Result<Started, StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
     let bridge_config = settings.bridge_config();
@@ -326,7 +339,11 @@ fn start_mqtt(
         .authorizer(auth.clone())
         .records(records)
         .build()?;
-    Ok((bridge, mqtt, workers))
+    Ok(Started {
+        bridge,
+        mqtt,
+        workers,
+    })
 }
 
 /// Drains (`/readyz` 503 for `--drain-s` while open sockets are served),

@@ -12,7 +12,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{DefaultHeaders, Next};
-use actix_web::{web, HttpMessage, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 use mqtt_actor::web::Bridge;
 
 /// The routes that serve without a user when a password file is set: the
@@ -49,7 +49,9 @@ pub async fn check(
         return Ok(req.into_response(refusal).map_into_right_body());
     };
     let outcome = if OPEN_ROUTES.contains(&req.path()) {
-        bridge.check_origin(req.request())
+        bridge
+            .check_origin(req.request())
+            .map_err(|e| e.error_response())
     } else {
         bridge.admit(req.request()).await.map(|principal| {
             req.extensions_mut().insert(principal);

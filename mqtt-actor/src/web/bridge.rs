@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use actix_web::dev::Extensions;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::web::access::{Authenticator, Authorizer, DenyAll, Principal};
 use crate::web::admission;
@@ -127,9 +127,10 @@ impl Bridge {
 
     /// The same-origin checks of the bridge's own routes (`Host`, then
     /// `Origin` for an upgrade or a request that changes state), for the
-    /// application's routes: `Err` is the answer (`421`, `403`).
-    pub fn check_origin(&self, req: &HttpRequest) -> Result<(), HttpResponse> {
-        admission::check_origin(&self.state, req, false).map_err(|e| e.error_response())
+    /// application's routes: `Err` is the refusal (`421`, `403`), an
+    /// `actix_web::ResponseError`.
+    pub fn check_origin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        admission::check_origin(&self.state, req, false)
     }
 
     /// Every check of the bridge's own routes (same origin, JSON bodies, the

@@ -197,8 +197,10 @@ mod tests {
 
     #[test]
     fn the_query_names_each_filter_once_and_bad_ones_are_refused() {
-        let mut settings = BridgeConfig::default();
-        settings.max_filters = 2;
+        let settings = BridgeConfig {
+            max_filters: 2,
+            ..BridgeConfig::default()
+        };
         let filters = stream_filters("topic=a%2F%23&topic=b/%2B&topic=a/%23&x=1", &settings);
         assert_eq!(filters.unwrap(), ["a/#", "b/+"]);
         let code = |query: &str| stream_filters(query, &settings).unwrap_err().code;
