@@ -68,6 +68,8 @@
 //! - `client.rs`: the Paho side: options from the configuration, callbacks
 //!   that only forward, conversions.
 //! - `error.rs`: [`MqttError`], one enum for the crate.
+//! - `recorder/` (feature `history`): the recorder of messages into SQLite or
+//!   PostgreSQL, its retention and history queries.
 #![warn(missing_docs)]
 
 mod actor;
@@ -79,6 +81,8 @@ mod error;
 mod handlers;
 mod messages;
 mod plan;
+#[cfg(feature = "history")]
+pub mod recorder;
 mod request;
 mod stream;
 mod topic;
