@@ -21,7 +21,8 @@
 //! * `browser`: ChromeDriver and a headless Chromium session (with its
 //!   downloads going to a directory of the test's, when asked);
 //! * `haproxy`: a real HAProxy in front of app instances; `rabbitmq`: a
-//!   two-node RabbitMQ cluster with its MQTT plugin;
+//!   two-node RabbitMQ cluster with its MQTT plugin; `postgres`: a PostgreSQL
+//!   server run as an unprivileged user, which a test can stop and start;
 //! * `memory`: live heap bytes (a counting allocator) and RSS of the test process;
 //! * `wait`: polling with one generous deadline, and waiting for ports.
 #![allow(missing_docs)]
@@ -37,6 +38,7 @@ pub mod memory;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod observer;
+pub mod postgres;
 pub mod process;
 pub mod proxy;
 pub mod rabbitmq;
@@ -54,6 +56,7 @@ pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
 pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
 pub use observer::Observer;
+pub use postgres::Postgres;
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;
