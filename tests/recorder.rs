@@ -57,7 +57,11 @@ async fn all_pages(
     loop {
         seen.extend(page.messages.iter().map(|m| m.cursor));
         let Some(next) = page.next_cursor else { break };
-        assert_eq!(Some(next), seen.last().copied(), "a page ends at its cursor");
+        assert_eq!(
+            Some(next),
+            seen.last().copied(),
+            "a page ends at its cursor"
+        );
         page = history(recorder, query.clone().before(next)).await;
     }
     seen
@@ -70,7 +74,9 @@ async fn history_recorded_from_the_broker_survives_a_restart_of_the_recorder() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = sqlite_config(dir.path());
     config.filters = vec!["plant/#".into()];
-    let recorder = Recorder::open(config.clone()).await.expect("the recorder opens");
+    let recorder = Recorder::open(config.clone())
+        .await
+        .expect("the recorder opens");
     let feed = recorder
         .start_feed(&mqtt_config(&broker.url()))
         .expect("the feed starts")
@@ -80,9 +86,13 @@ async fn history_recorded_from_the_broker_survives_a_restart_of_the_recorder() {
     let outside = Observer::connect(&broker.url(), &[]).await;
     for i in 0..50 {
         let topic = if i % 2 == 0 { "plant/a" } else { "plant/b" };
-        outside.publish(topic, format!("reading {i}"), 1, false).await;
+        outside
+            .publish(topic, format!("reading {i}"), 1, false)
+            .await;
     }
-    outside.publish("elsewhere/c", "not recorded", 1, false).await;
+    outside
+        .publish("elsewhere/c", "not recorded", 1, false)
+        .await;
     let stats = settled(&recorder, 50).await;
     assert_eq!((stats.recorded, stats.dropped), (50, 0), "{stats:?}");
     recorder.close().await;
@@ -91,13 +101,24 @@ async fn history_recorded_from_the_broker_survives_a_restart_of_the_recorder() {
         "the file is made with its folders"
     );
 
-    let reopened = Recorder::open(config).await.expect("the recorder opens again");
+    let reopened = Recorder::open(config)
+        .await
+        .expect("the recorder opens again");
     let page = history(&reopened, HistoryQuery::new("#").limit(1_000)).await;
     let payloads: Vec<_> = page.messages.iter().map(|m| m.payload.to_vec()).collect();
-    let expected: Vec<_> = (0..50).rev().map(|i| format!("reading {i}").into_bytes()).collect();
-    assert_eq!(payloads, expected, "all 50, newest first, after the restart");
+    let expected: Vec<_> = (0..50)
+        .rev()
+        .map(|i| format!("reading {i}").into_bytes())
+        .collect();
+    assert_eq!(
+        payloads, expected,
+        "all 50, newest first, after the restart"
+    );
     assert!(page.next_cursor.is_none());
-    assert!(page.messages.iter().all(|m| m.qos == QoS::AtLeastOnce && !m.retain));
+    assert!(page
+        .messages
+        .iter()
+        .all(|m| m.qos == QoS::AtLeastOnce && !m.retain));
     reopened.close().await;
 }
 
@@ -105,7 +126,9 @@ async fn history_recorded_from_the_broker_survives_a_restart_of_the_recorder() {
 async fn queries_answer_by_filter_and_time_range_and_page_stably_newest_first() {
     init_logging();
     let dir = tempfile::tempdir().expect("temp dir");
-    let recorder = Recorder::open(sqlite_config(dir.path())).await.expect("opens");
+    let recorder = Recorder::open(sqlite_config(dir.path()))
+        .await
+        .expect("opens");
     let base = now_ms() - 3_600_000;
     for i in 0..30 {
         recorder.record_at(&msg("s/1/t", format!("t1-{i}")), base + i * 10);
@@ -130,12 +153,21 @@ async fn queries_answer_by_filter_and_time_range_and_page_stably_newest_first() 
     assert_eq!(plus.messages.len(), 60);
 
     let hash = history(&recorder, HistoryQuery::new("s/#").limit(1_000)).await;
-    assert_eq!(hash.messages.len(), 91, "s/# covers s itself and everything under it");
+    assert_eq!(
+        hash.messages.len(),
+        91,
+        "s/# covers s itself and everything under it"
+    );
 
-    let range = HistoryQuery::new("s/1/t").from_ms(base + 100).to_ms(base + 200);
+    let range = HistoryQuery::new("s/1/t")
+        .from_ms(base + 100)
+        .to_ms(base + 200);
     let ranged = history(&recorder, range).await;
     let got: Vec<_> = ranged.messages.iter().map(|m| m.payload.to_vec()).collect();
-    let want: Vec<_> = (10..20).rev().map(|i| format!("t1-{i}").into_bytes()).collect();
+    let want: Vec<_> = (10..20)
+        .rev()
+        .map(|i| format!("t1-{i}").into_bytes())
+        .collect();
     assert_eq!(got, want, "from included, to excluded");
 
     // Pages of 7 through 91 messages, with newer messages recorded after the
@@ -148,20 +180,30 @@ async fn queries_answer_by_filter_and_time_range_and_page_stably_newest_first() 
     };
     let cursors = all_pages(&recorder, HistoryQuery::new("s/#").limit(7), newer).await;
     assert_eq!(cursors.len(), 91, "every message once: {cursors:?}");
-    assert!(cursors.windows(2).all(|w| w[0] > w[1]), "strictly newest first");
+    assert!(
+        cursors.windows(2).all(|w| w[0] > w[1]),
+        "strictly newest first"
+    );
 
     let allowed = HistoryQuery::new("s/#")
         .limit(1_000)
         .allow(|topic| !topic.starts_with("s/2/"));
     let page = history(&recorder, allowed).await;
     let topics: HashSet<_> = page.messages.iter().map(|m| m.topic.as_str()).collect();
-    assert_eq!(topics, HashSet::from(["s", "s/1/t"]), "forbidden topics left out");
+    assert_eq!(
+        topics,
+        HashSet::from(["s", "s/1/t"]),
+        "forbidden topics left out"
+    );
 
     let none = history(&recorder, HistoryQuery::new("nothing/+")).await;
     assert_eq!(none, Page::default());
     for bad in ["s/#/t", "$share/g/s/#"] {
         let err = recorder.history(&HistoryQuery::new(bad)).await;
-        assert!(matches!(err, Err(RecorderError::Filter(_))), "{bad}: {err:?}");
+        assert!(
+            matches!(err, Err(RecorderError::Filter(_))),
+            "{bad}: {err:?}"
+        );
     }
     assert!("12".parse::<Cursor>().is_err());
     recorder.close().await;
@@ -201,11 +243,22 @@ async fn retention_deletes_old_messages_in_the_background_and_the_oldest_past_th
         recorder.record_at(&msg("size/x", payload), base + i);
     }
     settled(&recorder, 100).await;
-    assert_eq!(recorder.enforce_retention().await.expect("retention runs"), 50);
+    assert_eq!(
+        recorder.enforce_retention().await.expect("retention runs"),
+        50
+    );
     let page = history(&recorder, HistoryQuery::new("size/x").limit(1_000)).await;
     let oldest_kept = page.messages.last().map(|m| m.payload.to_vec());
     assert_eq!(page.messages.len(), 50);
-    assert_eq!(oldest_kept, Some(format!("{:0100}", 50).into_bytes()), "the oldest went");
-    assert_eq!(recorder.enforce_retention().await.expect("runs"), 0, "under the size now");
+    assert_eq!(
+        oldest_kept,
+        Some(format!("{:0100}", 50).into_bytes()),
+        "the oldest went"
+    );
+    assert_eq!(
+        recorder.enforce_retention().await.expect("runs"),
+        0,
+        "under the size now"
+    );
     recorder.close().await;
 }

@@ -33,7 +33,10 @@ async fn rows_before(recorder: &Recorder, ts_ms: i64) -> u64 {
     let mut page = recorder.history(&query).await.expect("answers");
     let mut rows = page.messages.len() as u64;
     while let Some(cursor) = page.next_cursor {
-        page = recorder.history(&query.clone().before(cursor)).await.expect("answers");
+        page = recorder
+            .history(&query.clone().before(cursor))
+            .await
+            .expect("answers");
         rows += page.messages.len() as u64;
     }
     rows
@@ -44,7 +47,10 @@ async fn rows_before(recorder: &Recorder, ts_ms: i64) -> u64 {
 async fn settled(recorders: &[&Recorder], n: u64) -> Vec<RecorderStats> {
     eventually(&format!("{n} messages recorded or counted"), || async {
         let stats: Vec<_> = recorders.iter().map(|r| r.stats()).collect();
-        let done: u64 = stats.iter().map(|s| s.recorded + s.dropped + s.discarded).sum();
+        let done: u64 = stats
+            .iter()
+            .map(|s| s.recorded + s.dropped + s.discarded)
+            .sum();
         (stats.iter().all(|s| s.pending == 0) && done >= n).then_some(stats)
     })
     .await
@@ -56,7 +62,9 @@ async fn two_instances_on_one_postgres_record_each_message_once_and_answer_alike
     let pg = Postgres::start();
     let broker = Mosquitto::start();
     let config = pg_config(&pg.url(), "fleet/#");
-    let a = Recorder::open(config.clone()).await.expect("instance a opens");
+    let a = Recorder::open(config.clone())
+        .await
+        .expect("instance a opens");
     let b = Recorder::open(config).await.expect("instance b opens");
     let mut feeds = Vec::new();
     for recorder in [&a, &b] {
@@ -75,7 +83,11 @@ async fn two_instances_on_one_postgres_record_each_message_once_and_answer_alike
         outside.publish(&topic, i.to_string(), 1, false).await;
     }
     let stats = settled(&[&a, &b], 1_000).await;
-    assert_eq!(a.count().await.expect("counts"), 1_000, "exactly one row a message: {stats:?}");
+    assert_eq!(
+        a.count().await.expect("counts"),
+        1_000,
+        "exactly one row a message: {stats:?}"
+    );
     assert!(
         stats.iter().all(|s| s.recorded > 0 && s.dropped == 0),
         "the broker shares the messages between both instances: {stats:?}"
@@ -85,11 +97,19 @@ async fn two_instances_on_one_postgres_record_each_message_once_and_answer_alike
         let query = HistoryQuery::new(filter).limit(1_000);
         let from_a = a.history(&query).await.expect("a answers");
         let from_b = b.history(&query).await.expect("b answers");
-        assert_eq!(from_a, from_b, "both instances read the same history of {filter}");
+        assert_eq!(
+            from_a, from_b,
+            "both instances read the same history of {filter}"
+        );
     }
-    let all = a.history(&HistoryQuery::new("fleet/#").limit(1_000)).await.expect("answers");
+    let all = a
+        .history(&HistoryQuery::new("fleet/#").limit(1_000))
+        .await
+        .expect("answers");
     let payloads: HashSet<_> = all.messages.iter().map(|m| m.payload.to_vec()).collect();
-    let expected: HashSet<_> = (0..1_000).map(|i: i32| i.to_string().into_bytes()).collect();
+    let expected: HashSet<_> = (0..1_000)
+        .map(|i: i32| i.to_string().into_bytes())
+        .collect();
     assert_eq!(payloads, expected);
     a.close().await;
     b.close().await;
@@ -126,7 +146,9 @@ async fn postgres_stopped_mid_flood_the_recorder_catches_up_and_counts_what_it_c
         let outside = Observer::connect(&broker_url, &[]).await;
         let mut i = 0u64;
         while !stop2.load(SeqCst) {
-            outside.publish(&format!("flood/{}", i % 5), i.to_string(), 1, false).await;
+            outside
+                .publish(&format!("flood/{}", i % 5), i.to_string(), 1, false)
+                .await;
             i += 1;
             published2.store(i, SeqCst);
         }

@@ -256,7 +256,13 @@ impl Recorder {
     /// [`RecorderConfig::retention_interval`]); how many messages it deleted.
     pub async fn enforce_retention(&self) -> Result<u64> {
         let c = &self.inner.config;
-        retention::enforce(&self.inner.db, &self.inner.counters, c.retention, c.max_bytes).await
+        retention::enforce(
+            &self.inner.db,
+            &self.inner.counters,
+            c.retention,
+            c.max_bytes,
+        )
+        .await
     }
 
     /// The settings it was opened with.
@@ -274,7 +280,8 @@ impl Recorder {
     /// stops retention and closes the database. Queries fail afterwards.
     pub async fn close(&self) {
         self.inner.stop.send_replace(true);
-        let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for task in tasks {
             if let Err(e) = task.await {
                 log::error!("history: a recorder task failed: {e}");

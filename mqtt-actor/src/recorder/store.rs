@@ -151,8 +151,8 @@ impl Db {
                 Db::sqlite(options, config.connect_timeout).await?
             }
             Some(url) if url.starts_with("sqlite:") => {
-                let options = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| invalid(url, e.to_string()))?;
+                let options =
+                    SqliteConnectOptions::from_str(url).map_err(|e| invalid(url, e.to_string()))?;
                 if let Some(parent) = options.get_filename().parent() {
                     create_dir(parent)?;
                 }
@@ -300,7 +300,11 @@ impl Db {
     /// The topics whose name starts with `prefix` (a literal prefix ending in
     /// `/`, or empty), plus the topic `parent` itself when given (`a/#` also
     /// matches `a`).
-    pub async fn topics_under(&self, prefix: &str, parent: Option<&str>) -> Result<Vec<(i64, String)>> {
+    pub async fn topics_under(
+        &self,
+        prefix: &str,
+        parent: Option<&str>,
+    ) -> Result<Vec<(i64, String)>> {
         let upper = prefix_upper_bound(prefix);
         on_pool!(self, pool, DB => {
             let rows = sqlx::query(
@@ -386,9 +390,7 @@ impl Db {
 /// The first name after every name that starts with `prefix`, when
 /// `prefix` ends in `/` (the next byte is `0`); `None` for the empty prefix.
 fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    prefix
-        .strip_suffix('/')
-        .map(|head| format!("{head}0"))
+    prefix.strip_suffix('/').map(|head| format!("{head}0"))
 }
 
 /// Whether `e` is a failure of the connection or a transient refusal (the
