@@ -233,7 +233,10 @@ async fn resolve(db: &Db, query: &HistoryQuery) -> Result<HashMap<i64, String>> 
     Ok(candidates
         .into_iter()
         .filter(|(_, name)| matches(filter, name))
-        .filter(|(_, name)| query.allow.as_ref().map_or(true, |allow| allow(name)))
+        .filter(|(_, name)| match &query.allow {
+            Some(allow) => allow(name),
+            None => true,
+        })
         .collect())
 }
 
