@@ -53,8 +53,9 @@ pub(crate) async fn enforce(
     max_bytes: u64,
 ) -> Result<u64> {
     let old = db.delete_older_than(cutoff_ms(now_ms(), retention)).await?;
+    counters.deleted.fetch_add(old, Relaxed);
     let over = db.trim_to(max_bytes).await?;
-    counters.deleted.fetch_add(old + over, Relaxed);
+    counters.deleted.fetch_add(over, Relaxed);
     if old + over > 0 {
         log::info!(
             "history: retention deleted {old} message(s) older than {retention:?} and {over} past {max_bytes} bytes"
