@@ -9,6 +9,8 @@ source scripts/deps.sh
 install_missing "${BUILD_PACKAGES[@]}" procps mosquitto mosquitto-clients chromium chromium-driver
 # The tests of several instances: a load balancer and a clustered broker.
 install_missing haproxy rabbitmq-server
+# The recorder's tests of several instances on one database.
+install_missing postgresql
 ensure_rust
 
 cargo fmt --all -- --check

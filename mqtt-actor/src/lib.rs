@@ -72,6 +72,10 @@
 //!   their own (listed in its module docs): the pure parts of its state at
 //!   the bottom, the struct in `mod.rs`, and one file per job on top; the
 //!   delivery policy is at the top of `actor/delivery.rs`;
+//! - `web/` (feature `web`): the browser bridge, on floors of its own
+//!   (listed in its module docs); `recorder/` (feature `history`): the
+//!   recorder of messages into SQLite or PostgreSQL, its retention and
+//!   history queries;
 //! - this file: the crate docs and re-exports.
 #![warn(missing_docs)]
 
@@ -86,6 +90,8 @@ mod handlers;
 mod messages;
 mod plan;
 mod qos;
+#[cfg(feature = "history")]
+pub mod recorder;
 mod request;
 mod stream;
 mod strings;
@@ -128,6 +134,7 @@ mod floors {
                 &["messages", "plan", "handlers"],
                 &["client", "request", "stream", "broker_limits"],
                 &["actor"],
+                &["recorder"],
                 &["web"],
                 &["lib"],
             ],
@@ -158,6 +165,55 @@ mod floors {
                     "streams",
                     "sharing",
                 ],
+            ],
+        ),
+        (
+            "recorder",
+            &[
+                &["migrations", "config", "error"],
+                &["store"],
+                &["query", "retention", "writer"],
+                &["feed"],
+                &["mod"],
+            ],
+        ),
+        (
+            "web",
+            &[
+                &[
+                    "error",
+                    "config",
+                    "protocol",
+                    "http",
+                    "limits",
+                    "metrics",
+                    "origin",
+                    "access",
+                    "records",
+                    "mosquitto",
+                    "socket",
+                    "framing",
+                    "inflight",
+                    "filters",
+                ],
+                &["queue", "state"],
+                &["admission", "fanout"],
+                &["session", "stream", "api"],
+                &["bridge", "mod"],
+            ],
+        ),
+        (
+            "web/records",
+            &[&["cache"], &["history", "retained"], &["mod"]],
+        ),
+        (
+            "web/mosquitto",
+            &[
+                &["filter", "passwd", "ratelimit"],
+                &["acl"],
+                &["policy"],
+                &["mod"],
+                &["login"],
             ],
         ),
     ];
@@ -284,10 +340,11 @@ mod floors {
                         "mod".to_string()
                     }
                 };
-                let mut used: Vec<String> = after(&code, &format!("crate::{dir}::"))
-                    .into_iter()
-                    .map(resolve)
-                    .collect();
+                let mut used: Vec<String> =
+                    after(&code, &format!("crate::{}::", dir.replace('/', "::")))
+                        .into_iter()
+                        .map(resolve)
+                        .collect();
                 if module == "mod" {
                     for child in mods.keys() {
                         if !after(&code, &format!("{child}::")).is_empty() {

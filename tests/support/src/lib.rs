@@ -21,7 +21,8 @@
 //! * `browser`: ChromeDriver and a headless Chromium session (with its
 //!   downloads going to a directory of the test's, when asked);
 //! * `haproxy`: a real HAProxy in front of app instances; `rabbitmq`: a
-//!   two-node RabbitMQ cluster with its MQTT plugin;
+//!   two-node RabbitMQ cluster with its MQTT plugin; `postgres`: a PostgreSQL
+//!   server run as an unprivileged user, which a test can stop and start;
 //! * `memory`: live heap bytes (a counting allocator) and RSS of the test process;
 //! * `programs`: the outside programs the tests start, each checked once
 //!   where it is started (a missing one fails the test naming its package);
@@ -39,6 +40,7 @@ pub mod memory;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod observer;
+pub mod postgres;
 pub mod process;
 pub mod programs;
 pub mod proxy;
@@ -57,6 +59,7 @@ pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
 pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
 pub use observer::Observer;
+pub use postgres::Postgres;
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;

@@ -1,0 +1,206 @@
+//! The recorder (feature `history`) on a real PostgreSQL that the test
+//! starts (Debian's `postgresql`, as an unprivileged user): two instances
+//! record each message once through a shared subscription and answer
+//! alike; the database stopped in the middle of a flood and started again,
+//! the recorder catches up with what it had queued and counts what it could
+//! not keep, while the live subscribers lose nothing.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+use mqtt_actor::recorder::{shared_filter, HistoryQuery, Recorder, RecorderConfig, RecorderStats};
+use mqtt_actor::{MqttActor, MqttMessage, QoS};
+use test_support::*;
+
+fn pg_config(url: &str, filter: &str) -> RecorderConfig {
+    let mut config = RecorderConfig::default();
+    config.database = Some(url.to_string());
+    config.filters = vec![filter.to_string()];
+    config
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_millis() as i64
+}
+
+/// How many rows of `flood/#` were received before `ts_ms`, page by page.
+async fn rows_before(recorder: &Recorder, ts_ms: i64) -> u64 {
+    let query = HistoryQuery::new("flood/#").to_ms(ts_ms).limit(10_000);
+    let mut page = recorder.history(&query).await.expect("answers");
+    let mut rows = page.messages.len() as u64;
+    while let Some(cursor) = page.next_cursor {
+        page = recorder
+            .history(&query.clone().before(cursor))
+            .await
+            .expect("answers");
+        rows += page.messages.len() as u64;
+    }
+    rows
+}
+
+/// Waits until the recorders together have written or counted `n` messages
+/// and hold none.
+async fn settled(recorders: &[&Recorder], n: u64) -> Vec<RecorderStats> {
+    eventually(&format!("{n} messages recorded or counted"), || async {
+        let stats: Vec<_> = recorders.iter().map(|r| r.stats()).collect();
+        let done: u64 = stats
+            .iter()
+            .map(|s| s.recorded + s.dropped + s.discarded)
+            .sum();
+        (stats.iter().all(|s| s.pending == 0) && done >= n).then_some(stats)
+    })
+    .await
+}
+
+#[actix_rt::test]
+async fn two_instances_on_one_postgres_record_each_message_once_and_answer_alike() {
+    init_logging();
+    let pg = Postgres::start();
+    let broker = Mosquitto::start();
+    let config = pg_config(&pg.url(), "fleet/#");
+    let a = Recorder::open(config.clone())
+        .await
+        .expect("instance a opens");
+    let b = Recorder::open(config).await.expect("instance b opens");
+    let mut feeds = Vec::new();
+    for recorder in [&a, &b] {
+        let feed = recorder
+            .start_feed(&mqtt_config(&broker.url()))
+            .expect("the feed starts")
+            .expect("a filter is recorded");
+        let shared = shared_filter(recorder.config().share_group.as_deref(), "fleet/#");
+        wait_active(&feed, &shared).await;
+        feeds.push(feed);
+    }
+
+    let outside = Observer::connect(&broker.url(), &[]).await;
+    for i in 0..1_000 {
+        let topic = format!("fleet/{}/speed", i % 10);
+        outside.publish(&topic, i.to_string(), 1, false).await;
+    }
+    let stats = settled(&[&a, &b], 1_000).await;
+    assert_eq!(
+        a.count().await.expect("counts"),
+        1_000,
+        "exactly one row a message: {stats:?}"
+    );
+    assert!(
+        stats.iter().all(|s| s.recorded > 0 && s.dropped == 0),
+        "the broker shares the messages between both instances: {stats:?}"
+    );
+
+    for filter in ["fleet/#", "fleet/3/speed"] {
+        let query = HistoryQuery::new(filter).limit(1_000);
+        let from_a = a.history(&query).await.expect("a answers");
+        let from_b = b.history(&query).await.expect("b answers");
+        assert_eq!(
+            from_a, from_b,
+            "both instances read the same history of {filter}"
+        );
+    }
+    let all = a
+        .history(&HistoryQuery::new("fleet/#").limit(1_000))
+        .await
+        .expect("answers");
+    let payloads: HashSet<_> = all.messages.iter().map(|m| m.payload.to_vec()).collect();
+    let expected: HashSet<_> = (0..1_000)
+        .map(|i: i32| i.to_string().into_bytes())
+        .collect();
+    assert_eq!(payloads, expected);
+    a.close().await;
+    b.close().await;
+}
+
+#[actix_rt::test]
+async fn postgres_stopped_mid_flood_the_recorder_catches_up_and_counts_what_it_could_not_keep() {
+    init_logging();
+    let pg = Arc::new(Mutex::new(Postgres::start()));
+    let url = pg.lock().expect("pg lock").url();
+    let broker = Mosquitto::start();
+    let mut config = pg_config(&url, "flood/#");
+    config.queue_capacity = 200;
+    config.batch_size = 50;
+    let recorder = Recorder::open(config).await.expect("opens");
+    let feed = recorder
+        .start_feed(&mqtt_config(&broker.url()))
+        .expect("the feed starts")
+        .expect("a filter is recorded");
+    wait_active(&feed, "$share/history/flood/#").await;
+    // What the browsers stand for: an ordinary subscriber in the same process.
+    let (live, on_message) = test_support::recorder::<MqttMessage>();
+    let browsers = MqttActor::builder(mqtt_config(&broker.url()))
+        .on_message(on_message)
+        .subscribe("flood/#", QoS::AtLeastOnce)
+        .start()
+        .expect("the live subscriber starts");
+    wait_active(&browsers, "flood/#").await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let published = Arc::new(AtomicU64::new(0));
+    let (stop2, published2, broker_url) = (stop.clone(), published.clone(), broker.url());
+    let flood = actix_rt::spawn(async move {
+        let outside = Observer::connect(&broker_url, &[]).await;
+        let mut i = 0u64;
+        while !stop2.load(SeqCst) {
+            outside
+                .publish(&format!("flood/{}", i % 5), i.to_string(), 1, false)
+                .await;
+            i += 1;
+            published2.store(i, SeqCst);
+        }
+    });
+
+    eventually("the first messages recorded", || async {
+        (recorder.stats().recorded >= 200).then_some(())
+    })
+    .await;
+    let held = pg.clone();
+    tokio::task::spawn_blocking(move || held.lock().expect("pg lock").stop())
+        .await
+        .expect("postgres stops");
+    let outage = eventually("writes failing and the queue overflowing", || async {
+        let s = recorder.stats();
+        (s.failed_writes > 0 && s.dropped > 0 && !s.writing).then_some(s)
+    })
+    .await;
+    assert!(outage.pending > 0, "the queue holds messages: {outage:?}");
+    let up_again = now_ms();
+    let held = pg.clone();
+    tokio::task::spawn_blocking(move || held.lock().expect("pg lock").resume())
+        .await
+        .expect("postgres starts again");
+    eventually("writes succeeding again", || async {
+        let s = recorder.stats();
+        (s.writing && s.recorded > outage.recorded + outage.pending).then_some(())
+    })
+    .await;
+    stop.store(true, SeqCst);
+    flood.await.expect("the flood ends");
+
+    let total = published.load(SeqCst);
+    let end = settled(&[&recorder], total).await.remove(0);
+    assert_eq!(
+        end.recorded + end.dropped + end.discarded,
+        total,
+        "every message is recorded or counted: {end:?}"
+    );
+    assert!(end.dropped > 0 && end.discarded == 0, "{end:?}");
+    assert_eq!(recorder.count().await.expect("counts"), end.recorded);
+    // What the recorder held when the database went down was written once
+    // it came back: the rows received before the restart outnumber those
+    // written before the outage by at least what was queued.
+    let before_restart = rows_before(&recorder, up_again).await;
+    assert!(
+        before_restart >= outage.recorded + outage.pending,
+        "{before_restart} rows received before the restart; at the outage: {outage:?}"
+    );
+    eventually("the live subscriber got every message", || async {
+        (live.lock().expect("live lock").len() as u64 == total).then_some(())
+    })
+    .await;
+    recorder.close().await;
+}
