@@ -43,7 +43,8 @@
 //! # Layout
 //!
 //! Files form floors; a file imports only from its own floor or below, and
-//! never in a loop (a test below checks it against [`FLOORS`]):
+//! never in a loop (a test below checks it against `FLOORS`, which the
+//! library-wide test of floors can take as `crate::web::FLOORS`):
 //!
 //! * bottom: `error` (the contract's error codes and their HTTP form;
 //!   [`BridgeError`]), `config` ([`BridgeConfig`]), `protocol` (the
@@ -96,7 +97,8 @@ pub use records::Records;
 
 /// The floors of the Layout above, lowest first: the modules of `src/web/`
 /// (a folder counts as one), for the library's test of floors.
-pub const FLOORS: &[&[&str]] = &[
+#[cfg(test)]
+pub(crate) const FLOORS: &[&[&str]] = &[
     &[
         "error",
         "config",

@@ -9,11 +9,14 @@
 
 use std::any::Any;
 use std::net::{Shutdown, TcpStream};
+#[cfg(unix)]
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
+#[cfg(unix)]
 use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::dev::Extensions;
+#[cfg(unix)]
 use actix_web::rt::net::TcpStream as AsyncTcpStream;
 use actix_web::HttpRequest;
 
@@ -26,7 +29,9 @@ pub(crate) struct ConnSocket(Arc<TcpStream>);
 impl ConnSocket {
     /// The server's `on_connect` hook: keeps a duplicate of the socket of a
     /// TCP connection, with or without TLS (rustls). Other transports (Unix
-    /// sockets) get none, and their clients are cut off only when they close.
+    /// sockets, and every connection on platforms without file descriptors)
+    /// get none, and their clients are cut off only when they close.
+    #[cfg(unix)]
     pub fn note(conn: &dyn Any, ext: &mut Extensions) {
         let tcp = if let Some(tcp) = conn.downcast_ref::<AsyncTcpStream>() {
             tcp
@@ -42,6 +47,10 @@ impl ConnSocket {
             Err(e) => log::warn!("cannot keep the socket of a connection: {e}"),
         }
     }
+
+    /// Without file descriptors, nothing is noted.
+    #[cfg(not(unix))]
+    pub fn note(_: &dyn Any, _: &mut Extensions) {}
 
     /// The socket `req` came on, when it was noted.
     pub fn of(req: &HttpRequest) -> Option<ConnSocket> {

@@ -155,7 +155,7 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// What [`Policy::reload`] loaded.
+/// What [`MosquittoAuth::reload`](crate::web::MosquittoAuth::reload) loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Reloaded {
