@@ -99,3 +99,18 @@ pub fn default_data_dir() -> PathBuf {
         PathBuf::from("data")
     }
 }
+
+/// The subscription of `filter` for the share group `group` (none: the
+/// filter itself).
+///
+/// ```
+/// use mqtt_actor::recorder::shared_filter;
+/// assert_eq!(shared_filter(Some("history"), "plant/#"), "$share/history/plant/#");
+/// assert_eq!(shared_filter(None, "plant/#"), "plant/#");
+/// ```
+pub fn shared_filter(group: Option<&str>, filter: &str) -> String {
+    match group {
+        Some(group) => format!("$share/{group}/{filter}"),
+        None => filter.to_string(),
+    }
+}

@@ -11,24 +11,10 @@
 
 use actix::Addr;
 
+use super::config::shared_filter;
 use super::query::matches;
 use super::Recorder;
 use crate::{MqttActor, MqttActorBuilder, MqttConfig, MqttError, QoS};
-
-/// The subscription of `filter` for the share group `group` (none: the
-/// filter itself).
-///
-/// ```
-/// use mqtt_actor::recorder::shared_filter;
-/// assert_eq!(shared_filter(Some("history"), "plant/#"), "$share/history/plant/#");
-/// assert_eq!(shared_filter(None, "plant/#"), "plant/#");
-/// ```
-pub fn shared_filter(group: Option<&str>, filter: &str) -> String {
-    match group {
-        Some(group) => format!("$share/{group}/{filter}"),
-        None => filter.to_string(),
-    }
-}
 
 /// The client id of the recorder's own connection: the app's with
 /// `-history`, or empty (the library generates one).

@@ -92,7 +92,9 @@ mod config;
 mod error;
 mod feed;
 mod query;
+mod range;
 mod retention;
+mod size;
 mod store;
 mod writer;
 
@@ -102,11 +104,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use config::shared_filter;
 pub use config::{default_data_dir, RecorderConfig};
 pub use error::{RecorderError, Result};
-pub use feed::shared_filter;
 pub use query::{Cursor, HistoryQuery, Page, StoredMessage, DEFAULT_LIMIT, MAX_LIMIT};
-pub use retention::ROW_OVERHEAD;
+pub use size::ROW_OVERHEAD;
 pub use writer::{RecorderStats, WARN_EVERY};
 
 use crate::{MqttError, MqttMessage};

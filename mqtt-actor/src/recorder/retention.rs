@@ -3,7 +3,7 @@
 //! oldest messages while they take more than
 //! [`RecorderConfig::max_bytes`](super::RecorderConfig::max_bytes).
 //!
-//! Size is approximate: the sum of the payloads plus [`ROW_OVERHEAD`] bytes
+//! Size is approximate: the sum of the payloads plus [`ROW_OVERHEAD`](super::ROW_OVERHEAD) bytes
 //! per message, not the database's files (which keep and reuse the space
 //! they once had). Topic names are stored once each and not counted.
 
@@ -17,27 +17,11 @@ use super::error::Result;
 use super::store::Db;
 use super::writer::Counters;
 
-/// Bytes counted per message besides its payload: its ids, time, QoS and
-/// retain flag, and its entries in the two indexes.
-pub const ROW_OVERHEAD: u64 = 64;
-
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// How many of the oldest of `rows` messages (with `payload_bytes` of
-/// payload in all) to delete so that they take at most `max_bytes`; the
-/// average message size stands for the oldest ones'.
-pub(crate) fn rows_over(rows: u64, payload_bytes: u64, max_bytes: u64) -> u64 {
-    let total = payload_bytes + rows * ROW_OVERHEAD;
-    if rows == 0 || total <= max_bytes {
-        return 0;
-    }
-    let average = total.div_ceil(rows).max(1);
-    (total - max_bytes).div_ceil(average).min(rows)
 }
 
 /// The oldest time kept when messages are kept for `retention`.
@@ -87,20 +71,6 @@ pub(crate) async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nothing_is_deleted_under_the_limit() {
-        assert_eq!(rows_over(0, 0, 0), 0);
-        assert_eq!(rows_over(10, 100, 10 * ROW_OVERHEAD + 100), 0);
-    }
-
-    #[test]
-    fn the_excess_is_deleted_in_average_messages() {
-        // 100 messages of 36 bytes: 100 bytes each with the overhead.
-        assert_eq!(rows_over(100, 3_600, 5_000), 50);
-        assert_eq!(rows_over(100, 3_600, 4_999), 51);
-        assert_eq!(rows_over(100, 3_600, 0), 100);
-    }
 
     #[test]
     fn the_cutoff_never_overflows() {

@@ -19,7 +19,7 @@ use sqlx::{QueryBuilder, Row};
 
 use super::config::RecorderConfig;
 use super::error::{RecorderError, Result};
-use super::query::{Cursor, TimeRange};
+use super::range::{Cursor, TimeRange};
 
 /// The most rows of one INSERT statement: 5 parameters a row stays under
 /// SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -259,7 +259,7 @@ impl Db {
     }
 
     /// Deletes the oldest messages while the messages take more than
-    /// `max_bytes` (see [`super::retention::rows_over`]); how many. On
+    /// `max_bytes` (see [`super::size::rows_over`]); how many. On
     /// PostgreSQL one instance at a time does it; the others skip.
     pub async fn trim_to(&self, max_bytes: u64) -> Result<u64> {
         on_pool!(self, pool, DB => {
@@ -281,7 +281,7 @@ impl Db {
             // PostgreSQL's SUM of lengths is NUMERIC-free BIGINT; SQLite's an INTEGER.
             let rows: i64 = usage.try_get("rows")?;
             let bytes: i64 = usage.try_get("bytes")?;
-            let excess = super::retention::rows_over(rows as u64, bytes as u64, max_bytes);
+            let excess = super::size::rows_over(rows as u64, bytes as u64, max_bytes);
             if excess == 0 {
                 return Ok(0);
             }

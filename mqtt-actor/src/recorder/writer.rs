@@ -304,7 +304,7 @@ impl Writer {
         }
     }
 
-    fn failed(&self, e: &super::RecorderError, rows: usize, retry_in: Duration) {
+    fn failed(&self, e: &super::error::RecorderError, rows: usize, retry_in: Duration) {
         let c = &self.counters;
         c.failed_writes.fetch_add(1, Relaxed);
         let first = c.failing.swap(1, Relaxed) == 0;

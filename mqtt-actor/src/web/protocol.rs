@@ -154,13 +154,14 @@ impl Properties {
                 Some(Bytes::from(data))
             }
         };
-        let mut properties = MessageProperties::default();
-        properties.content_type = self.content_type.clone();
-        properties.response_topic = self.response_topic.clone();
-        properties.correlation_data = correlation_data;
-        properties.message_expiry_interval = self.message_expiry_interval;
-        properties.user_properties = self.user_properties.clone();
-        Ok(properties)
+        Ok(MessageProperties {
+            content_type: self.content_type.clone(),
+            response_topic: self.response_topic.clone(),
+            correlation_data,
+            message_expiry_interval: self.message_expiry_interval,
+            user_properties: self.user_properties.clone(),
+            ..Default::default()
+        })
     }
 }
 
@@ -586,17 +587,21 @@ mod tests {
 
     #[test]
     fn message_frames_show_mqtt5_properties_and_leave_out_absent_ones() {
-        let mut props = MessageProperties::default();
-        props.content_type = Some("text/plain".into());
-        props.correlation_data = Some(Bytes::from_static(&[0, 1]));
-        props.user_properties = vec![("a".into(), "1".into())];
+        let props = MessageProperties {
+            content_type: Some("text/plain".into()),
+            correlation_data: Some(Bytes::from_static(&[0, 1])),
+            user_properties: vec![("a".into(), "1".into())],
+            ..Default::default()
+        };
         let view = Properties::of(&props).unwrap();
         assert_eq!(
             serde_json::to_value(&view).unwrap(),
             json!({"content_type":"text/plain","correlation_data":"AAE=","user_properties":[["a","1"]]})
         );
-        let mut only_format = MessageProperties::default();
-        only_format.payload_format_indicator = Some(1);
+        let only_format = MessageProperties {
+            payload_format_indicator: Some(1),
+            ..Default::default()
+        };
         assert_eq!(
             Properties::of(&only_format),
             None,

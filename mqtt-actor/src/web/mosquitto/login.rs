@@ -16,15 +16,16 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
+use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::MosquittoAuth;
-use crate::web::access::Principal;
+use crate::web::access::{AuthError, Authenticator, Principal};
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::http::{accepts_html, header_text, is_json, retry_after, too_many, SIGN_IN_FAILED};
 
-pub(crate) use crate::web::http::client_ip;
+use crate::web::http::client_ip;
 
 /// The login cookie's name.
 const COOKIE: &str = "mqtt_actor_session";
@@ -186,6 +187,59 @@ async fn logout(
             .insert_header((header::LOCATION, "/login"))
             .finish(),
         false => HttpResponse::Ok().json(json!({ "ok": true })),
+    }
+}
+
+impl MosquittoAuth {
+    /// Who a request with these Basic credentials is.
+    async fn basic(&self, req: &HttpRequest, authorization: &str) -> Result<Principal, AuthError> {
+        let credentials = basic_credentials(authorization);
+        if let Some((user, password)) = &credentials {
+            if self.known_credentials(user, password) {
+                return Ok(Principal::user(user.clone()));
+            }
+        }
+        let (user, password) = credentials.unwrap_or_default();
+        match self.check_password(client_ip(req), &user, &password).await {
+            Ok(true) => {
+                self.remember_credentials(&user, &password);
+                Ok(Principal::user(user))
+            }
+            Ok(false) => Err(AuthError::Invalid),
+            Err(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),
+        }
+    }
+}
+
+impl Authenticator for MosquittoAuth {
+    /// Anonymous without a password file; else the user of the request's
+    /// Basic auth (wrong: `401`), or of its login cookie (a cookie that no
+    /// longer holds is dropped), or nobody.
+    fn authenticate<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> LocalBoxFuture<'a, Result<Option<Principal>, AuthError>> {
+        Box::pin(async move {
+            if !self.requires_login() {
+                return Ok(Some(Principal::anonymous()));
+            }
+            let header = req.headers().get(actix_web::http::header::AUTHORIZATION);
+            if let Some(authorization) = header.and_then(|v| v.to_str().ok()) {
+                return self.basic(req, authorization).await.map(Some);
+            }
+            Ok(cookie_principal(req, self))
+        })
+    }
+
+    fn still_valid(&self, principal: &Principal, now: SystemTime) -> Result<(), String> {
+        match self.lapsed(principal, now) {
+            None => Ok(()),
+            Some(why) => Err(why.to_string()),
+        }
+    }
+
+    fn challenge(&self) -> Option<&'static str> {
+        Some("Basic realm=\"mqtt-actor\", charset=\"UTF-8\"")
     }
 }
 

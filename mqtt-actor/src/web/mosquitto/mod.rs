@@ -26,13 +26,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use actix_web::HttpRequest;
-use futures::future::LocalBoxFuture;
 use sha2::{Digest, Sha512};
 
 use self::policy::{Policy, Reason, Who};
 use self::ratelimit::LoginLimiter;
-use crate::web::access::{Access, AuthError, Authenticator, Authorizer, Operation, Principal};
+use crate::web::access::{Access, Authorizer, Operation, Principal};
 use crate::web::error::BridgeError;
 
 pub use self::login::LoginPage;
@@ -250,60 +248,6 @@ impl MosquittoAuth {
             return Some("signed out");
         }
         None
-    }
-
-    /// Who a request with these Basic credentials is.
-    async fn basic(&self, req: &HttpRequest, authorization: &str) -> Result<Principal, AuthError> {
-        let credentials = login::basic_credentials(authorization);
-        if let Some((user, password)) = &credentials {
-            if self.known_credentials(user, password) {
-                return Ok(Principal::user(user.clone()));
-            }
-        }
-        let (user, password) = credentials.unwrap_or_default();
-        match self
-            .check_password(login::client_ip(req), &user, &password)
-            .await
-        {
-            Ok(true) => {
-                self.remember_credentials(&user, &password);
-                Ok(Principal::user(user))
-            }
-            Ok(false) => Err(AuthError::Invalid),
-            Err(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),
-        }
-    }
-}
-
-impl Authenticator for MosquittoAuth {
-    /// Anonymous without a password file; else the user of the request's
-    /// Basic auth (wrong: `401`), or of its login cookie (a cookie that no
-    /// longer holds is dropped), or nobody.
-    fn authenticate<'a>(
-        &'a self,
-        req: &'a HttpRequest,
-    ) -> LocalBoxFuture<'a, Result<Option<Principal>, AuthError>> {
-        Box::pin(async move {
-            if !self.requires_login() {
-                return Ok(Some(Principal::anonymous()));
-            }
-            let header = req.headers().get(actix_web::http::header::AUTHORIZATION);
-            if let Some(authorization) = header.and_then(|v| v.to_str().ok()) {
-                return self.basic(req, authorization).await.map(Some);
-            }
-            Ok(login::cookie_principal(req, self))
-        })
-    }
-
-    fn still_valid(&self, principal: &Principal, now: SystemTime) -> Result<(), String> {
-        match self.lapsed(principal, now) {
-            None => Ok(()),
-            Some(why) => Err(why.to_string()),
-        }
-    }
-
-    fn challenge(&self) -> Option<&'static str> {
-        Some("Basic realm=\"mqtt-actor\", charset=\"UTF-8\"")
     }
 }
 

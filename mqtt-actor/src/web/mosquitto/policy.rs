@@ -18,48 +18,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+pub use super::acl::Who;
 use super::acl::{Acl, Denial, Need};
 use super::filter;
 use super::passwd::Users;
 use crate::web::access::Operation;
 use crate::web::error::BridgeError;
-
-/// The client a decision is for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Who<'a> {
-    /// The signed-in user; `None` for anonymous clients.
-    pub user: Option<&'a str>,
-    /// What ACL patterns' `%c` stands for (e.g. the session id); patterns using
-    /// `%c` do not apply without one. Like a user name, it must not be empty
-    /// or hold `+`, `#` or `/` when a pattern splices it in.
-    pub client_id: Option<&'a str>,
-}
-
-impl<'a> Who<'a> {
-    #[cfg(test)]
-    /// A client nobody signed in as.
-    pub fn anonymous() -> Who<'a> {
-        Who::default()
-    }
-
-    #[cfg(test)]
-    /// A client signed in as `name`.
-    pub fn user(name: &'a str) -> Who<'a> {
-        Who {
-            user: Some(name),
-            client_id: None,
-        }
-    }
-
-    #[cfg(test)]
-    /// The same client, with `id` for `%c`.
-    pub fn with_client_id(self, id: &'a str) -> Who<'a> {
-        Who {
-            client_id: Some(id),
-            ..self
-        }
-    }
-}
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
