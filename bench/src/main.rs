@@ -309,7 +309,10 @@ fn hold_idle(n: usize, addr: &str, hold: Duration) -> Result<(), String> {
         let rx = receivers::Receivers::connect(kind, n, board)
             .await
             .map_err(|e| format!("connecting {n} sessions: {e}"))?;
-        eprintln!("holding {n} idle sessions (connected in {:.2?})", rx.connect_time);
+        eprintln!(
+            "holding {n} idle sessions (connected in {:.2?})",
+            rx.connect_time
+        );
         tokio::time::sleep(hold).await;
         drop(rx);
         Ok(())

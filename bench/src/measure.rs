@@ -184,9 +184,7 @@ impl Measurer<'_> {
                 if fail.is_some() || rate >= HIGHEST_RATE {
                     break;
                 }
-                rate = nice(rate as f64 * factor)
-                    .max(rate + 1)
-                    .min(HIGHEST_RATE);
+                rate = nice(rate as f64 * factor).max(rate + 1).min(HIGHEST_RATE);
             } else {
                 fail = Some(rate);
                 if pass.is_some() || rate <= LOWEST_RATE {

@@ -258,7 +258,10 @@ mod tests {
         let m = Message::decode(p.first, &buf[p.body_start..p.len]).expect("a message");
         assert_eq!(m.topic, "a/b");
         assert_eq!(m.payload, b"xyz");
-        assert_eq!((m.qos, m.retain, m.dup, m.packet_id), (0, true, false, None));
+        assert_eq!(
+            (m.qos, m.retain, m.dup, m.packet_id),
+            (0, true, false, None)
+        );
         assert_eq!(Message::decode(0x90, &[0, 1, 0]), None);
         assert_eq!(Message::decode(0x30, &[0, 2, 0xff, 0xfe]), None);
     }

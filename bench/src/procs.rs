@@ -46,7 +46,11 @@ impl Broker {
         // Mosquitto coalesces small PUBLISHes to a subscriber until its
         // delayed ACK or a full segment: fewer, larger writes (cheaper native
         // fan-out) and p99 near 40 ms at moderate rates, for both targets.
-        let nodelay_line = if nodelay { "set_tcp_nodelay true\n" } else { "" };
+        let nodelay_line = if nodelay {
+            "set_tcp_nodelay true\n"
+        } else {
+            ""
+        };
         let config = format!(
             "persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n\
              allow_anonymous true\n{nodelay_line}listener {port} 127.0.0.1\n"

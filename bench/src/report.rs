@@ -483,8 +483,14 @@ fn matrix(out: &mut String, configs: &[ConfigReport]) {
                 thousands(n as f64),
                 c.config.broker(),
                 c.config.receivers(),
-                opt(row.native.sustained_msg_s, |r| format!("{} msg/s", thousands(r))),
-                opt(row.app.sustained_msg_s, |r| format!("{} msg/s", thousands(r))),
+                opt(row.native.sustained_msg_s, |r| format!(
+                    "{} msg/s",
+                    thousands(r)
+                )),
+                opt(row.app.sustained_msg_s, |r| format!(
+                    "{} msg/s",
+                    thousands(r)
+                )),
                 opt(row.ratio, |r| format!("{r:.2}")),
             );
         }

@@ -24,7 +24,10 @@ pub const PONG: u8 = 0xa;
 /// every field of every frame becomes an owned value, whatever its `type`
 /// (PROTOCOL.md, "Server to client"). Fields of other types are skipped.
 #[derive(Debug, Deserialize)]
-#[allow(dead_code, reason = "parsed as a browser parses them; the benchmark reads only some")]
+#[allow(
+    dead_code,
+    reason = "parsed as a browser parses them; the benchmark reads only some"
+)]
 pub struct ServerFrame {
     /// `message`, `lagged`, `status`, ...
     #[serde(rename = "type")]

@@ -35,8 +35,13 @@ fn smoke_run_measures_every_configuration_with_deliveries() {
     let configs = report["configs"].as_array().expect("configurations");
     let mut seen = Vec::new();
     for c in configs {
-        let nodelay = c["config"]["broker_tcp_nodelay"].as_bool().expect("broker mode");
-        let decode = c["config"]["decode"].as_str().expect("decode mode").to_string();
+        let nodelay = c["config"]["broker_tcp_nodelay"]
+            .as_bool()
+            .expect("broker mode");
+        let decode = c["config"]["decode"]
+            .as_str()
+            .expect("decode mode")
+            .to_string();
         let case = &c["runs"][0][0];
         assert_eq!(case["receivers"], 1);
         let broker_config = case["broker_config"].as_str().expect("broker config");
