@@ -2,14 +2,21 @@
 //! obvious alternative, native MQTT subscribers on the same Mosquitto.
 //!
 //! `cargo run --release -p mqtt-bench -- [--json] [--receivers 1,100,1000]
-//! [--with-10k] [--seconds N] [--runs 3]`
+//! [--with-10k] [--seconds N] [--runs 3] [--broker nodelay,stock]
+//! [--decode stamp,full] [--matrix] [--ladder-factor 1.5]`
 //!
-//! Per run and receiver count it starts a fresh Mosquitto (own config, free
-//! port) and the release app as a child process, then measures both targets
-//! back to back with the same publisher, payloads and receiver count:
-//! the sustained rate by a rate ladder, p50 / p99 latency at fixed rates, CPU
-//! time and RSS of the process under test. Receivers and publisher live in
-//! this process, never in the app's.
+//! Per run, configuration and receiver count it starts a fresh Mosquitto (own
+//! config, free port) and the release app as a child process, then measures
+//! both targets back to back with the same publisher, payloads and receiver
+//! count: the sustained rate by a rate ladder, p50 / p99 latency at fixed
+//! rates, CPU time and RSS of the process under test. Receivers and publisher
+//! live in this process, never in the app's. A configuration is the broker's
+//! `TCP_NODELAY` (on, or stock) and what receivers do per message (find the
+//! timestamp, or decode the message whole as a browser or client library).
+//!
+//! `--idle-sessions N --app-addr ADDR` only opens N idle WebSocket sessions on
+//! an app already running (for a heap profiler attached to it), holds them
+//! for `--hold-seconds`, and closes them.
 //!
 //! # Layout
 //! - `payload`: the 64-byte stamped payloads; `hist`: the latency histogram;
@@ -38,7 +45,17 @@ use clap::Parser;
 
 use crate::measure::{measure, Plan, Target};
 use crate::procs::{App, Broker};
-use crate::report::{Case, Machine, Report, Settings};
+use crate::receivers::Decode;
+use crate::report::{Case, Config, ConfigReport, Machine, Report, Settings};
+
+/// How the benchmark's Mosquitto sends to its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BrokerMode {
+    /// `set_tcp_nodelay true`: one segment per PUBLISH, no Nagle stalls.
+    Nodelay,
+    /// Stock settings: Nagle on, small PUBLISHes coalesced.
+    Stock,
+}
 
 /// Side-by-side benchmark: native MQTT subscribers on Mosquitto against
 /// WebSocket sessions through the example app (issue 10). Progress goes to
@@ -86,9 +103,34 @@ struct Cli {
     /// An app setting for the run, e.g. --app-env WS_QUEUE_FRAMES=100000 (repeatable).
     #[arg(long, value_parser = parse_env)]
     app_env: Vec<(String, String)>,
+    /// Broker configurations to measure: `nodelay` (set_tcp_nodelay true), `stock`.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BrokerMode::Nodelay])]
+    broker: Vec<BrokerMode>,
+    /// What receivers do per message: `stamp` (find the timestamp in place),
+    /// `full` (decode it whole: serde_json of each WebSocket frame and its
+    /// payload, an owned message per MQTT PUBLISH).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Decode::Stamp])]
+    decode: Vec<Decode>,
+    /// Every configuration: both broker modes times both decode modes.
+    #[arg(long)]
+    matrix: bool,
+    /// Factor between rungs while the ladder climbs or descends (2: doubling;
+    /// 1.5 with --refine 0 is a plain x1.5 ladder).
+    #[arg(long, default_value_t = 2.0)]
+    ladder_factor: f64,
     /// About a second of everything with 1 receiver: keeps the benchmark working (tests).
     #[arg(long)]
     smoke: bool,
+    /// Only open this many idle WebSocket sessions on the app at --app-addr,
+    /// hold them, close them (for heap profiling the app).
+    #[arg(long, requires = "app_addr")]
+    idle_sessions: Option<usize>,
+    /// The running app for --idle-sessions, `127.0.0.1:PORT`.
+    #[arg(long)]
+    app_addr: Option<String>,
+    /// How long --idle-sessions holds its sessions.
+    #[arg(long, default_value_t = 10.0)]
+    hold_seconds: f64,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -106,18 +148,44 @@ impl Cli {
             ladder: !self.no_ladder,
             max_bracket_steps: self.max_ladder_steps.max(1),
             start_rate: self.start_rate,
+            ladder_factor: self.ladder_factor,
+            decode: Decode::Stamp,
         }
+    }
+
+    /// The configurations to measure, in order.
+    fn configs(&self) -> Vec<Config> {
+        let (brokers, decodes) = if self.matrix {
+            (
+                vec![BrokerMode::Nodelay, BrokerMode::Stock],
+                vec![Decode::Stamp, Decode::Full],
+            )
+        } else {
+            (self.broker.clone(), self.decode.clone())
+        };
+        let mut configs = Vec::new();
+        for b in &brokers {
+            for &decode in &decodes {
+                configs.push(Config {
+                    broker_tcp_nodelay: *b == BrokerMode::Nodelay,
+                    decode,
+                });
+            }
+        }
+        configs
     }
 
     fn apply_smoke(&mut self) {
         if self.smoke {
             self.receivers = vec![1];
             self.with_10k = false;
-            self.seconds = 0.2;
+            // One short step per target and configuration: enough to show
+            // that every part works, and --matrix stays a few seconds.
+            self.seconds = 0.1;
             self.runs = 1;
             self.refine = 0;
-            self.max_ladder_steps = 2;
-            self.fixed_rates = vec![200];
+            self.max_ladder_steps = 1;
+            self.fixed_rates = Vec::new();
             self.start_rate = Some(200);
         }
     }
@@ -126,6 +194,15 @@ impl Cli {
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     cli.apply_smoke();
+    if let (Some(n), Some(addr)) = (cli.idle_sessions, cli.app_addr.clone()) {
+        return match hold_idle(n, &addr, Duration::from_secs_f64(cli.hold_seconds)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if cli.with_10k && !cli.receivers.contains(&10_000) {
         cli.receivers.push(10_000);
     }
@@ -156,26 +233,55 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<Report, String> {
     procs::raise_fd_limit();
     let binary = procs::app_binary(cli.app.clone())?;
-    let load_before = load_average();
+    let loadavg_before = loadavg();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     let plan = cli.plan();
-    let mut runs = Vec::new();
-    for run in 0..cli.runs.max(1) {
-        let mut cases = Vec::new();
-        for &n in &cli.receivers {
-            eprintln!("run {} of {}, {n} receivers", run + 1, cli.runs.max(1));
-            cases.push(rt.block_on(measure_case(cli, &binary, &plan, n))?);
+    let mut configs: Vec<ConfigReport> = cli
+        .configs()
+        .into_iter()
+        .map(|config| ConfigReport {
+            config,
+            loadavg_before: String::new(),
+            loadavg_after: String::new(),
+            summary: Vec::new(),
+            runs: Vec::new(),
+        })
+        .collect();
+    let runs = cli.runs.max(1);
+    for run in 0..runs {
+        for c in configs.iter_mut() {
+            if run == 0 {
+                c.loadavg_before = loadavg();
+            }
+            let plan = Plan {
+                decode: c.config.decode,
+                ..plan.clone()
+            };
+            let mut cases = Vec::new();
+            for &n in &cli.receivers {
+                eprintln!(
+                    "run {} of {runs}, {}, {n} receivers",
+                    run + 1,
+                    c.config.describe()
+                );
+                let case = measure_case(cli, &binary, &plan, c.config.broker_tcp_nodelay, n);
+                cases.push(rt.block_on(case)?);
+            }
+            c.runs.push(cases);
+            c.loadavg_after = loadavg();
         }
-        runs.push(cases);
+    }
+    for c in configs.iter_mut() {
+        c.summary = report::summarize(&c.runs, &plan.fixed_rates);
     }
     Ok(Report {
-        machine: machine(load_before),
+        machine: machine(loadavg_before),
         settings: Settings {
             step_seconds: plan.step_time.as_secs_f64(),
-            runs: cli.runs.max(1),
+            runs,
             app_env: cli
                 .app_env
                 .iter()
@@ -183,9 +289,35 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 .collect(),
             payload_bytes: payload::PAYLOAD_BYTES,
             fixed_rates: plan.fixed_rates.clone(),
+            ladder_factor: plan.ladder_factor,
+            refine: plan.refine,
         },
-        summary: report::summarize(&runs, &plan.fixed_rates),
-        runs,
+        configs,
+    })
+}
+
+/// Opens `n` idle WebSocket sessions on the app at `addr` (each subscribed
+/// to the benchmark's filter, as in a measurement), holds them for `hold`,
+/// then closes them.
+fn hold_idle(n: usize, addr: &str, hold: Duration) -> Result<(), String> {
+    procs::raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(async {
+        let board = std::sync::Arc::new(receivers::Board::default());
+        let kind = receivers::Kind::WebSocket(addr.to_string(), Decode::Stamp);
+        let rx = receivers::Receivers::connect(kind, n, board)
+            .await
+            .map_err(|e| format!("connecting {n} sessions: {e}"))?;
+        eprintln!(
+            "holding {n} idle sessions (connected in {:.2?})",
+            rx.connect_time
+        );
+        tokio::time::sleep(hold).await;
+        drop(rx);
+        Ok(())
     })
 }
 
@@ -194,9 +326,10 @@ async fn measure_case(
     cli: &Cli,
     binary: &std::path::Path,
     plan: &Plan,
+    nodelay: bool,
     n: usize,
 ) -> Result<Case, String> {
-    let broker = Broker::start()?;
+    let broker = Broker::start(nodelay)?;
     let app = App::start(binary, &broker, &cli.app_env)?;
     eprintln!(
         "mosquitto pid {} on {}, app pid {} on {}",
@@ -211,6 +344,7 @@ async fn measure_case(
         native: None,
         app: None,
         app_idle_rss_kib,
+        broker_config: broker.config.clone(),
     };
     if cli.targets.contains(&Target::Native) {
         case.native = Some(measure(Target::Native, n, &broker, &app, plan, None).await?);
@@ -222,14 +356,14 @@ async fn measure_case(
     Ok(case)
 }
 
-fn load_average() -> f64 {
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` has them.
+fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
-        .unwrap_or(0.0)
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
-fn machine(load_before: f64) -> Machine {
+fn machine(loadavg_before: String) -> Machine {
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -257,8 +391,8 @@ fn machine(load_before: f64) -> Machine {
             .unwrap_or_default()
             .trim()
             .to_string(),
-        load_before,
-        load_after: load_average(),
+        loadavg_before,
+        loadavg_after: loadavg(),
         mosquitto,
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::procs::{cpu_seconds, rss_kib, App, Broker};
 use crate::publisher;
-use crate::receivers::{Board, Kind, Receivers};
+use crate::receivers::{Board, Decode, Kind, Receivers};
 use crate::report::{FixedRate, Step, TargetRun};
 
 /// "Sustained": every receiver got at least this share of the messages...
@@ -39,8 +39,12 @@ pub struct Plan {
     pub fixed_rates: Vec<u64>,
     /// Whether to search the sustained rate at all.
     pub ladder: bool,
-    /// Most doubling / halving steps of the ladder.
+    /// Most climbing / descending steps of the ladder.
     pub max_bracket_steps: usize,
+    /// Factor between two rungs while the ladder climbs or descends (2: doubling).
+    pub ladder_factor: f64,
+    /// What the receivers do with each message.
+    pub decode: Decode,
     /// First rung of the ladder; `None`: by receiver count.
     pub start_rate: Option<u64>,
 }
@@ -78,8 +82,8 @@ pub async fn measure(
 ) -> Result<TargetRun, String> {
     let status_addr = (target == Target::App).then(|| app.addr.clone());
     let (kind, pid) = match target {
-        Target::Native => (Kind::Native(broker.addr.clone()), broker.pid()),
-        Target::App => (Kind::WebSocket(app.addr.clone()), app.pid()),
+        Target::Native => (Kind::Native(broker.addr.clone(), plan.decode), broker.pid()),
+        Target::App => (Kind::WebSocket(app.addr.clone(), plan.decode), app.pid()),
     };
     let rss_before_kib = rss_kib(pid);
     let board = Arc::new(Board::default());
@@ -164,12 +168,13 @@ struct Measurer<'a> {
 }
 
 impl Measurer<'_> {
-    /// Doubles or halves from `start` until one rate passes and the next
-    /// fails, then bisects (geometrically) `plan.refine` times. Returns the
-    /// highest passing rate.
+    /// Climbs or descends from `start` by `plan.ladder_factor` (doubling by
+    /// default) until one rate passes and the next fails, then bisects
+    /// (geometrically) `plan.refine` times. Returns the highest passing rate.
     async fn ladder(&mut self, start: u64, steps: &mut Vec<Step>) -> Result<Option<u64>, String> {
         let mut rate = nice(start as f64).clamp(LOWEST_RATE, HIGHEST_RATE);
         let (mut pass, mut fail): (Option<u64>, Option<u64>) = (None, None);
+        let factor = self.plan.ladder_factor.max(1.01);
         for _ in 0..self.plan.max_bracket_steps {
             let step = self.step(rate).await?;
             let passed = step.passed;
@@ -179,13 +184,15 @@ impl Measurer<'_> {
                 if fail.is_some() || rate >= HIGHEST_RATE {
                     break;
                 }
-                rate = nice(rate as f64 * 2.0).min(HIGHEST_RATE);
+                rate = nice(rate as f64 * factor).max(rate + 1).min(HIGHEST_RATE);
             } else {
                 fail = Some(rate);
                 if pass.is_some() || rate <= LOWEST_RATE {
                     break;
                 }
-                rate = nice(rate as f64 / 2.0).max(LOWEST_RATE);
+                rate = nice(rate as f64 / factor)
+                    .min(rate.saturating_sub(1))
+                    .max(LOWEST_RATE);
             }
         }
         for _ in 0..self.plan.refine {
@@ -226,6 +233,7 @@ impl Measurer<'_> {
         let counters_before = self.app_counters().await;
         let cpu_before = cpu_seconds(self.pid);
         let own_cpu_before = cpu_seconds(std::process::id());
+        let decoded_before = self.board.decoded();
         let addr = self.broker.addr.clone();
         let duration = self.plan.step_time;
         let published =
@@ -242,6 +250,7 @@ impl Measurer<'_> {
             }
             _ => None,
         };
+        let decoded = self.board.decoded() - decoded_before;
         let hist = self.board.hist.snapshot();
         self.board.end();
         let got: Vec<u64> = self.rx.slots.iter().map(|s| s.got()).collect();
@@ -260,6 +269,7 @@ impl Measurer<'_> {
             min_fraction,
             delivered,
             lagged: self.board.lagged(),
+            decoded,
             p50_ms,
             p99_ms,
             max_ms: hist.max_ms(),

@@ -124,6 +124,54 @@ pub fn publish_payload(first: u8, body: &[u8]) -> Option<&[u8]> {
     body.get(2 + topic_len..)
 }
 
+/// A QoS 0 PUBLISH as an MQTT client library hands it to the application:
+/// the topic checked as UTF-8 and copied, the payload copied into its own
+/// buffer, the flags read out (paho, rumqttc and the browsers' mqtt.js all
+/// allocate like this per message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic name.
+    pub topic: String,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// The QoS of the delivery.
+    pub qos: u8,
+    /// The retain flag.
+    pub retain: bool,
+    /// The DUP flag.
+    pub dup: bool,
+    /// The packet id (QoS 1 and 2 only).
+    pub packet_id: Option<u16>,
+}
+
+impl Message {
+    /// Decodes a PUBLISH packet; `None` for any other packet or a malformed one.
+    pub fn decode(first: u8, body: &[u8]) -> Option<Message> {
+        if first & 0xf0 != PUBLISH || body.len() < 2 {
+            return None;
+        }
+        let qos = (first >> 1) & 0x03;
+        let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+        let topic = std::str::from_utf8(body.get(2..2 + topic_len)?).ok()?;
+        let mut rest = 2 + topic_len;
+        let packet_id = if qos > 0 {
+            let id = body.get(rest..rest + 2)?;
+            rest += 2;
+            Some(u16::from_be_bytes([id[0], id[1]]))
+        } else {
+            None
+        };
+        Some(Message {
+            topic: topic.to_owned(),
+            payload: body[rest..].to_vec(),
+            qos,
+            retain: first & 0x01 != 0,
+            dup: first & 0x08 != 0,
+            packet_id,
+        })
+    }
+}
+
 /// Connects to the broker at `addr` as `client_id`; with `filter`, also
 /// subscribes. Returns the socket and any bytes read past the handshake.
 pub async fn open(
@@ -199,6 +247,23 @@ mod tests {
         let payload = publish_payload(p.first, &buf[p.body_start..p.len]).unwrap();
         assert_eq!(payload, &[7; 200][..]);
         assert_eq!(next_packet(&buf[p.len..p.len + 10]).unwrap(), None);
+    }
+
+    #[test]
+    fn publish_packets_decode_as_a_client_library_would() {
+        let mut buf = Vec::new();
+        put_publish(&mut buf, "a/b", 3, |o| o.extend_from_slice(b"xyz"));
+        buf[0] |= 0x01; // retained
+        let p = next_packet(&buf).unwrap().expect("whole packet");
+        let m = Message::decode(p.first, &buf[p.body_start..p.len]).expect("a message");
+        assert_eq!(m.topic, "a/b");
+        assert_eq!(m.payload, b"xyz");
+        assert_eq!(
+            (m.qos, m.retain, m.dup, m.packet_id),
+            (0, true, false, None)
+        );
+        assert_eq!(Message::decode(0x90, &[0, 1, 0]), None);
+        assert_eq!(Message::decode(0x30, &[0, 2, 0xff, 0xfe]), None);
     }
 
     #[test]

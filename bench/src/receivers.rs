@@ -1,7 +1,9 @@
 //! The receivers of both targets, as tokio tasks in the benchmark's process:
 //! raw MQTT subscribers on Mosquitto (native) and WebSocket sessions through
-//! the app. Each reads its socket in large chunks, finds the payloads in
-//! place, and counts them on the shared [`Board`].
+//! the app. Each reads its socket in large chunks and counts what it got on
+//! the shared [`Board`]. How much work a receiver does per message is the
+//! [`Decode`] setting: find the timestamp in place, or decode the whole
+//! message as a client library or a browser would.
 
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -22,6 +24,32 @@ use crate::{mqtt, ws};
 const CONNECT_CONCURRENCY: usize = 128;
 /// Step id that no message carries: nothing counts between steps.
 const NO_STEP: u32 = u32::MAX;
+
+/// How much a receiver does with each message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decode {
+    /// Find the payload in the raw bytes and read the timestamp from it; no
+    /// JSON parser, no allocation per message.
+    Stamp,
+    /// Decode every message whole: each WebSocket frame parsed by serde_json
+    /// into the message object and its payload decoded (as a browser does);
+    /// each MQTT PUBLISH into an owned message (as a client library does).
+    Full,
+}
+
+impl Decode {
+    /// How the report names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Decode::Stamp => "receivers find the timestamp in place",
+            Decode::Full => {
+                "receivers decode every message whole (WebSocket: serde_json of the frame \
+                 and payload decoding; MQTT: the PUBLISH as a client library hands it over)"
+            }
+        }
+    }
+}
 
 /// What one receiver got in the current step.
 #[derive(Default)]
@@ -44,6 +72,9 @@ pub struct Board {
     seen: AtomicU64,
     /// Sum of the app's `lagged.dropped` notices in the current step.
     lagged: AtomicU64,
+    /// Messages decoded whole ([`Decode::Full`]), of any step: shows the
+    /// setting took effect.
+    decoded: AtomicU64,
     /// Latencies of the current step.
     pub hist: Histogram,
 }
@@ -54,6 +85,7 @@ impl Default for Board {
             step: AtomicU32::new(NO_STEP),
             seen: AtomicU64::new(0),
             lagged: AtomicU64::new(0),
+            decoded: AtomicU64::new(0),
             hist: Histogram::default(),
         }
     }
@@ -86,6 +118,11 @@ impl Board {
         self.lagged.load(Ordering::Relaxed)
     }
 
+    /// Messages decoded whole so far, of any step.
+    pub fn decoded(&self) -> u64 {
+        self.decoded.load(Ordering::Relaxed)
+    }
+
     fn on_payload(&self, slot: &Slot, payload: &[u8], now_ns: u64) {
         self.seen.fetch_add(1, Ordering::Relaxed);
         let Some(stamp) = payload::read(payload) else {
@@ -104,9 +141,9 @@ impl Board {
 #[derive(Debug, Clone)]
 pub enum Kind {
     /// A raw MQTT subscriber on the broker at this address.
-    Native(String),
+    Native(String, Decode),
     /// A WebSocket session on the app at this address.
-    WebSocket(String),
+    WebSocket(String, Decode),
 }
 
 /// A set of connected receivers; dropping it closes their sockets.
@@ -167,14 +204,14 @@ impl Receivers {
         let slot = self.slots[i].clone();
         let board = self.board.clone();
         Ok(match &self.kind {
-            Kind::Native(addr) => {
+            Kind::Native(addr, decode) => {
                 let id = format!("bench-rx-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
                 let (stream, buf) = mqtt::open(addr, &id, Some(FILTER)).await?;
-                tokio::spawn(read_native(stream, buf, slot, board))
+                tokio::spawn(read_native(stream, buf, *decode, slot, board))
             }
-            Kind::WebSocket(addr) => {
+            Kind::WebSocket(addr, decode) => {
                 let (stream, buf) = ws::open(addr, FILTER).await?;
-                tokio::spawn(read_ws(stream, buf, slot, board))
+                tokio::spawn(read_ws(stream, buf, *decode, slot, board))
             }
         })
     }
@@ -191,7 +228,13 @@ impl Drop for Receivers {
 /// Room kept free in a receiver's buffer before each read.
 const READ_ROOM: usize = 16 * 1024;
 
-async fn read_native(mut stream: TcpStream, mut buf: Vec<u8>, slot: Arc<Slot>, board: Arc<Board>) {
+async fn read_native(
+    mut stream: TcpStream,
+    mut buf: Vec<u8>,
+    decode: Decode,
+    slot: Arc<Slot>,
+    board: Arc<Board>,
+) {
     loop {
         let now = payload::now_ns();
         let mut pos = 0;
@@ -199,8 +242,18 @@ async fn read_native(mut stream: TcpStream, mut buf: Vec<u8>, slot: Arc<Slot>, b
             match mqtt::next_packet(&buf[pos..]) {
                 Ok(Some(p)) => {
                     let body = &buf[pos + p.body_start..pos + p.len];
-                    if let Some(payload) = mqtt::publish_payload(p.first, body) {
-                        board.on_payload(&slot, payload, now);
+                    match decode {
+                        Decode::Stamp => {
+                            if let Some(payload) = mqtt::publish_payload(p.first, body) {
+                                board.on_payload(&slot, payload, now);
+                            }
+                        }
+                        Decode::Full => {
+                            if let Some(m) = mqtt::Message::decode(p.first, body) {
+                                board.decoded.fetch_add(1, Ordering::Relaxed);
+                                board.on_payload(&slot, &m.payload, now);
+                            }
+                        }
                     }
                     pos += p.len;
                 }
@@ -217,9 +270,60 @@ async fn read_native(mut stream: TcpStream, mut buf: Vec<u8>, slot: Arc<Slot>, b
     }
 }
 
-async fn read_ws(stream: TcpStream, mut buf: Vec<u8>, slot: Arc<Slot>, board: Arc<Board>) {
-    let payload_key = memmem::Finder::new(br#""payload":""#);
-    let dropped_key = memmem::Finder::new(br#""dropped":"#);
+/// Finds a `message` frame's payload, or a `lagged` frame's count, in place.
+struct Finder {
+    payload_key: memmem::Finder<'static>,
+    dropped_key: memmem::Finder<'static>,
+}
+
+impl Finder {
+    fn new() -> Finder {
+        Finder {
+            payload_key: memmem::Finder::new(br#""payload":""#),
+            dropped_key: memmem::Finder::new(br#""dropped":"#),
+        }
+    }
+
+    fn on_text(&self, text: &[u8], decode: Decode, slot: &Slot, board: &Board, now: u64) {
+        if decode == Decode::Full {
+            return on_text_decoded(text, slot, board, now);
+        }
+        if let Some(i) = self.payload_key.find(text) {
+            board.on_payload(slot, &text[i + self.payload_key.needle().len()..], now);
+        } else if let Some(i) = self.dropped_key.find(text) {
+            let digits = &text[i + self.dropped_key.needle().len()..];
+            let n = digits
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .fold(0u64, |a, d| a * 10 + u64::from(d - b'0'));
+            board.lagged.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A text frame as a browser client handles it: the whole JSON parsed into
+/// the message object, then its payload decoded.
+fn on_text_decoded(text: &[u8], slot: &Slot, board: &Board, now: u64) {
+    let frame = match ws::ServerFrame::parse(text) {
+        Ok(frame) => frame,
+        Err(e) => return eprintln!("WebSocket receiver: a frame that is not JSON: {e}"),
+    };
+    if let Some(dropped) = frame.dropped.filter(|_| frame.kind == "lagged") {
+        board.lagged.fetch_add(dropped, Ordering::Relaxed);
+    } else if let Some(payload) = frame.payload_bytes() {
+        board.decoded.fetch_add(1, Ordering::Relaxed);
+        board.on_payload(slot, &payload, now);
+    }
+}
+
+async fn read_ws(
+    stream: TcpStream,
+    mut buf: Vec<u8>,
+    decode: Decode,
+    slot: Arc<Slot>,
+    board: Arc<Board>,
+) {
+    let finder = Finder::new();
     let (mut rd, mut wr) = stream.into_split();
     let mut pongs = Vec::new();
     loop {
@@ -230,22 +334,7 @@ async fn read_ws(stream: TcpStream, mut buf: Vec<u8>, slot: Arc<Slot>, board: Ar
                 Ok(Some(f)) => {
                     let body = &buf[pos + f.start..pos + f.len];
                     match f.opcode {
-                        ws::TEXT => {
-                            if let Some(i) = payload_key.find(body) {
-                                board.on_payload(
-                                    &slot,
-                                    &body[i + payload_key.needle().len()..],
-                                    now,
-                                );
-                            } else if let Some(i) = dropped_key.find(body) {
-                                let digits = &body[i + dropped_key.needle().len()..];
-                                let n = digits
-                                    .iter()
-                                    .take_while(|d| d.is_ascii_digit())
-                                    .fold(0u64, |a, d| a * 10 + u64::from(d - b'0'));
-                                board.lagged.fetch_add(n, Ordering::Relaxed);
-                            }
-                        }
+                        ws::TEXT => finder.on_text(body, decode, &slot, &board, now),
                         ws::PING => pongs.push(ws::client_frame(ws::PONG, body)),
                         ws::CLOSE => return,
                         _ => {}

@@ -5,6 +5,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::receivers::Decode;
+
 /// One step: a rate offered for the step time, and what the receivers got.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
@@ -20,6 +22,8 @@ pub struct Step {
     pub delivered: u64,
     /// Messages the app reported dropped (`lagged`).
     pub lagged: u64,
+    /// Messages the receivers decoded whole (0 unless `--decode full`).
+    pub decoded: u64,
     /// Latency percentiles over every delivery, ms.
     pub p50_ms: f64,
     /// 99th percentile.
@@ -89,6 +93,8 @@ pub struct Case {
     pub app: Option<TargetRun>,
     /// The app's RSS with no session.
     pub app_idle_rss_kib: u64,
+    /// The Mosquitto config this case ran with, verbatim.
+    pub broker_config: String,
 }
 
 /// The machine, so that numbers can be read against it.
@@ -100,10 +106,10 @@ pub struct Machine {
     pub cpu_model: String,
     /// Kernel release.
     pub kernel: String,
-    /// 1-minute load average before and after the benchmark.
-    pub load_before: f64,
-    /// After.
-    pub load_after: f64,
+    /// `/proc/loadavg` (1, 5, 15 minutes) before the benchmark.
+    pub loadavg_before: String,
+    /// ... and after.
+    pub loadavg_after: String,
     /// `mosquitto -h`'s version line.
     pub mosquitto: String,
 }
@@ -121,6 +127,64 @@ pub struct Settings {
     pub payload_bytes: usize,
     /// Rates of the latency steps, msg/s.
     pub fixed_rates: Vec<u64>,
+    /// Factor between rungs while the ladder climbs or descends.
+    pub ladder_factor: f64,
+    /// Bisections after the ladder found a passing and a failing rate.
+    pub refine: u32,
+}
+
+/// One configuration of the harness: how the broker sends, and how much
+/// work the receivers do per message.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Config {
+    /// Mosquitto with `set_tcp_nodelay true` (else stock: Nagle on).
+    pub broker_tcp_nodelay: bool,
+    /// What the receivers do with each message.
+    pub decode: Decode,
+}
+
+impl Config {
+    /// The broker half, for tables.
+    pub fn broker(&self) -> &'static str {
+        if self.broker_tcp_nodelay {
+            "TCP_NODELAY on"
+        } else {
+            "stock (Nagle on)"
+        }
+    }
+
+    /// The receiver half, for tables.
+    pub fn receivers(&self) -> &'static str {
+        match self.decode {
+            Decode::Stamp => "find the timestamp",
+            Decode::Full => "decode whole",
+        }
+    }
+
+    /// A sentence for the section heading.
+    pub fn describe(&self) -> String {
+        let broker = if self.broker_tcp_nodelay {
+            "Mosquitto with `set_tcp_nodelay true`"
+        } else {
+            "stock Mosquitto (no `set_tcp_nodelay`: Nagle on)"
+        };
+        format!("{broker}; {}", self.decode.describe())
+    }
+}
+
+/// Everything measured in one configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigReport {
+    /// The configuration of every figure below.
+    pub config: Config,
+    /// `/proc/loadavg` when its first case started, in the first run.
+    pub loadavg_before: String,
+    /// ... and when its last case ended, in the last run.
+    pub loadavg_after: String,
+    /// Medians per receiver count.
+    pub summary: Vec<Summary>,
+    /// Every run, every step.
+    pub runs: Vec<Vec<Case>>,
 }
 
 /// Median over runs for one target.
@@ -175,10 +239,8 @@ pub struct Report {
     pub machine: Machine,
     /// How.
     pub settings: Settings,
-    /// Medians per receiver count.
-    pub summary: Vec<Summary>,
-    /// Every run, every step.
-    pub runs: Vec<Vec<Case>>,
+    /// One entry per configuration measured.
+    pub configs: Vec<ConfigReport>,
 }
 
 /// The median of the values present; `None` when there are none.
@@ -307,23 +369,27 @@ fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
     x.map_or_else(|| "—".into(), f)
 }
 
-/// The markdown tables.
+/// The markdown: the machine and settings, then per configuration its three
+/// tables, then (with several configurations) the sustained rates side by side.
 pub fn markdown(report: &Report) -> String {
     let m = &report.machine;
     let s = &report.settings;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Machine: {} CPUs ({}), Linux {}, load average {:.2} before and {:.2} after; {}. \
-         QoS 0, {}-byte payloads, {} s per step, median of {} run(s); app settings: {}.\n",
+        "Machine: {} CPUs ({}), Linux {}, /proc/loadavg {} before and {} after; {}. \
+         QoS 0, {}-byte payloads, {} s per step, ladder x{} then {} bisection(s), median of {} run(s); \
+         app settings: {}.\n",
         m.cpus,
         m.cpu_model,
         m.kernel,
-        m.load_before,
-        m.load_after,
+        m.loadavg_before,
+        m.loadavg_after,
         m.mosquitto,
         s.payload_bytes,
         s.step_seconds,
+        s.ladder_factor,
+        s.refine,
         s.runs,
         if s.app_env.is_empty() {
             "defaults".to_string()
@@ -331,9 +397,26 @@ pub fn markdown(report: &Report) -> String {
             s.app_env.join(" ")
         },
     );
-    out += "| receivers | native MQTT subscribers on Mosquitto | WebSocket sessions through the app | app / native |\n";
-    out += "|---|---|---|---|\n";
-    for row in &report.summary {
+    for c in &report.configs {
+        let _ = writeln!(
+            out,
+            "#### {} (/proc/loadavg {} before, {} after)\n",
+            c.config.describe(),
+            c.loadavg_before,
+            c.loadavg_after
+        );
+        config_tables(&mut out, &c.summary, &s.fixed_rates);
+    }
+    if report.configs.len() > 1 {
+        matrix(&mut out, &report.configs);
+    }
+    out
+}
+
+fn config_tables(out: &mut String, summary: &[Summary], fixed_rates: &[u64]) {
+    *out += "| receivers | native MQTT subscribers on Mosquitto | WebSocket sessions through the app | app / native |\n";
+    *out += "|---|---|---|---|\n";
+    for row in summary {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} |",
@@ -343,9 +426,9 @@ pub fn markdown(report: &Report) -> String {
             opt(row.ratio, |r| format!("{r:.2}")),
         );
     }
-    out += "\n| receivers | rate | native p50 / p99 | app p50 / p99 |\n|---|---|---|---|\n";
-    for row in &report.summary {
-        for &rate in &s.fixed_rates {
+    *out += "\n| receivers | rate | native p50 / p99 | app p50 / p99 |\n|---|---|---|---|\n";
+    for row in summary {
+        for &rate in fixed_rates {
             let at = |t: &TargetSummary| t.latency.iter().find(|l| l.rate == rate).cloned();
             let _ = writeln!(
                 out,
@@ -357,8 +440,8 @@ pub fn markdown(report: &Report) -> String {
             );
         }
     }
-    out += "\n| receivers | CPU s per million deliveries: Mosquitto (native) / app | app RSS idle, per session | Mosquitto RSS per client | connect all: native / app |\n|---|---|---|---|---|\n";
-    for row in &report.summary {
+    *out += "\n| receivers | CPU s per million deliveries: Mosquitto (native) / app | app RSS idle, per session | Mosquitto RSS per client | connect all: native / app |\n|---|---|---|---|---|\n";
+    for row in summary {
         let _ = writeln!(
             out,
             "| {} | {} / {} | {}, {} | {} | {} / {} |",
@@ -378,7 +461,40 @@ pub fn markdown(report: &Report) -> String {
             opt(row.app.connect_s, |c| format!("{c:.2} s")),
         );
     }
-    out
+    out.push('\n');
+}
+
+/// Sustained rates of every configuration, one row per receiver count and configuration.
+fn matrix(out: &mut String, configs: &[ConfigReport]) {
+    *out += "| receivers | broker | receivers per message | native | app | app / native |\n";
+    *out += "|---|---|---|---|---|---|\n";
+    let counts: Vec<usize> = configs
+        .first()
+        .map(|c| c.summary.iter().map(|r| r.receivers).collect())
+        .unwrap_or_default();
+    for n in counts {
+        for c in configs {
+            let Some(row) = c.summary.iter().find(|r| r.receivers == n) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                thousands(n as f64),
+                c.config.broker(),
+                c.config.receivers(),
+                opt(row.native.sustained_msg_s, |r| format!(
+                    "{} msg/s",
+                    thousands(r)
+                )),
+                opt(row.app.sustained_msg_s, |r| format!(
+                    "{} msg/s",
+                    thousands(r)
+                )),
+                opt(row.ratio, |r| format!("{r:.2}")),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 
 use std::io;
 
+use base64::Engine;
 use memchr::memmem;
+use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -17,6 +19,55 @@ pub const CLOSE: u8 = 0x8;
 pub const PING: u8 = 0x9;
 /// Pong frame.
 pub const PONG: u8 = 0xa;
+
+/// A server frame parsed whole, as a browser's `JSON.parse(event.data)` does:
+/// every field of every frame becomes an owned value, whatever its `type`
+/// (PROTOCOL.md, "Server to client"). Fields of other types are skipped.
+#[derive(Debug, Deserialize)]
+#[allow(
+    dead_code,
+    reason = "parsed as a browser parses them; the benchmark reads only some"
+)]
+pub struct ServerFrame {
+    /// `message`, `lagged`, `status`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `message`: the topic.
+    pub topic: Option<String>,
+    /// `message`: the payload as sent (text, or base64).
+    pub payload: Option<String>,
+    /// `message`: `utf8` or `base64`.
+    pub encoding: Option<String>,
+    /// `message`: the QoS.
+    pub qos: Option<u8>,
+    /// `message`: the retain flag.
+    pub retain: Option<bool>,
+    /// `lagged`: messages dropped for this session.
+    pub dropped: Option<u64>,
+}
+
+impl ServerFrame {
+    /// Parses one text frame.
+    pub fn parse(text: &[u8]) -> serde_json::Result<ServerFrame> {
+        serde_json::from_slice(text)
+    }
+
+    /// A `message` frame's payload bytes, decoded from its encoding as a
+    /// browser client does before handing it on; `None` for other frames or
+    /// a payload that does not decode.
+    pub fn payload_bytes(self) -> Option<Vec<u8>> {
+        if self.kind != "message" {
+            return None;
+        }
+        let payload = self.payload?;
+        match self.encoding.as_deref() {
+            Some("base64") => base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .ok(),
+            _ => Some(payload.into_bytes()),
+        }
+    }
+}
 
 /// One frame found at the start of a buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -158,6 +209,21 @@ mod tests {
         let g = next_frame(&buf[5..]).unwrap().expect("second frame");
         assert_eq!((g.start, g.len), (4, 260));
         assert_eq!(next_frame(&buf[5..200]).unwrap(), None);
+    }
+
+    #[test]
+    fn message_frames_parse_whole_and_decode_their_payload() {
+        let text = br#"{"type":"message","topic":"a/b","payload":"aGk=","encoding":"base64","qos":0,"retain":false}"#;
+        let frame = ServerFrame::parse(text).expect("valid JSON");
+        assert_eq!(frame.topic.as_deref(), Some("a/b"));
+        assert_eq!(frame.payload_bytes(), Some(b"hi".to_vec()));
+        let text = br#"{"type":"message","topic":"a","payload":"h\u00e9","encoding":"utf8","qos":1,"retain":true}"#;
+        let frame = ServerFrame::parse(text).expect("valid JSON");
+        assert_eq!(frame.payload_bytes(), Some("hé".as_bytes().to_vec()));
+        let lagged = ServerFrame::parse(br#"{"type":"lagged","dropped":7}"#).expect("valid JSON");
+        assert_eq!(lagged.dropped, Some(7));
+        assert_eq!(lagged.payload_bytes(), None);
+        assert!(ServerFrame::parse(br#"{"type":"message","payload":"#).is_err());
     }
 
     #[test]
