@@ -32,16 +32,6 @@ fn header(kind: u8, len: usize) -> Vec<u8> {
     h
 }
 
-/// A CONNECT (MQTT 3.1.1, clean session, keep-alive 60 s) for `client_id`.
-fn connect_packet(client_id: &str) -> Vec<u8> {
-    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60];
-    body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
-    body.extend_from_slice(client_id.as_bytes());
-    let mut packet = vec![0x10, body.len() as u8];
-    packet.extend(body);
-    packet
-}
-
 /// Reads until the guard closes `conn` (end of stream or reset), or the
 /// deadline passes: true if it closed.
 async fn closed_by(conn: &mut TcpStream, deadline: Instant) -> bool {
@@ -98,7 +88,7 @@ async fn a_publish_declaring_8_mib_costs_only_what_arrived_until_it_is_cut_off()
     let mut conns = Vec::new();
     for i in 0..HOSTILE {
         let mut c = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        c.write_all(&connect_packet(&format!("hostile-{i}")))
+        c.write_all(&connect_packet(&format!("hostile-{i}"), 60, None))
             .await
             .unwrap();
         let mut connack = [0u8; 4];

@@ -8,27 +8,6 @@ use test_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A CONNECT (MQTT 3.1.1, clean session, keep-alive 60 s) for `client_id`.
-fn connect_packet(client_id: &str) -> Vec<u8> {
-    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60];
-    body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
-    body.extend_from_slice(client_id.as_bytes());
-    let mut packet = vec![0x10, body.len() as u8];
-    packet.extend(body);
-    packet
-}
-
-/// A QoS 0 PUBLISH of `payload` to `topic`, built by hand: no client library
-/// would send this topic.
-fn publish_packet(topic: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut body = (topic.len() as u16).to_be_bytes().to_vec();
-    body.extend_from_slice(topic);
-    body.extend_from_slice(payload);
-    let mut packet = vec![0x30, body.len() as u8];
-    packet.extend(body);
-    packet
-}
-
 async fn topics(http: &Http) -> Vec<String> {
     let (_, list) = http.get("/api/topics").await;
     list.as_array()
@@ -61,7 +40,9 @@ async fn a_publish_with_nul_in_its_topic_leaves_the_app_running() {
     assert_eq!(reply["type"], "subscribed", "{reply}");
 
     let mut raw = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    raw.write_all(&connect_packet("raw-nul")).await.unwrap();
+    raw.write_all(&connect_packet("raw-nul", 60, None))
+        .await
+        .unwrap();
     let mut connack = [0u8; 4];
     raw.read_exact(&mut connack).await.unwrap();
     assert_eq!(connack, [0x20, 0x02, 0x00, 0x00], "CONNACK, accepted");

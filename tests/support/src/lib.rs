@@ -7,7 +7,7 @@
 //! * `dynsec`: a Mosquitto whose dynamic-security roles refuse chosen
 //!   filters (and refuse re-SUBSCRIBEs after a restart with other roles);
 //! * `observer`: an outside MQTT client (plain Paho) that watches or feeds a
-//!   broker; `proxy`: a TCP relay a test can cut like a network fault;
+//!   broker; `packets`: MQTT packets written by hand; `proxy`: a TCP relay a test can cut like a network fault;
 //! * `mqtt`: helpers for tests of the `MqttActor` (settings, waits, handlers
 //!   that record what they get);
 //! * `app`: the example app started in-process on port 0, stopped through
@@ -40,6 +40,7 @@ pub mod memory;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod observer;
+pub mod packets;
 pub mod postgres;
 pub mod process;
 pub mod programs;
@@ -59,6 +60,7 @@ pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
 pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
 pub use observer::Observer;
+pub use packets::{connect_packet, publish_packet};
 pub use postgres::Postgres;
 pub use process::AppProcess;
 pub use proxy::Proxy;
