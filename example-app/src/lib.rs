@@ -24,7 +24,7 @@
 //! # Layout
 //!
 //! Files form floors; a file imports only from its own floor or below
-//! (a test in this file checks it):
+//! (`tests/floors.rs` at the workspace root checks it):
 //!
 //! * bottom: `settings` (flags and environment, and the bridge's config they
 //!   make), `broker` (the embedded broker), `guard` (what the embedded broker
@@ -128,19 +128,7 @@ impl Reloader {
     /// Re-reads both files, logs what it loaded or why it could not, and has
     /// every open session checked against them.
     pub fn reload(&self) -> Result<Reloaded, BridgeError> {
-        let result = self.auth.reload();
-        match &result {
-            Ok(r) => {
-                log::info!(
-                    "access files re-read: {} users, {} ACL rules",
-                    r.users.map_or("no".to_string(), |n| n.to_string()),
-                    r.acl_rules.map_or("no".to_string(), |n| n.to_string())
-                );
-                self.bridge.recheck();
-            }
-            Err(e) => log::warn!("access files not re-read, the old ones stay in force: {e}"),
-        }
-        result
+        self.bridge.reload(&self.auth)
     }
 }
 
@@ -368,124 +356,4 @@ async fn shut_down(
     };
     futures::future::join_all(clients.into_iter().flatten().map(leave)).await;
     server.stop(true).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    /// The floors of the Layout section of the crate docs, lowest first.
-    const FLOORS: &[&[&str]] = &[
-        &["settings", "broker", "guard", "tls", "workers"],
-        &["pages", "signin"],
-        &["lib", "main"],
-    ];
-
-    fn floor(module: &str) -> usize {
-        FLOORS
-            .iter()
-            .position(|f| f.contains(&module))
-            .unwrap_or_else(|| panic!("src/{module}.rs is on no floor: add it to FLOORS"))
-    }
-
-    /// A file's text, or for a module directory (`access/`) its files' texts.
-    fn source_text(path: &std::path::Path) -> String {
-        if !path.is_dir() {
-            return std::fs::read_to_string(path).expect("a source file");
-        }
-        let mut files: Vec<_> = std::fs::read_dir(path)
-            .expect("a module directory")
-            .map(|e| e.expect("a directory entry").path())
-            .collect();
-        files.sort();
-        files.iter().map(|f| source_text(f)).collect()
-    }
-
-    /// Each file of `src/` and the crate modules its code (not its comments) names.
-    fn imports() -> BTreeMap<String, Vec<String>> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut graph = BTreeMap::new();
-        for entry in std::fs::read_dir(dir).expect("src/ is readable") {
-            let path = entry.expect("a directory entry").path();
-            let Some(module) = path.file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            let text = source_text(&path);
-            let code: String = text
-                .lines()
-                .filter(|line| !line.trim_start().starts_with("//"))
-                .collect();
-            let mut used: Vec<String> = code
-                .split("crate::")
-                .skip(1)
-                .map(|rest| {
-                    rest.chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect()
-                })
-                .filter(|m: &String| !m.is_empty() && m != module)
-                .collect();
-            used.sort();
-            used.dedup();
-            graph.insert(module.to_string(), used);
-        }
-        graph
-    }
-
-    #[test]
-    fn anonymous_service_on_a_public_address_needs_to_be_asked_for() {
-        use std::net::SocketAddr;
-        let loopback: Vec<SocketAddr> = vec![
-            "127.0.0.1:5000".parse().unwrap(),
-            "[::1]:5000".parse().unwrap(),
-            "[::ffff:127.0.0.1]:5000".parse().unwrap(),
-        ];
-        assert!(super::check_exposure(&loopback, false, false).is_ok());
-        for public in ["0.0.0.0:5000", "[::]:5000", "192.168.1.5:5000"] {
-            let mut bound = loopback.clone();
-            bound.push(public.parse().unwrap());
-            let e = super::check_exposure(&bound, false, false).unwrap_err();
-            assert!(e.contains(public) && e.contains("--allow-anonymous"), "{e}");
-            assert!(!e.contains('\n'));
-            assert!(super::check_exposure(&bound, true, false).is_ok());
-            assert!(super::check_exposure(&bound, false, true).is_ok());
-        }
-    }
-
-    #[test]
-    fn no_file_imports_from_a_floor_above_it_nor_in_a_loop() {
-        let graph = imports();
-        for (module, used) in &graph {
-            for other in used {
-                assert!(
-                    floor(other) <= floor(module),
-                    "src/{module}.rs imports crate::{other}, a floor above it"
-                );
-            }
-        }
-        // Within a floor, a walk along imports never comes back to its start.
-        fn reaches(
-            graph: &BTreeMap<String, Vec<String>>,
-            from: &str,
-            to: &str,
-            seen: &mut Vec<String>,
-        ) -> bool {
-            graph.get(from).into_iter().flatten().any(|next| {
-                if next == to {
-                    return true;
-                }
-                if seen.contains(next) {
-                    return false;
-                }
-                seen.push(next.clone());
-                reaches(graph, next, to, seen)
-            })
-        }
-        for module in graph.keys() {
-            assert!(
-                !reaches(&graph, module, module, &mut Vec::new()),
-                "src/{module}.rs is part of an import loop"
-            );
-        }
-    }
 }

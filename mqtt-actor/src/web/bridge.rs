@@ -19,6 +19,7 @@ use crate::web::api;
 use crate::web::config::BridgeConfig;
 use crate::web::error::{ApiError, BridgeError, ErrorCode};
 use crate::web::limits::SessionSlots;
+use crate::web::mosquitto::{MosquittoAuth, Reloaded};
 use crate::web::origin::SameOrigin;
 use crate::web::records::Records;
 use crate::web::session;
@@ -230,6 +231,29 @@ impl BridgeHandle {
     /// event stream ends with an `unauthorized` error.
     pub fn recheck(&self) {
         self.state.sessions.tell_all(Control::Recheck);
+    }
+
+    /// Re-reads `auth`'s password and ACL files (what an app does on
+    /// SIGHUP), logs what it loaded or why it could not, and, when they
+    /// loaded, has every open session checked against them ([`recheck`]).
+    /// On an error the files in force stay.
+    ///
+    /// [`recheck`]: BridgeHandle::recheck
+    pub fn reload(&self, auth: &MosquittoAuth) -> Result<Reloaded, BridgeError> {
+        let result = auth.reload();
+        match &result {
+            Ok(r) => {
+                let count = |n: Option<usize>| n.map_or("no".to_string(), |n| n.to_string());
+                log::info!(
+                    "access files re-read: {} users, {} ACL rules",
+                    count(r.users),
+                    count(r.acl_rules)
+                );
+                self.recheck();
+            }
+            Err(e) => log::warn!("access files not re-read, the old ones stay in force: {e}"),
+        }
+        result
     }
 
     /// Open sessions (WebSockets and event streams).

@@ -43,7 +43,7 @@
 //! # Layout
 //!
 //! Files form floors; a file imports only from its own floor or below, and
-//! never in a loop (the library-wide test of floors in `lib.rs` checks it):
+//! never in a loop (`tests/floors.rs` checks it):
 //!
 //! * bottom: `error` (the contract's error codes and their HTTP form;
 //!   [`BridgeError`]), `config` ([`BridgeConfig`]), `protocol` (the
