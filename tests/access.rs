@@ -12,13 +12,15 @@ use test_support::app::test_settings;
 use test_support::web::Method;
 use test_support::*;
 
-/// Everyone signed in gets their own corner; `reader` may read line 1,
-/// `writer` may use the whole plant and one shared group.
+/// Everyone signed in gets their own corner; `reader` may read line 1 and
+/// hold line 2 as one shared group only, `writer` may use the whole plant and
+/// one shared group.
 const ACL: &str = "\
 pattern readwrite users/%u/#
 
 user reader
 topic read plant/line1/#
+topic read $share/line2/plant/line2/#
 
 user writer
 topic readwrite plant/#
@@ -352,6 +354,23 @@ async fn a_read_only_user_subscribes_within_its_filter_and_is_refused_the_rest()
         publish(&mut writer, "plant/line2/y", 3).await["type"],
         "published"
     );
+}
+
+#[actix_rt::test]
+async fn a_shared_line_grants_the_shared_subscription_and_not_its_inner_filter() {
+    let setup = Setup::start(true).await;
+    let mut ws = socket(&setup.reader()).await;
+    assert_forbidden(&subscribe(&mut ws, "plant/line2/#", 1).await);
+    assert_forbidden(&subscribe(&mut ws, "plant/line2/a", 2).await);
+    assert_eq!(
+        subscribe(&mut ws, "$share/line2/plant/line2/#", 3).await["type"],
+        "subscribed"
+    );
+    let http = setup
+        .reader()
+        .post_json("/api/subscriptions", json!({"topic": "plant/line2/#"}))
+        .await;
+    assert_eq!((http.status, http.code().as_str()), (403, "forbidden"));
 }
 
 #[actix_rt::test]

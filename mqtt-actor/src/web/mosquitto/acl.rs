@@ -650,4 +650,21 @@ mod tests {
         let e = Acl::load("/no/such/acl").unwrap_err().to_string();
         assert!(e.contains("/no/such/acl") && e.contains("ACL file"), "{e}");
     }
+
+    #[test]
+    fn a_shared_line_grants_no_ordinary_read_of_its_inner_filter() {
+        let acl = acl("user alice\ntopic read $share/g/plant/#\n");
+        assert!(subscribes(&acl, &ALICE, "$share/g/plant/#"));
+        assert_eq!(
+            acl.check_subscribe(&ALICE, "plant/#"),
+            Err(Denial::NotGranted)
+        );
+        assert!(!subscribes(&acl, &ALICE, "plant/line1"));
+        assert!(!subscribes(&acl, &ALICE, "plant/+/temp"));
+        assert_eq!(
+            acl.check_topic(&ALICE, "plant/line1", Need::Read),
+            Err(Denial::NotGranted)
+        );
+        assert!(!reads(&acl, &ALICE, "plant"));
+    }
 }
