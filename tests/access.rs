@@ -583,10 +583,12 @@ async fn cross_origin_requests_and_foreign_hosts_are_refused_and_same_origin_one
     assert_eq!(page.status, 200);
     assert_eq!(
         page.header("content-security-policy"),
-        Some("default-src 'self'; frame-ancestors 'none'")
+        Some("default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
     );
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    // HSTS only where the app serves HTTPS itself.
+    assert_eq!(page.header("strict-transport-security"), None);
 }
 
 async fn socket_with(client: &WebClient, headers: &[(&str, &str)]) -> Ws {
@@ -622,6 +624,10 @@ async fn https_and_wss_serve_the_api_and_the_socket_with_a_secure_cookie() {
     let mut browser = web.clone();
     let signed_in = browser.sign_in("reader", "read-pass").await;
     assert_eq!(signed_in.status, 200);
+    assert_eq!(
+        signed_in.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
     let cookie = signed_in.header("set-cookie").expect("a session cookie");
     assert!(
         cookie.contains("Secure") && cookie.contains("HttpOnly"),

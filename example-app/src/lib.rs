@@ -232,7 +232,7 @@ pub async fn run(
     let app_mqtt = mqtt.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(signin::security_headers())
+            .wrap(signin::security_headers(https))
             .wrap(app_auth.session_middleware(session_key.clone(), https))
             .app_data(web::Data::new(app_bridge.clone()))
             .app_data(web::Data::new(app_auth.clone()))

@@ -25,17 +25,22 @@ const OPEN_ROUTES: &[&str] = &[
     "/static/favicon.svg",
 ];
 
-/// `Content-Security-Policy: default-src 'self'; frame-ancestors 'none'`,
-/// `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer` on
-/// every answer that has none of its own.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; frame-ancestors 'none'",
-        ))
+/// The page's policy: its own scripts, styles and forms only, no `<base>`
+/// elsewhere, never inside a frame.
+const CSP: &str = "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// `Content-Security-Policy` ([`CSP`]), `X-Content-Type-Options: nosniff`
+/// and `Referrer-Policy: no-referrer` on every answer that has none of its
+/// own; with `https`, also `Strict-Transport-Security: max-age=31536000`.
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::REFERRER_POLICY, "no-referrer"));
+    match https {
+        true => headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000")),
+        false => headers,
+    }
 }
 
 /// The middleware of the module docs; the principal goes into the request's

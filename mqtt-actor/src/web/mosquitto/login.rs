@@ -193,6 +193,12 @@ async fn logout(
 impl MosquittoAuth {
     /// Who a request with these Basic credentials is.
     async fn basic(&self, req: &HttpRequest, authorization: &str) -> Result<Principal, AuthError> {
+        let ip = client_ip(req);
+        // The limiter comes first: a locked-out address learns nothing, not
+        // even from a password that was verified before.
+        if let Err(retry_after) = self.sign_in_refused(ip) {
+            return Err(AuthError::TooManyAttempts { retry_after });
+        }
         let credentials = basic_credentials(authorization);
         if let Some((user, password)) = &credentials {
             if self.known_credentials(user, password) {
@@ -200,7 +206,7 @@ impl MosquittoAuth {
             }
         }
         let (user, password) = credentials.unwrap_or_default();
-        match self.check_password(client_ip(req), &user, &password).await {
+        match self.check_password(ip, &user, &password).await {
             Ok(true) => {
                 self.remember_credentials(&user, &password);
                 Ok(Principal::user(user))

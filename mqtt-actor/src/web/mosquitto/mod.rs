@@ -152,6 +152,12 @@ impl MosquittoAuth {
         lock(&self.shared.limiter).begin(addr, Instant::now())
     }
 
+    /// Whether the sign-in limit refuses `addr` now (`Err(wait)`), without
+    /// counting an attempt: asked before any cache of verified credentials.
+    fn sign_in_refused(&self, addr: IpAddr) -> Result<(), Duration> {
+        lock(&self.shared.limiter).check(addr, Instant::now())
+    }
+
     /// The password from `addr` was right.
     fn signed_in(&self, addr: IpAddr) {
         lock(&self.shared.limiter).forgive(addr);

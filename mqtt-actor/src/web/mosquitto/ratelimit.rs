@@ -67,7 +67,6 @@ impl LoginLimiter {
         }
     }
 
-    #[cfg(test)]
     /// Whether an attempt from `addr` would be refused now, without counting
     /// one: `Err(wait)` with the time until its window ends.
     pub fn check(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
