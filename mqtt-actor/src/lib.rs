@@ -195,6 +195,7 @@ mod floors {
                     "framing",
                     "inflight",
                     "filters",
+                    "ownership",
                 ],
                 &["queue", "state"],
                 &["admission", "fanout"],
