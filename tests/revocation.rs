@@ -104,17 +104,32 @@ async fn a_websocket_loses_a_revoked_filter_with_a_notice_and_keeps_the_others()
     let mut writer = socket(&setup.writer()).await;
     subscribe(&mut writer, "plant/secret/#", 1).await;
     outside.publish("plant/secret/before", "1", 1, false).await;
-    assert_eq!(reader.next_of("message").await["topic"], "plant/secret/before");
+    assert_eq!(
+        reader.next_of("message").await["topic"],
+        "plant/secret/before"
+    );
 
     setup.revoke("topic read plant/secret/#");
-    assert_eq!(reader.next_of("unsubscribed").await, revoked("plant/secret/#"));
+    assert_eq!(
+        reader.next_of("unsubscribed").await,
+        revoked("plant/secret/#")
+    );
 
     outside.publish("plant/secret/after", "2", 1, false).await;
     outside.publish("plant/open/marker", "3", 1, false).await;
     // In order from one publisher: the secret one would have come first.
-    assert_eq!(reader.next_of("message").await["topic"], "plant/open/marker");
-    assert_eq!(writer.next_of("message").await["topic"], "plant/secret/before");
-    assert_eq!(writer.next_of("message").await["topic"], "plant/secret/after");
+    assert_eq!(
+        reader.next_of("message").await["topic"],
+        "plant/open/marker"
+    );
+    assert_eq!(
+        writer.next_of("message").await["topic"],
+        "plant/secret/before"
+    );
+    assert_eq!(
+        writer.next_of("message").await["topic"],
+        "plant/secret/after"
+    );
     // The session no longer holds it, and may not take it again.
     let again = reader
         .request(json!({"type": "unsubscribe", "topic": "plant/secret/#"}), 3)
@@ -146,7 +161,10 @@ async fn an_event_stream_is_told_of_a_revoked_filter_and_ends_with_its_last() {
     assert_eq!(notice, revoked("plant/secret/#"));
     let notice = secret_only.next_named("unsubscribed").await.json();
     assert_eq!(notice, revoked("plant/secret/#"));
-    assert!(secret_only.ended().await, "a stream left with no filter ends");
+    assert!(
+        secret_only.ended().await,
+        "a stream left with no filter ends"
+    );
 
     outside.publish("plant/secret/after", "2", 1, false).await;
     outside.publish("plant/open/marker", "3", 1, false).await;

@@ -83,7 +83,12 @@ impl Setup {
             .expect("a list")
             .iter()
             .filter(|row| row["server"] == true)
-            .map(|row| (row["topic"].as_str().unwrap_or_default().to_string(), row["owners"].clone()))
+            .map(|row| {
+                (
+                    row["topic"].as_str().unwrap_or_default().to_string(),
+                    row["owners"].clone(),
+                )
+            })
             .collect();
         held.sort_by(|a, b| a.0.cmp(&b.0));
         held
@@ -108,12 +113,21 @@ async fn each_user_and_all_users_together_own_a_bounded_number() {
     assert_eq!(setup.add("alice", "plant/a").await.status, 200);
     let over = setup.add("alice", "plant/c").await;
     assert_status(&over, 429, "bad_request");
-    assert!(over.text().contains("API_MAX_SERVER_SUBSCRIPTIONS_PER_USER"), "{}", over.text());
+    assert!(
+        over.text()
+            .contains("API_MAX_SERVER_SUBSCRIPTIONS_PER_USER"),
+        "{}",
+        over.text()
+    );
 
     assert_eq!(setup.add("bob", "plant/a").await.status, 200);
     let over = setup.add("carol", "plant/x").await;
     assert_status(&over, 429, "bad_request");
-    assert!(over.text().contains("API_MAX_SERVER_SUBSCRIPTIONS)"), "{}", over.text());
+    assert!(
+        over.text().contains("API_MAX_SERVER_SUBSCRIPTIONS)"),
+        "{}",
+        over.text()
+    );
     // A refused one holds nothing.
     let held: Vec<String> = setup.held().await.into_iter().map(|(f, _)| f).collect();
     assert_eq!(held, ["plant/a", "plant/b"]);

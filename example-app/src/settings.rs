@@ -132,7 +132,11 @@ pub struct Settings {
     pub tls_key: Option<PathBuf>,
     /// Server-side subscriptions (`POST /api/subscriptions`) one user may own;
     /// anonymous clients count as one user (`429` beyond).
-    #[arg(long, env = "API_MAX_SERVER_SUBSCRIPTIONS_PER_USER", default_value_t = 100)]
+    #[arg(
+        long,
+        env = "API_MAX_SERVER_SUBSCRIPTIONS_PER_USER",
+        default_value_t = 100
+    )]
     pub max_server_subscriptions_per_user: usize,
     /// Server-side subscriptions all users may own together (`429` beyond).
     #[arg(long, env = "API_MAX_SERVER_SUBSCRIPTIONS", default_value_t = 1000)]

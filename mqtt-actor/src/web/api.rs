@@ -13,7 +13,7 @@ use crate::web::access::{Operation, Principal};
 use crate::web::admission::{admit, Admitted};
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::limits::{check_web_filter, check_web_topic};
-use crate::web::ownership::{Added, NotRemoved, OverLimit, Owner};
+use crate::web::ownership::{Added, NotRemoved, OverLimit};
 use crate::web::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
 use crate::web::state::BridgeState;
 use crate::{GetStatus, GetSubscriptions, MqttError, Publish, QoS, Subscribe, Unsubscribe};
@@ -52,9 +52,10 @@ pub(crate) struct SubscriptionRow {
     qos: crate::QoS,
     sessions: usize,
     server: bool,
-    /// The users who asked the server to hold it (`null`: anonymous
-    /// clients); empty when only the application holds it (2.1).
-    owners: Vec<Owner>,
+    /// The signed-in users who asked the server to hold it; left out when
+    /// none did (2.1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    owners: Vec<String>,
 }
 
 /// `GET /api/subscriptions`: the filters this client may read.
@@ -71,7 +72,12 @@ pub(crate) async fn subscriptions(
                 .is_ok()
         })
         .map(|s| SubscriptionRow {
-            owners: state.ownership.owners(&s.filter),
+            owners: state
+                .ownership
+                .owners(&s.filter)
+                .into_iter()
+                .flatten()
+                .collect(),
             topic: s.filter,
             qos: s.qos,
             sessions: s.listeners,

@@ -233,9 +233,16 @@ mod tests {
         let book = Ownership::new(10, 10);
         book.add(&user("a"), "x").unwrap();
         book.add(&user("b"), "x").unwrap();
-        assert_eq!(book.remove(&user("c"), "x", false), Err(NotRemoved::NotOwner));
+        assert_eq!(
+            book.remove(&user("c"), "x", false),
+            Err(NotRemoved::NotOwner)
+        );
         assert_eq!(book.remove(&user("c"), "y", true), Err(NotRemoved::Unowned));
-        assert_eq!(book.remove(&user("a"), "x", false), Ok(false), "b still owns it");
+        assert_eq!(
+            book.remove(&user("a"), "x", false),
+            Ok(false),
+            "b still owns it"
+        );
         assert_eq!(book.remove(&user("b"), "x", false), Ok(true));
         book.add(&user("a"), "x").unwrap();
         book.add(&user("b"), "x").unwrap();
@@ -265,6 +272,10 @@ mod tests {
         });
         assert_eq!(released, ["secret"]);
         assert_eq!(book.owners("x"), [user("stays")]);
-        assert_eq!(book.add(&user("reader"), "y"), Ok(Added::First), "its count freed");
+        assert_eq!(
+            book.add(&user("reader"), "y"),
+            Ok(Added::First),
+            "its count freed"
+        );
     }
 }

@@ -101,7 +101,9 @@ impl BridgeState {
     /// authorizer lets it publish to [`BridgeConfig::admin_topic`].
     pub fn is_admin(&self, principal: &Principal) -> bool {
         self.config.admin_topic.as_deref().is_some_and(|topic| {
-            let access = self.authorizer.authorize(principal, Operation::Publish, topic);
+            let access = self
+                .authorizer
+                .authorize(principal, Operation::Publish, topic);
             access == Access::Allow
         })
     }

@@ -589,9 +589,11 @@ mod tests {
             Err(Denial::NotGranted)
         );
         // Read access to the inner filter besides: the shared one too.
-        let acl = self::acl("user alice\n\
+        let acl = self::acl(
+            "user alice\n\
              topic read $share/dash/plant/#\n\
-             topic read plant/#\n");
+             topic read plant/#\n",
+        );
         assert!(subscribes(&acl, &ALICE, "$share/dash/plant/#"));
         assert_eq!(
             acl.check_subscribe(&ALICE, "$share/other/plant/#"),
@@ -623,7 +625,8 @@ mod tests {
             acl.check_subscribe(&NOBODY, "$share/g/plant/#"),
             Err(Denial::DeniedBy { line: 3 })
         );
-        let acl = self::acl("topic read $share/g/plant/#\ntopic read plant/#\ntopic deny $share/g/#\n");
+        let acl =
+            self::acl("topic read $share/g/plant/#\ntopic read plant/#\ntopic deny $share/g/#\n");
         assert!(!subscribes(&acl, &NOBODY, "$share/g/plant/#"));
     }
 
