@@ -116,6 +116,7 @@ const LIBRARY_FLOORS: Floors = &[
                 "framing",
                 "inflight",
                 "filters",
+                "ownership",
             ],
             &["queue", "state"],
             &["admission", "fanout"],

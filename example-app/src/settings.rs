@@ -130,6 +130,21 @@ pub struct Settings {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "HTTP_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Server-side subscriptions (`POST /api/subscriptions`) one user may own;
+    /// anonymous clients count as one user (`429` beyond).
+    #[arg(
+        long,
+        env = "API_MAX_SERVER_SUBSCRIPTIONS_PER_USER",
+        default_value_t = 100
+    )]
+    pub max_server_subscriptions_per_user: usize,
+    /// Server-side subscriptions all users may own together (`429` beyond).
+    #[arg(long, env = "API_MAX_SERVER_SUBSCRIPTIONS", default_value_t = 1000)]
+    pub max_server_subscriptions: usize,
+    /// A user the ACL lets publish to this topic may remove anyone's
+    /// server-side subscription; empty: nobody may.
+    #[arg(long, env = "AUTH_ADMIN_TOPIC", default_value = "$admin/subscriptions")]
+    pub admin_topic: String,
     /// Serve /metrics without a user even when a password file is set.
     #[arg(long, env = "METRICS_PUBLIC", value_parser = clap::builder::BoolishValueParser::new())]
     pub metrics_public: bool,
@@ -369,6 +384,9 @@ impl Settings {
         c.allowed_origins = self.allowed_origins.clone();
         c.allowed_hosts = self.allowed_hosts.clone();
         c.metrics_public = self.metrics_public;
+        c.max_server_subscriptions_per_user = self.max_server_subscriptions_per_user;
+        c.max_server_subscriptions = self.max_server_subscriptions;
+        c.admin_topic = Some(self.admin_topic.clone()).filter(|t| !t.is_empty());
         c
     }
 

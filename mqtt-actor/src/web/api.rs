@@ -4,14 +4,16 @@
 
 use std::sync::atomic::Ordering;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::web::access::Operation;
+use crate::web::access::{Operation, Principal};
 use crate::web::admission::{admit, Admitted};
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::limits::{check_web_filter, check_web_topic};
+use crate::web::ownership::{Added, NotRemoved, OverLimit};
 use crate::web::protocol::{parse_body, PublishBody, StatusBody, SubscriptionBody};
 use crate::web::state::BridgeState;
 use crate::{GetStatus, GetSubscriptions, MqttError, Publish, QoS, Subscribe, Unsubscribe};
@@ -50,6 +52,10 @@ pub(crate) struct SubscriptionRow {
     qos: crate::QoS,
     sessions: usize,
     server: bool,
+    /// The signed-in users who asked the server to hold it; left out when
+    /// none did (2.1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    owners: Vec<String>,
 }
 
 /// `GET /api/subscriptions`: the filters this client may read.
@@ -66,6 +72,12 @@ pub(crate) async fn subscriptions(
                 .is_ok()
         })
         .map(|s| SubscriptionRow {
+            owners: state
+                .ownership
+                .owners(&s.filter)
+                .into_iter()
+                .flatten()
+                .collect(),
             topic: s.filter,
             qos: s.qos,
             sessions: s.listeners,
@@ -86,11 +98,47 @@ pub(crate) async fn add_subscription(
     let s = &state.config;
     check_web_filter(&body.topic, s.max_filter_levels, s.max_filter_bytes)?;
     state.authorize(&who, Operation::Subscribe, &body.topic)?;
-    let granted = state
-        .mqtt
-        .send(Subscribe::new(body.topic.clone()).qos(body.qos))
-        .await??;
+    let owner = who.user.clone();
+    let added = state
+        .ownership
+        .add(&owner, &body.topic)
+        .map_err(over_limit)?;
+    if added == Added::First && held_by_app(&state, &body.topic).await? {
+        state.ownership.held_by_app(&body.topic);
+    }
+    let subscribe = Subscribe::new(body.topic.clone()).qos(body.qos);
+    let answer = state.mqtt.send(subscribe).await;
+    let granted = match answer.map_err(MqttError::from).and_then(|r| r) {
+        Ok(granted) => granted,
+        Err(e) => {
+            if added != Added::Already {
+                state.ownership.undo(&owner, &body.topic);
+            }
+            return Err(e.into());
+        }
+    };
     Ok(HttpResponse::Ok().json(json!({ "topic": body.topic, "qos": granted })))
+}
+
+/// The answer to a server-side subscription over a limit.
+fn over_limit(limit: OverLimit) -> ApiError {
+    let message = match limit {
+        OverLimit::PerOwner(max) => format!(
+            "you already own {max} server-side subscriptions, the most allowed per user \
+             (API_MAX_SERVER_SUBSCRIPTIONS_PER_USER)"
+        ),
+        OverLimit::Total(max) => format!(
+            "the server already holds {max} server-side subscriptions for web clients, \
+             the most allowed (API_MAX_SERVER_SUBSCRIPTIONS)"
+        ),
+    };
+    ApiError::new(ErrorCode::BadRequest, message).with_status(StatusCode::TOO_MANY_REQUESTS)
+}
+
+/// Whether the application holds `filter` itself.
+async fn held_by_app(state: &BridgeState, filter: &str) -> Result<bool, ApiError> {
+    let held = state.mqtt.send(GetSubscriptions).await?;
+    Ok(held.iter().any(|s| s.app && s.filter == filter))
 }
 
 /// `?topic=` of `DELETE /api/subscriptions`.
@@ -99,13 +147,23 @@ pub(crate) struct TopicQuery {
     topic: String,
 }
 
-/// `DELETE /api/subscriptions?topic=…`
+/// `DELETE /api/subscriptions?topic=…`: by one of its owners, or by an
+/// administrator (who may also remove the application's own).
 pub(crate) async fn remove_subscription(
     state: web::Data<BridgeState>,
     Admitted(who): Admitted,
     query: web::Query<TopicQuery>,
 ) -> ApiResult {
     state.authorize(&who, Operation::Subscribe, &query.topic)?;
+    let admin = state.is_admin(&who);
+    let release = match state.ownership.remove(&who.user, &query.topic, admin) {
+        Ok(release) => release,
+        Err(NotRemoved::Unowned) if admin => true,
+        Err(why) => return Err(not_removed(&state, &who, &query.topic, why).await),
+    };
+    if !release {
+        return Ok(HttpResponse::Ok().json(json!({ "topic": query.topic })));
+    }
     match state
         .mqtt
         .send(Unsubscribe::new(query.topic.clone()))
@@ -117,6 +175,38 @@ pub(crate) async fn remove_subscription(
             format!("the server holds no subscription: {e}"),
         )),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Why `who` may not remove the server-side subscription to `filter`:
+/// `403` when the server holds it for others (or for itself), `404` when
+/// it holds none.
+async fn not_removed(
+    state: &BridgeState,
+    who: &Principal,
+    filter: &str,
+    why: NotRemoved,
+) -> ApiError {
+    let held = match why {
+        NotRemoved::NotOwner => true,
+        NotRemoved::Unowned => held_by_app(state, filter).await.unwrap_or(true),
+    };
+    match held {
+        true => {
+            log::info!(
+                "refused: {:?} removing the server-side subscription to {}: not its owner",
+                who.user,
+                filter.escape_debug()
+            );
+            ApiError::new(
+                ErrorCode::Forbidden,
+                format!("not allowed to remove the server-side subscription to {filter}: only its owner or an administrator may"),
+            )
+        }
+        false => ApiError::new(
+            ErrorCode::NotFound,
+            format!("the server holds no subscription to {filter:?}"),
+        ),
     }
 }
 

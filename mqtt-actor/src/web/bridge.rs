@@ -21,6 +21,7 @@ use crate::web::error::{ApiError, BridgeError, ErrorCode};
 use crate::web::limits::SessionSlots;
 use crate::web::mosquitto::{MosquittoAuth, Reloaded};
 use crate::web::origin::SameOrigin;
+use crate::web::ownership::Ownership;
 use crate::web::records::Records;
 use crate::web::session;
 use crate::web::socket::ConnSocket;
@@ -189,6 +190,10 @@ impl BridgeBuilder {
             session_slots: SessionSlots::new(config.max_sessions, config.max_sessions_per_address),
             dropped: Arc::new(AtomicU64::new(0)),
             records: self.records.unwrap_or_else(|| Records::new(&config)),
+            ownership: Ownership::new(
+                config.max_server_subscriptions_per_user,
+                config.max_server_subscriptions,
+            ),
             metrics: Default::default(),
             started: Instant::now(),
             config,
@@ -225,12 +230,18 @@ impl BridgeHandle {
         self.state.sessions.tell_all(Control::GoingAway);
     }
 
-    /// Checks every open session's principal now, as at its next request or
-    /// heartbeat: call it after the access rules changed (a reloaded password
-    /// file). A WebSocket whose login no longer holds closes with 1008, an
-    /// event stream ends with an `unauthorized` error.
+    /// Checks everything open against the access rules now: call it after
+    /// they changed (a reloaded password or ACL file). A WebSocket whose
+    /// login no longer holds closes with 1008, an event stream ends with an
+    /// `unauthorized` error. Every filter a WebSocket or event stream holds
+    /// is checked with the [`Authorizer`]: one no longer readable is
+    /// released and its client gets an `unsubscribed` notice with the
+    /// reason `revoked` (an event stream left with none ends). A
+    /// server-side subscription whose owner is gone or may no longer read
+    /// its filter is dropped.
     pub fn recheck(&self) {
         self.state.sessions.tell_all(Control::Recheck);
+        self.state.recheck_server_subscriptions();
     }
 
     /// Re-reads `auth`'s password and ACL files (what an app does on

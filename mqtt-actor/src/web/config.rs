@@ -74,6 +74,19 @@ pub struct BridgeConfig {
     pub json_only: bool,
     /// `/metrics` needs no principal. Default off.
     pub metrics_public: bool,
+    /// Server-side subscriptions (`POST /api/subscriptions`) one user may
+    /// own; anonymous clients count as one user (`429` with `bad_request`
+    /// beyond). Default 100.
+    pub max_server_subscriptions_per_user: usize,
+    /// Server-side subscriptions all users may own together, one per user
+    /// and filter (`429` with `bad_request` beyond). Default 1,000.
+    pub max_server_subscriptions: usize,
+    /// Who administers server-side subscriptions: a principal the
+    /// [`Authorizer`](crate::web::Authorizer) lets publish to this topic may
+    /// remove anyone's (others only their own). With Mosquitto's ACL, a
+    /// line `topic write $admin/subscriptions` under the user. `None`:
+    /// nobody. Default `$admin/subscriptions`.
+    pub admin_topic: Option<String>,
 }
 
 impl Default for BridgeConfig {
@@ -99,6 +112,9 @@ impl Default for BridgeConfig {
             allowed_hosts: Vec::new(),
             json_only: true,
             metrics_public: false,
+            max_server_subscriptions_per_user: 100,
+            max_server_subscriptions: 1000,
+            admin_topic: Some("$admin/subscriptions".to_string()),
         }
     }
 }

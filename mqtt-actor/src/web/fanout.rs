@@ -13,6 +13,13 @@
 //! timeout (or, for a WebSocket, the client has sent nothing for as long), it
 //! empties the outbox and shuts the connection's socket down, which ends the
 //! HTTP connection and with it the session.
+//!
+//! The fan-out also keeps the book of the filters its client holds, so that
+//! when the access rules change ([`Control::Recheck`]) it checks each against
+//! the [`Authorizer`](crate::web::Authorizer) and releases those no longer
+//! readable, whether or not the client reads: the `MqttActor` lets go of them
+//! for this client, and the client gets an `unsubscribed` notice with the
+//! reason `revoked` (2.1). An event stream left with no filter ends.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,12 +30,12 @@ use actix::prelude::*;
 use actix::WeakRecipient;
 use bytestring::ByteString;
 
-use crate::web::access::Principal;
+use crate::web::access::{Operation, Principal};
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::protocol::{Event, MessageView};
 use crate::web::queue::Outbox;
 use crate::web::state::{BridgeState, Control};
-use crate::{ConnectionChanged, ListenerNotice, MqttMessage};
+use crate::{ConnectionChanged, ListenerNotice, MqttMessage, Unsubscribe};
 
 /// When the client last sent a frame, shared by its session (which sees the
 /// frames) and its fan-out (which keeps running when the session cannot).
@@ -60,8 +67,9 @@ impl Activity {
 }
 
 /// Told to a WebSocket session by its fan-out: the broker no longer grants
-/// `0` (a refused re-SUBSCRIBE after a reconnect), and the `MqttActor` has
-/// let go of it for the session, so the session no longer holds it either.
+/// `0` (a refused re-SUBSCRIBE after a reconnect), or the access rules no
+/// longer let the client read it, and the `MqttActor` has let go of it (or
+/// is told to) for the session, so the session no longer holds it either.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub(crate) struct FilterLost(pub String);
@@ -76,10 +84,7 @@ pub(crate) enum Client {
     },
     /// An event stream: it ends with its last filter and with its login,
     /// and sends a comment as heartbeat.
-    EventStream {
-        filters: BTreeSet<String>,
-        principal: Principal,
-    },
+    EventStream,
 }
 
 /// The `MqttActor`'s listener for one client; see the module docs.
@@ -87,7 +92,25 @@ pub(crate) struct Fanout {
     outbox: Arc<Outbox>,
     state: Arc<BridgeState>,
     client: Client,
+    /// Who the client acts for, to check its filters again on a recheck.
+    principal: Principal,
+    /// The filters the client holds: an event stream's from its start, a
+    /// WebSocket session's as the broker grants them ([`Held`]).
+    filters: BTreeSet<String>,
 }
+
+/// Told to a WebSocket session's fan-out by the session: the broker granted
+/// it `0`. The fan-out checks it once more, so that a filter granted after
+/// the access rules changed is released at once if they no longer allow it.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub(crate) struct Held(pub String);
+
+/// Told to a WebSocket session's fan-out by the session: its client
+/// unsubscribed `0`.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub(crate) struct Released(pub String);
 
 /// Names the session a fan-out tells of lost filters; sent by the session
 /// once it runs (it has no address before).
@@ -101,12 +124,70 @@ pub(crate) struct TellLost(pub WeakRecipient<FilterLost>);
 pub(crate) struct Stop;
 
 impl Fanout {
-    /// A fan-out filling `outbox` for `client`.
-    pub fn new(outbox: Arc<Outbox>, state: Arc<BridgeState>, client: Client) -> Self {
+    /// A fan-out filling `outbox` for `client`, acting for `principal`,
+    /// which holds `filters` from the start.
+    pub fn new(
+        outbox: Arc<Outbox>,
+        state: Arc<BridgeState>,
+        client: Client,
+        principal: Principal,
+        filters: BTreeSet<String>,
+    ) -> Self {
         Fanout {
             outbox,
             state,
             client,
+            principal,
+            filters,
+        }
+    }
+
+    /// Releases every filter the client may no longer read (see the module
+    /// docs); an event stream left with none ends.
+    fn revoke_unreadable(&mut self, ctx: &mut Context<Self>) {
+        let revoked: Vec<String> = self
+            .filters
+            .iter()
+            .filter(|f| {
+                let access = self
+                    .state
+                    .authorize(&self.principal, Operation::Subscribe, f);
+                access.is_err()
+            })
+            .cloned()
+            .collect();
+        for filter in revoked {
+            self.revoke(filter, ctx);
+        }
+        if self.filters.is_empty() && matches!(self.client, Client::EventStream) {
+            log::info!("event stream: none of its filters is readable any more: closing");
+            self.end(ctx);
+        }
+    }
+
+    /// Releases `filter` for the client: at the `MqttActor`, in the
+    /// session's book, and with the `unsubscribed` notice.
+    fn revoke(&mut self, filter: String, ctx: &mut Context<Self>) {
+        log::info!(
+            "user {:?}: access to {} revoked: releasing it",
+            self.principal.user,
+            filter.escape_debug()
+        );
+        self.filters.remove(&filter);
+        let release = Unsubscribe::new(filter.clone()).listener(ctx.address().recipient());
+        self.state.mqtt.do_send(release);
+        self.outbox.event(&Event::revoked(filter.clone()));
+        self.tell_session(filter);
+    }
+
+    /// Has a WebSocket session forget `filter` (the `MqttActor` let go of it).
+    fn tell_session(&self, filter: String) {
+        if let Client::WebSocket { session, .. } = &self.client {
+            // `do_send` queues even for a session frozen by a client that
+            // does not read; it forgets the filter when it runs again.
+            if let Some(session) = session.as_ref().and_then(|s| s.upgrade()) {
+                session.do_send(FilterLost(filter));
+            }
         }
     }
 
@@ -119,10 +200,10 @@ impl Fanout {
     /// An event stream whose login no longer holds ends, with an
     /// `unauthorized` error; true when it did.
     fn login_lapsed(&mut self, ctx: &mut Context<Self>) -> bool {
-        let Client::EventStream { principal, .. } = &self.client else {
+        if !matches!(self.client, Client::EventStream) {
             return false;
-        };
-        let Err(why) = self.state.still_valid(principal, SystemTime::now()) else {
+        }
+        let Err(why) = self.state.still_valid(&self.principal, SystemTime::now()) else {
             return false;
         };
         log::info!("event stream: closing: {why}");
@@ -139,7 +220,7 @@ impl Fanout {
         let idle_timeout = self.state.config.idle_timeout;
         let silent = match &self.client {
             Client::WebSocket { activity, .. } => activity.idle_for(),
-            Client::EventStream { .. } => Duration::ZERO,
+            Client::EventStream => Duration::ZERO,
         };
         let undrained = self.outbox.undrained_for();
         if silent > idle_timeout || undrained > idle_timeout {
@@ -149,7 +230,7 @@ impl Fanout {
             self.outbox.abort();
             return ctx.stop();
         }
-        if undrained.is_zero() && matches!(self.client, Client::EventStream { .. }) {
+        if undrained.is_zero() && matches!(self.client, Client::EventStream) {
             // So that proxies keep the connection, and a client gone is noticed.
             self.outbox.comment("heartbeat");
         }
@@ -186,21 +267,14 @@ impl Handler<ListenerNotice> for Fanout {
         let mut err = ApiError::from(error);
         err.message = format!("subscription to {filter:?} lost: {}", err.message);
         self.outbox.event(&Event::error(None, err));
-        match &mut self.client {
-            Client::WebSocket { session, .. } => {
-                // `do_send` queues even for a session frozen by a client that
-                // does not read; it forgets the filter when it runs again.
-                if let Some(session) = session.as_ref().and_then(|s| s.upgrade()) {
-                    session.do_send(FilterLost(filter));
-                }
+        self.filters.remove(&filter);
+        match self.client {
+            Client::WebSocket { .. } => self.tell_session(filter),
+            Client::EventStream if self.filters.is_empty() => {
+                log::info!("event stream: the broker grants none of its filters: closing");
+                self.end(ctx);
             }
-            Client::EventStream { filters, .. } => {
-                filters.remove(&filter);
-                if filters.is_empty() {
-                    log::info!("event stream: the broker grants none of its filters: closing");
-                    self.end(ctx);
-                }
-            }
+            Client::EventStream => {}
         }
     }
 }
@@ -225,15 +299,41 @@ impl Handler<TellLost> for Fanout {
     }
 }
 
-/// An event stream's part in the bridge's controls (a WebSocket session
-/// answers them itself).
+impl Handler<Held> for Fanout {
+    type Result = ();
+    fn handle(&mut self, Held(filter): Held, ctx: &mut Context<Self>) {
+        let allowed = self
+            .state
+            .authorize(&self.principal, Operation::Subscribe, &filter);
+        match allowed {
+            Ok(()) => {
+                self.filters.insert(filter);
+            }
+            // Allowed when asked, revoked while the broker answered.
+            Err(_) => self.revoke(filter, ctx),
+        }
+    }
+}
+
+impl Handler<Released> for Fanout {
+    type Result = ();
+    fn handle(&mut self, Released(filter): Released, _: &mut Context<Self>) {
+        self.filters.remove(&filter);
+    }
+}
+
+/// The fan-out's part in the bridge's controls: an event stream's all of
+/// it; for a WebSocket, the filters (its session closes the socket itself).
 impl Handler<Control> for Fanout {
     type Result = ();
     fn handle(&mut self, control: Control, ctx: &mut Context<Self>) {
         match control {
-            Control::GoingAway => self.end(ctx),
+            Control::GoingAway if matches!(self.client, Client::EventStream) => self.end(ctx),
+            Control::GoingAway => {}
             Control::Recheck => {
-                self.login_lapsed(ctx);
+                if !self.login_lapsed(ctx) {
+                    self.revoke_unreadable(ctx);
+                }
             }
         }
     }

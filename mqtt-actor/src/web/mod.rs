@@ -55,7 +55,8 @@
 //!   limits: [`MosquittoAuth`]), `socket` (a connection's socket, to cut off
 //!   a client), `framing` (WebSocket or Server-Sent Events on the wire),
 //!   `inflight` (a session's requests in flight, and the valve on its
-//!   socket), `filters` (a session's held and pending filters);
+//!   socket), `filters` (a session's held and pending filters), `ownership`
+//!   (who owns the server-side subscriptions, and how many);
 //! * `queue` (one client's bounded outbox), `state` (what handlers and
 //!   sessions share);
 //! * `admission` (the checks of every request), `fanout` (every client's
@@ -79,6 +80,7 @@ mod limits;
 mod metrics;
 mod mosquitto;
 mod origin;
+mod ownership;
 mod protocol;
 mod queue;
 mod records;

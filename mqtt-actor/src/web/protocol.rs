@@ -218,13 +218,18 @@ pub enum Event {
         /// Granted QoS.
         qos: QoS,
     },
-    /// Reply to `unsubscribe`.
+    /// Reply to `unsubscribe`; or, with a `reason` and no `id`, the server
+    /// released one of the client's filters on its own (2.1).
     Unsubscribed {
         /// The request's id.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<Value>,
         /// The filter.
         topic: String,
+        /// Why the server released it (`"revoked"`: the access rules no
+        /// longer let this client read it); absent in a reply.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
     },
     /// Reply to `publish`.
     Published {
@@ -266,6 +271,10 @@ pub enum Event {
     },
 }
 
+/// The `reason` of an `unsubscribed` notice for a filter the access rules no
+/// longer grant (2.1).
+pub const REVOKED: &str = "revoked";
+
 impl Event {
     /// The `error` frame for a request with `id`.
     pub fn error(id: Option<Value>, err: ApiError) -> Event {
@@ -273,6 +282,16 @@ impl Event {
             id,
             code: err.code,
             message: err.message,
+        }
+    }
+
+    /// The notice that the server released `filter` because the access
+    /// rules no longer let the client read it (2.1).
+    pub fn revoked(filter: String) -> Event {
+        Event::Unsubscribed {
+            id: None,
+            topic: filter,
+            reason: Some(REVOKED),
         }
     }
 
@@ -513,10 +532,7 @@ mod tests {
                 topic: "a".into(),
                 qos: QoS::AtMostOnce,
             },
-            Event::Unsubscribed {
-                id: None,
-                topic: "a".into(),
-            },
+            Event::revoked("a".into()),
             Event::Published {
                 id: None,
                 topic: "a".into(),
@@ -534,6 +550,23 @@ mod tests {
             let value: Value = serde_json::from_str(&event.to_text()).unwrap();
             assert_eq!(value["type"], event.name());
         }
+    }
+
+    #[test]
+    fn a_revoked_filter_is_an_unsubscribed_notice_with_its_reason() {
+        assert_eq!(
+            Event::revoked("plant/#".into()).to_text(),
+            r#"{"type":"unsubscribed","topic":"plant/#","reason":"revoked"}"#
+        );
+        let reply = Event::Unsubscribed {
+            id: Some(7.into()),
+            topic: "a".into(),
+            reason: None,
+        };
+        assert_eq!(
+            reply.to_text(),
+            r#"{"type":"unsubscribed","id":7,"topic":"a"}"#
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::web::access::{Operation, Principal};
 use crate::web::admission::Admitted;
 use crate::web::error::{ApiError, ErrorCode};
-use crate::web::fanout::{Activity, Client, Fanout, FilterLost, Stop, TellLost};
+use crate::web::fanout::{Activity, Client, Fanout, FilterLost, Held, Released, Stop, TellLost};
 use crate::web::filters::FilterBook;
 use crate::web::framing::WsFraming;
 use crate::web::inflight::{RequestWindow, ValvedStream};
@@ -88,7 +88,14 @@ impl Session {
             activity: activity.clone(),
             session: None,
         };
-        let fanout = Fanout::new(outbox.clone(), state.clone(), client).start();
+        let fanout = Fanout::new(
+            outbox.clone(),
+            state.clone(),
+            client,
+            principal.clone(),
+            Default::default(),
+        )
+        .start();
         Session {
             id: None,
             inflight: RequestWindow::new(state.config.max_inflight),
@@ -235,6 +242,8 @@ impl Session {
         self.ask(ctx, id, request, |act, id, result| {
             act.filters.answered(&topic, result.is_ok());
             let granted = result?;
+            // Handled once this reply is queued: a revocation comes after it.
+            act.fanout.do_send(Held(topic.clone()));
             Ok(Event::Subscribed {
                 id,
                 topic,
@@ -251,10 +260,15 @@ impl Session {
             );
             return self.reply(id, Err(err));
         }
+        self.fanout.do_send(Released(topic.clone()));
         let request = Unsubscribe::new(topic.clone()).listener(self.listener());
         self.ask(ctx, id, request, |_, id, result| {
             result?;
-            Ok(Event::Unsubscribed { id, topic })
+            Ok(Event::Unsubscribed {
+                id,
+                topic,
+                reason: None,
+            })
         });
     }
 
@@ -282,7 +296,8 @@ impl Actor for Session {
     type Context = WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.id = Some(self.state.sessions.register(ctx.address().recipient()));
+        let parts = vec![ctx.address().recipient(), self.fanout.clone().recipient()];
+        self.id = Some(self.state.sessions.register(parts));
         ctx.run_interval(self.state.config.heartbeat(), |act, ctx| {
             if act.login_holds(ctx) {
                 ctx.ping(b"");
@@ -311,12 +326,9 @@ impl Actor for Session {
 impl Handler<FilterLost> for Session {
     type Result = ();
     fn handle(&mut self, FilterLost(filter): FilterLost, _: &mut Self::Context) {
-        // The MqttActor let go of it already: nothing to unsubscribe.
+        // The fan-out had the MqttActor let go of it: nothing to unsubscribe.
         if self.filters.release(&filter) {
-            log::info!(
-                "session {:?}: the broker no longer grants {filter:?}",
-                self.id
-            );
+            log::info!("session {:?}: no longer holds {filter:?}", self.id);
         }
     }
 }
@@ -332,8 +344,7 @@ impl Handler<Control> for Session {
                 ))));
                 ctx.stop();
             }
-            // The filters it holds were allowed when subscribed; issue 17's
-            // re-check of each would go here, beside the login's.
+            // Its fan-out re-checks the filters, even while this waits.
             Control::Recheck => {
                 self.login_holds(ctx);
             }

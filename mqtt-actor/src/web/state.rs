@@ -16,9 +16,10 @@ use crate::web::error::{ApiError, ErrorCode};
 use crate::web::limits::{check_web_topic, SessionSlots};
 use crate::web::metrics::Metrics;
 use crate::web::origin::SameOrigin;
+use crate::web::ownership::{Owner, Ownership};
 use crate::web::protocol::{Properties, PublishBody};
 use crate::web::records::Records;
-use crate::{ConnectionChanged, MessageProperties, MqttActor, Publish};
+use crate::{ConnectionChanged, MessageProperties, MqttActor, Publish, Unsubscribe};
 
 /// Shared by every worker.
 pub(crate) struct BridgeState {
@@ -49,6 +50,8 @@ pub(crate) struct BridgeState {
     /// Last values, history and retained messages under the server's own
     /// subscriptions.
     pub records: Arc<Records>,
+    /// Who owns the server-side subscriptions web clients asked for.
+    pub ownership: Ownership,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Start time, for `uptime_s`.
@@ -92,6 +95,43 @@ impl BridgeState {
     /// Whether a session of `principal` may go on at `now`.
     pub fn still_valid(&self, principal: &Principal, now: SystemTime) -> Result<(), String> {
         self.authenticator.still_valid(principal, now)
+    }
+
+    /// Whether `principal` administers server-side subscriptions: the
+    /// authorizer lets it publish to [`BridgeConfig::admin_topic`].
+    pub fn is_admin(&self, principal: &Principal) -> bool {
+        self.config.admin_topic.as_deref().is_some_and(|topic| {
+            let access = self
+                .authorizer
+                .authorize(principal, Operation::Publish, topic);
+            access == Access::Allow
+        })
+    }
+
+    /// Drops the server-side subscriptions whose owner is gone (no longer
+    /// signs in) or may no longer read the filter, and has the `MqttActor`
+    /// let go of those nobody owns any more.
+    pub fn recheck_server_subscriptions(&self) {
+        let now = SystemTime::now();
+        let released = self.ownership.retain(|owner: &Owner, filter| {
+            let principal = match owner {
+                Some(user) => Principal::user(user.as_str()),
+                None => Principal::anonymous(),
+            };
+            let holds = self.still_valid(&principal, now).is_ok()
+                && self.authorizer.authorize(&principal, Operation::Subscribe, filter)
+                    == Access::Allow;
+            if !holds {
+                log::info!(
+                    "server-side subscription to {} of {owner:?} dropped: its owner may no longer hold it",
+                    filter.escape_debug()
+                );
+            }
+            holds
+        });
+        for filter in released {
+            self.mqtt.do_send(Unsubscribe::new(filter));
+        }
     }
 
     /// Checks a publish from the web (topic, payload, size, connection) and
@@ -154,29 +194,31 @@ fn check_properties(props: &Properties, c: &BridgeConfig) -> Result<MessagePrope
 pub(crate) enum Control {
     /// The server shuts down: close (a WebSocket with 1001).
     GoingAway,
-    /// The access rules changed: check the session's login now.
+    /// The access rules changed: check the session's login and filters now.
     Recheck,
 }
 
 /// The open sessions, so that shutdown and rechecks reach each. It holds
 /// them as recipients of [`Control`] only, so that shared state need not know
-/// the session types.
+/// the session types: one per event stream (its fan-out), two per WebSocket
+/// (the session, and its fan-out, which runs even when the session cannot).
 #[derive(Default)]
 pub(crate) struct Sessions {
     next: AtomicU64,
-    open: Mutex<HashMap<u64, Recipient<Control>>>,
+    open: Mutex<HashMap<u64, Vec<Recipient<Control>>>>,
 }
 
 impl Sessions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Recipient<Control>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Vec<Recipient<Control>>>> {
         // The map stays consistent at every step.
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a session; its id, for [`Sessions::unregister`].
-    pub fn register(&self, session: Recipient<Control>) -> u64 {
+    /// Adds a session, told every [`Control`] through `parts`; its id, for
+    /// [`Sessions::unregister`].
+    pub fn register(&self, parts: Vec<Recipient<Control>>) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, session);
+        self.lock().insert(id, parts);
         id
     }
 
@@ -192,8 +234,8 @@ impl Sessions {
 
     /// Tells every session `control`.
     pub fn tell_all(&self, control: Control) {
-        for session in self.lock().values() {
-            session.do_send(control);
+        for part in self.lock().values().flatten() {
+            part.do_send(control);
         }
     }
 }

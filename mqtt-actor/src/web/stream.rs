@@ -22,7 +22,10 @@
 //! (its next write fails: at the latest a heartbeat later), when its frames
 //! wait undrained past the idle timeout, when its login ends, when the
 //! broker no longer grants any of its filters (an `event: error` says so,
-//! with the WebSocket `error` object), and at shutdown.
+//! with the WebSocket `error` object), when the access rules no longer let
+//! it read any of them (each revoked filter gets `event: unsubscribed` with
+//! `{"type":"unsubscribed","topic":…,"reason":"revoked"}` first), and at
+//! shutdown.
 
 use std::collections::BTreeSet;
 use std::pin::Pin;
@@ -102,11 +105,15 @@ pub(crate) async fn stream_route(
     }
     // The first bytes, so that the client sees the stream begin at once.
     outbox.comment("stream open");
-    let client = Client::EventStream {
-        filters: filters.iter().cloned().collect(),
+    let held = filters.iter().cloned().collect();
+    let fanout = Fanout::new(
+        outbox.clone(),
+        state.clone(),
+        Client::EventStream,
         principal,
-    };
-    let fanout = Fanout::new(outbox.clone(), state.clone(), client).start();
+        held,
+    )
+    .start();
     // From here on, whatever ends the request (an error, the client leaving
     // while the broker answers, the end of the stream) releases it all.
     let end = StreamEnd::new(state.clone(), outbox.clone(), fanout.clone(), slot);
@@ -167,7 +174,7 @@ impl StreamEnd {
         fanout: Addr<Fanout>,
         slot: SessionSlot,
     ) -> Self {
-        let id = state.sessions.register(fanout.clone().recipient());
+        let id = state.sessions.register(vec![fanout.clone().recipient()]);
         StreamEnd {
             id,
             state,

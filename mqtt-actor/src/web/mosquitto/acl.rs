@@ -20,7 +20,11 @@
 //!   filter can match ([`super::filter::covers`]); a filter that could bring
 //!   a denied topic is refused whole. Mosquitto checks each delivered message
 //!   instead, which a shared web fan-out cannot do per client.
-//! - `$share/GROUP/FILTER` needs a line that names exactly that text.
+//! - `$share/GROUP/FILTER` needs a line that names exactly that text, and
+//!   read access to `FILTER` as an ordinary subscription would: the bridge
+//!   delivers a shared filter from every copy of `FILTER` the app receives
+//!   (it cannot tell the share's copies apart), so a `$share` line alone
+//!   grants the shared subscription only, never reading `FILTER`.
 //! - A user name or client id containing `+`, `#` or `/` gets nothing from a
 //!   pattern that would splice it in: refused, not narrowed (Mosquitto 1.x
 //!   refused the same; 2.x allows `/`).
@@ -248,7 +252,8 @@ impl Acl {
 
     /// Whether `who` may subscribe to `filter` (already valid by
     /// `crate::validate_filter`): read access to every topic it can match,
-    /// nothing denied among them, and for `$share/...` a line naming it.
+    /// nothing denied among them, and for `$share/GROUP/FILTER` a line
+    /// naming it besides read access to every topic of `FILTER`.
     pub fn check_subscribe(&self, who: &Who<'_>, filter: &str) -> Result<(), Denial> {
         let rules = self.rules_for(who)?;
         let inner = split_shared(filter).map(|(_, inner)| inner);
@@ -261,17 +266,22 @@ impl Acl {
         {
             return Err(Denial::DeniedBy { line: rule.line });
         }
-        let grants = |r: &Cow<'_, Rule>| {
-            r.permission.reads()
-                && match inner {
-                    Some(_) => r.filter == filter,
-                    None => covers(&r.filter, filter),
-                }
+        let reads = |wanted: &str| {
+            rules
+                .iter()
+                .any(|r| r.permission.reads() && covers(&r.filter, wanted))
         };
-        match (rules.iter().any(grants), inner) {
-            (true, _) => Ok(()),
-            (false, Some(_)) => Err(Denial::SharedNotNamed),
-            (false, None) => Err(Denial::NotGranted),
+        let named = || {
+            rules
+                .iter()
+                .any(|r| r.permission.reads() && r.filter == filter)
+        };
+        match inner {
+            Some(_) if !named() => Err(Denial::SharedNotNamed),
+            Some(inner) if !reads(inner) => Err(Denial::NotGranted),
+            Some(_) => Ok(()),
+            None if reads(filter) => Ok(()),
+            None => Err(Denial::NotGranted),
         }
     }
 
@@ -565,6 +575,33 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_line_grants_the_shared_subscription_only_never_reading_its_filter() {
+        let acl = acl("user alice\n\
+             topic read $share/dash/plant/#\n\
+             topic read plant/line1/#\n");
+        // The line alone: no ordinary read of the inner filter, and no
+        // shared subscription, which would deliver every copy of it.
+        assert!(!subscribes(&acl, &ALICE, "plant/#"));
+        assert!(!subscribes(&acl, &ALICE, "plant/line2/x"));
+        assert!(!reads(&acl, &ALICE, "plant/line2/x"));
+        assert_eq!(
+            acl.check_subscribe(&ALICE, "$share/dash/plant/#"),
+            Err(Denial::NotGranted)
+        );
+        // Read access to the inner filter besides: the shared one too.
+        let acl = self::acl(
+            "user alice\n\
+             topic read $share/dash/plant/#\n\
+             topic read plant/#\n",
+        );
+        assert!(subscribes(&acl, &ALICE, "$share/dash/plant/#"));
+        assert_eq!(
+            acl.check_subscribe(&ALICE, "$share/other/plant/#"),
+            Err(Denial::SharedNotNamed)
+        );
+    }
+
+    #[test]
     fn shared_subscriptions_need_a_line_naming_them_exactly() {
         let acl = acl("topic read #\n\
              user alice\n\
@@ -583,12 +620,13 @@ mod tests {
 
     #[test]
     fn a_denied_topic_inside_a_shared_filter_refuses_it() {
-        let acl = acl("topic read $share/g/plant/#\ntopic deny plant/secret\n");
+        let acl = acl("topic read $share/g/plant/#\ntopic read plant/#\ntopic deny plant/secret\n");
         assert_eq!(
             acl.check_subscribe(&NOBODY, "$share/g/plant/#"),
-            Err(Denial::DeniedBy { line: 2 })
+            Err(Denial::DeniedBy { line: 3 })
         );
-        let acl = self::acl("topic read $share/g/plant/#\ntopic deny $share/g/#\n");
+        let acl =
+            self::acl("topic read $share/g/plant/#\ntopic read plant/#\ntopic deny $share/g/#\n");
         assert!(!subscribes(&acl, &NOBODY, "$share/g/plant/#"));
     }
 
@@ -654,7 +692,6 @@ mod tests {
     #[test]
     fn a_shared_line_grants_no_ordinary_read_of_its_inner_filter() {
         let acl = acl("user alice\ntopic read $share/g/plant/#\n");
-        assert!(subscribes(&acl, &ALICE, "$share/g/plant/#"));
         assert_eq!(
             acl.check_subscribe(&ALICE, "plant/#"),
             Err(Denial::NotGranted)

@@ -1,0 +1,220 @@
+//! A reload takes effect on what is open (issue 17, row 4): after the ACL
+//! file loses a read grant and the app re-reads it (what SIGHUP does), every
+//! open WebSocket, event stream and server-side subscription is checked
+//! again. A filter no longer readable is released, and its client is told
+//! with `{"type":"unsubscribed","topic":…,"reason":"revoked"}`; it gets no
+//! more of that filter's messages and goes on getting the rest. The app runs
+//! in-process against a real Mosquitto, with a password file made by
+//! `mosquitto_passwd` and a Mosquitto ACL file.
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use test_support::*;
+
+/// `reader` may read both halves of the plant; `writer` all of it.
+const ACL: &str = "\
+user reader
+topic read plant/open/#
+topic read plant/secret/#
+
+user writer
+topic readwrite plant/#
+";
+
+/// A broker, the access files and the app using them.
+struct Setup {
+    _dir: TempDir,
+    acl: std::path::PathBuf,
+    broker: Mosquitto,
+    app: App,
+}
+
+impl Setup {
+    async fn start() -> Setup {
+        init_logging();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let passwd = PasswordFile::create(
+            dir.path().join("passwd"),
+            &[("reader", "read-pass"), ("writer", "write-pass")],
+        );
+        let acl = dir.path().join("acl");
+        std::fs::write(&acl, ACL).expect("write the ACL");
+        let broker = Mosquitto::start();
+        let (password_file, acl_file) = (passwd.path().to_path_buf(), acl.clone());
+        let app = App::start_with(broker.port, |s| {
+            s.password_file = Some(password_file);
+            s.acl_file = Some(acl_file);
+        })
+        .await;
+        Setup {
+            _dir: dir,
+            acl,
+            broker,
+            app,
+        }
+    }
+
+    /// Rewrites the ACL without the line granting `line` and re-reads the
+    /// files, as SIGHUP does.
+    fn revoke(&self, line: &str) {
+        let text = std::fs::read_to_string(&self.acl).expect("read the ACL");
+        assert!(text.contains(line), "{line:?} in {text:?}");
+        std::fs::write(&self.acl, text.replace(&format!("{line}\n"), "")).expect("write");
+        self.app.reloader().reload().expect("the files reload");
+    }
+
+    fn reader(&self) -> WebClient {
+        WebClient::new(self.app.addr()).basic("reader", "read-pass")
+    }
+
+    fn writer(&self) -> WebClient {
+        WebClient::new(self.app.addr()).basic("writer", "write-pass")
+    }
+
+    async fn outside(&self) -> Observer {
+        Observer::connect(&self.broker.url(), &[]).await
+    }
+}
+
+async fn socket(client: &WebClient) -> Ws {
+    let mut ws = client.ws(&[]).await.expect("the upgrade is accepted");
+    assert_eq!(ws.next_of("status").await["connected"], true);
+    ws
+}
+
+async fn subscribe(ws: &mut Ws, filter: &str, id: u64) {
+    let reply = ws
+        .request(json!({"type": "subscribe", "topic": filter, "qos": 1}), id)
+        .await;
+    assert_eq!(reply["type"], "subscribed", "{reply}");
+}
+
+fn revoked(filter: &str) -> Value {
+    json!({"type": "unsubscribed", "topic": filter, "reason": "revoked"})
+}
+
+#[actix_rt::test]
+async fn a_websocket_loses_a_revoked_filter_with_a_notice_and_keeps_the_others() {
+    let setup = Setup::start().await;
+    let outside = setup.outside().await;
+    let mut reader = socket(&setup.reader()).await;
+    subscribe(&mut reader, "plant/open/#", 1).await;
+    subscribe(&mut reader, "plant/secret/#", 2).await;
+    // The writer keeps the broker sending the secret half to the app.
+    let mut writer = socket(&setup.writer()).await;
+    subscribe(&mut writer, "plant/secret/#", 1).await;
+    outside.publish("plant/secret/before", "1", 1, false).await;
+    assert_eq!(
+        reader.next_of("message").await["topic"],
+        "plant/secret/before"
+    );
+
+    setup.revoke("topic read plant/secret/#");
+    assert_eq!(
+        reader.next_of("unsubscribed").await,
+        revoked("plant/secret/#")
+    );
+
+    outside.publish("plant/secret/after", "2", 1, false).await;
+    outside.publish("plant/open/marker", "3", 1, false).await;
+    // In order from one publisher: the secret one would have come first.
+    assert_eq!(
+        reader.next_of("message").await["topic"],
+        "plant/open/marker"
+    );
+    assert_eq!(
+        writer.next_of("message").await["topic"],
+        "plant/secret/before"
+    );
+    assert_eq!(
+        writer.next_of("message").await["topic"],
+        "plant/secret/after"
+    );
+    // The session no longer holds it, and may not take it again.
+    let again = reader
+        .request(json!({"type": "unsubscribe", "topic": "plant/secret/#"}), 3)
+        .await;
+    assert_eq!(again["code"], "bad_request", "{again}");
+    let again = reader
+        .request(json!({"type": "subscribe", "topic": "plant/secret/#"}), 4)
+        .await;
+    assert_eq!(again["code"], "forbidden", "{again}");
+}
+
+#[actix_rt::test]
+async fn an_event_stream_is_told_of_a_revoked_filter_and_ends_with_its_last() {
+    let setup = Setup::start().await;
+    let outside = setup.outside().await;
+    let base = setup.app.url("");
+    let reader = Some(("reader", "read-pass"));
+    let both = "/api/stream?topic=plant/open/%23&topic=plant/secret/%23";
+    let mut stream = Sse::open(&base, both, reader).await.expect("stream");
+    let mut secret_only = Sse::open(&base, "/api/stream?topic=plant/secret/%23", reader)
+        .await
+        .expect("stream");
+    outside.publish("plant/secret/before", "1", 1, false).await;
+    let first = stream.next_named("message").await.json();
+    assert_eq!(first["topic"], "plant/secret/before");
+
+    setup.revoke("topic read plant/secret/#");
+    let notice = stream.next_named("unsubscribed").await.json();
+    assert_eq!(notice, revoked("plant/secret/#"));
+    let notice = secret_only.next_named("unsubscribed").await.json();
+    assert_eq!(notice, revoked("plant/secret/#"));
+    assert!(
+        secret_only.ended().await,
+        "a stream left with no filter ends"
+    );
+
+    outside.publish("plant/secret/after", "2", 1, false).await;
+    outside.publish("plant/open/marker", "3", 1, false).await;
+    let next = stream.next_named("message").await.json();
+    assert_eq!(next["topic"], "plant/open/marker");
+
+    setup.revoke("topic read plant/open/#");
+    assert_eq!(
+        stream.next_named("unsubscribed").await.json(),
+        revoked("plant/open/#")
+    );
+    assert!(stream.ended().await, "a stream left with no filter ends");
+}
+
+#[actix_rt::test]
+async fn a_server_side_subscription_whose_owner_lost_the_grant_is_dropped() {
+    let setup = Setup::start().await;
+    let added = setup
+        .reader()
+        .post_json("/api/subscriptions", json!({"topic": "plant/secret/#"}))
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text());
+    let added = setup
+        .reader()
+        .post_json("/api/subscriptions", json!({"topic": "plant/open/#"}))
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text());
+    let held = |answer: Answer| -> Vec<String> {
+        let rows = answer.json();
+        let mut held: Vec<String> = rows
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|row| row["server"] == true)
+            .map(|row| row["topic"].as_str().unwrap_or_default().to_string())
+            .collect();
+        held.sort();
+        held
+    };
+    let listed = held(setup.writer().get("/api/subscriptions").await);
+    assert_eq!(listed, ["plant/open/#", "plant/secret/#"]);
+
+    setup.revoke("topic read plant/secret/#");
+    let writer = setup.writer();
+    eventually("the server lets go of plant/secret/#", || {
+        let mut writer = writer.clone();
+        async move {
+            let listed = held(writer.get("/api/subscriptions").await);
+            (listed == ["plant/open/#"]).then_some(())
+        }
+    })
+    .await;
+}
