@@ -138,3 +138,48 @@ fn every_path_in_the_readme_layout_exists() {
         "the README's Layout names paths that do not exist: {missing:?}"
     );
 }
+
+/// The `[[test]]` paths of the root `Cargo.toml` (it turns `autotests` off).
+fn test_targets() -> Vec<String> {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    let manifest: toml::Table = manifest.parse().expect("Cargo.toml is TOML");
+    manifest
+        .get("test")
+        .and_then(|t| t.as_array())
+        .expect("[[test]] targets in the root Cargo.toml")
+        .iter()
+        .map(|t| t["path"].as_str().expect("a test's path").to_string())
+        .collect()
+}
+
+/// The modules `tests/e2e.rs` declares.
+fn e2e_modules() -> Vec<String> {
+    let e2e = std::fs::read_to_string(root().join("tests/e2e.rs")).expect("tests/e2e.rs");
+    e2e.lines()
+        .filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(';'))
+        .map(|m| format!("tests/{m}.rs"))
+        .collect()
+}
+
+/// With `autotests` off, a file of `tests/` runs only if a `[[test]]` or a
+/// `mod` line of `tests/e2e.rs` names it: a forgotten one would never fail.
+#[test]
+fn every_test_file_runs_once_in_one_binary() {
+    let entries = std::fs::read_dir(root().join("tests")).expect("tests/");
+    let mut files: Vec<String> = entries
+        .map(|e| e.expect("a directory entry").file_name())
+        .filter_map(|n| {
+            n.to_str()
+                .filter(|n| n.ends_with(".rs"))
+                .map(str::to_string)
+        })
+        .map(|n| format!("tests/{n}"))
+        .collect();
+    files.sort();
+    let mut run: Vec<String> = test_targets().into_iter().chain(e2e_modules()).collect();
+    run.sort();
+    assert_eq!(
+        files, run,
+        "each file of tests/ is a [[test]] of the root Cargo.toml or a `mod` of tests/e2e.rs, once"
+    );
+}

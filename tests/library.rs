@@ -483,6 +483,12 @@ async fn settings_come_from_prefixed_environment_variables() {
     }
     let broker = Mosquitto::start();
     let port = broker.port.to_string();
+    // The test's name as the harness knows it: its module path without the
+    // crate's name.
+    let this_test = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::settings_come_from_prefixed_environment_variables"),
+        None => "settings_come_from_prefixed_environment_variables".to_string(),
+    };
     for (expects, vars) in [
         ("error", vec![("LIBTEST_BROKER_PORT", "abc")]),
         (
@@ -496,11 +502,7 @@ async fn settings_come_from_prefixed_environment_variables() {
     ] {
         let exe = std::env::current_exe().expect("the test binary's path");
         let out = std::process::Command::new(exe)
-            .args([
-                "settings_come_from_prefixed_environment_variables",
-                "--exact",
-                "--nocapture",
-            ])
+            .args([this_test.as_str(), "--exact", "--nocapture"])
             .env(ENV_CHILD, expects)
             .envs(vars)
             .stdin(std::process::Stdio::null())
