@@ -18,11 +18,19 @@ fn steps_sum(target: &Value, field: &str) -> u64 {
 
 #[test]
 fn smoke_run_measures_every_configuration_with_deliveries() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mqtt-bench"))
-        // The app binary is found (built when missing) beside the benchmark's.
-        .args(["--smoke", "--matrix", "--json"])
-        .output()
-        .expect("the benchmark runs");
+    let bench = env!("CARGO_BIN_EXE_mqtt-bench");
+    let mut command = Command::new(bench);
+    command.args(["--smoke", "--matrix", "--json"]);
+    // `cargo test --workspace` builds the app beside the benchmark (for
+    // example-app's own process tests), with the features of the whole
+    // workspace: use it, since `cargo build -p example-app` would build the
+    // app and half its dependencies again with fewer features. Run alone,
+    // the benchmark builds it.
+    let app = std::path::Path::new(bench).with_file_name("example-app");
+    if app.exists() {
+        command.arg("--app").arg(app);
+    }
+    let out = command.output().expect("the benchmark runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "benchmark failed:\n{stderr}");
     for table in [
