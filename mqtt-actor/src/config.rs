@@ -468,9 +468,38 @@ impl MqttConfig {
                 );
             }
         }
+        // Strings of the CONNECT packet: a broker closes a connection whose
+        // client id or user name carries a character MQTT forbids.
+        if let Some(reason) = crate::strings::check(&self.client_id) {
+            return bad("CLIENT_ID", &format!("{:?}", self.client_id), &reason);
+        }
+        if let Some(reason) = self.username.as_deref().and_then(crate::strings::check) {
+            return bad("USERNAME", &"(not shown)", &reason);
+        }
         if let Some(t) = &self.last_will_topic {
             if let Err(e) = crate::topic::validate_topic(t) {
                 return bad("LAST_WILL_TOPIC", t, &e.to_string());
+            }
+            // A will past what the broker allows refuses the connection
+            // itself (MQTT 5: CONNACK 0x9A, 0x9B).
+            if self.last_will_retain && !self.retain_available {
+                return bad(
+                    "LAST_WILL_RETAIN",
+                    &"true",
+                    &format!(
+                        "the broker has no retained messages ({prefix}_RETAIN_AVAILABLE=false)"
+                    ),
+                );
+            }
+            if self.last_will_qos > self.max_qos {
+                return bad(
+                    "LAST_WILL_QOS",
+                    &u8::from(self.last_will_qos),
+                    &format!(
+                        "above the broker's maximum QoS ({prefix}_MAX_QOS={})",
+                        u8::from(self.max_qos)
+                    ),
+                );
             }
         }
         if self.reconnect_min_delay > self.reconnect_max_delay {
@@ -915,5 +944,50 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn connect_strings_and_the_will_are_held_to_what_the_broker_allows() {
+        let error = |pairs: &[(&str, &str)]| {
+            MqttConfig::from_pairs("MQTT", pairs.iter().copied())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = error(&[("CLIENT_ID", "dash\u{7}board")]);
+        assert!(e.contains("MQTT_CLIENT_ID") && e.contains("U+0007"), "{e}");
+        let e = error(&[("USERNAME", "al\u{1b}ice")]);
+        assert!(e.contains("MQTT_USERNAME") && e.contains("U+001B"), "{e}");
+        assert!(!e.contains("alice") && !e.contains("al\u{1b}ice"), "{e}");
+        let e = error(&[
+            ("LAST_WILL_TOPIC", "app/state"),
+            ("LAST_WILL_RETAIN", "true"),
+            ("RETAIN_AVAILABLE", "false"),
+        ]);
+        assert!(e.contains("MQTT_LAST_WILL_RETAIN"), "{e}");
+        let e = error(&[
+            ("LAST_WILL_TOPIC", "app/state"),
+            ("LAST_WILL_QOS", "2"),
+            ("MAX_QOS", "1"),
+        ]);
+        assert!(
+            e.contains("MQTT_LAST_WILL_QOS") && e.contains("MQTT_MAX_QOS=1"),
+            "{e}"
+        );
+        // Within the limits, or with no will at all, the same settings pass.
+        MqttConfig::from_pairs(
+            "MQTT",
+            [
+                ("LAST_WILL_TOPIC", "app/state"),
+                ("LAST_WILL_QOS", "1"),
+                ("MAX_QOS", "1"),
+                ("RETAIN_AVAILABLE", "false"),
+            ],
+        )
+        .unwrap();
+        MqttConfig::from_pairs(
+            "MQTT",
+            [("LAST_WILL_RETAIN", "true"), ("RETAIN_AVAILABLE", "false")],
+        )
+        .unwrap();
     }
 }
