@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 # Every program the tests start (tests/support/src/programs.rs names them,
 # and a test fails naming the package when one is missing).
-install_missing "${BUILD_PACKAGES[@]}" procps mosquitto mosquitto-clients chromium chromium-driver
+install_missing "${BUILD_PACKAGES[@]}" procps mosquitto chromium chromium-driver
 # The tests of several instances: a load balancer and a clustered broker.
 install_missing haproxy rabbitmq-server
 # The recorder's tests of several instances on one database.
