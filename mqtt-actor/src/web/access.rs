@@ -28,6 +28,10 @@ pub struct Principal {
     /// The id of the sign-in this principal comes from (a login cookie), so
     /// that signing out can end this one and no other.
     pub login_id: Option<String>,
+    /// A fingerprint of the credential the sign-in was checked against (an
+    /// [`Authenticator`]'s own value, never the credential itself), so that
+    /// changing that credential ends the sign-in everywhere.
+    pub credential: Option<String>,
 }
 
 impl Principal {
@@ -53,6 +57,12 @@ impl Principal {
     /// The same principal, from the sign-in `id`.
     pub fn login_id(mut self, id: impl Into<String>) -> Principal {
         self.login_id = Some(id.into());
+        self
+    }
+
+    /// The same principal, signed in against the credential `fingerprint`.
+    pub fn credential(mut self, fingerprint: impl Into<String>) -> Principal {
+        self.credential = Some(fingerprint.into());
         self
     }
 

@@ -1,11 +1,13 @@
 //! Signing in with the password file: HTTP Basic credentials, and the login
 //! cookie of `POST /login` (ended by `POST /logout`).
 //!
-//! The cookie is actix-session's cookie store: the login's user, id and end,
+//! The cookie is actix-session's cookie store: the login's user, id, end and
+//! credential fingerprint (a keyed digest of the user's password-file line),
 //! encrypted and signed with the application's key (HttpOnly,
 //! `SameSite=Strict`, `Secure` over HTTPS). The server checks the end itself,
-//! and remembers sign-outs until then, so a copied cookie does not outlive
-//! either.
+//! remembers sign-outs until then, and compares the fingerprint with the file
+//! in force, so a copied cookie outlives neither its end, nor a sign-out, nor
+//! a change of the user's password.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -54,9 +56,13 @@ fn session_principal(session: &Session, auth: &MosquittoAuth) -> Option<Principa
     let user = session.get::<String>("user").ok()??;
     let id = session.get::<String>("login_id").ok()??;
     let expires = session.get::<u64>("expires").ok()??;
+    // A cookie without one predates fingerprints: it is tied to nothing, so
+    // it holds nothing.
+    let credential = session.get::<String>("credential").ok()??;
     let principal = Principal::user(user)
         .login_id(id)
-        .expires_at(UNIX_EPOCH + Duration::from_secs(expires));
+        .expires_at(UNIX_EPOCH + Duration::from_secs(expires))
+        .credential(credential);
     match auth.lapsed(&principal, SystemTime::now()) {
         None => Some(principal),
         Some(_) => {
@@ -96,6 +102,7 @@ impl MosquittoAuth {
     ) -> SessionMiddleware<CookieSessionStore> {
         let secs = self.login_ttl.as_secs().min(i64::MAX as u64) as i64;
         let ttl = actix_web::cookie::time::Duration::seconds(secs);
+        self.key_fingerprints(key.master());
         SessionMiddleware::builder(CookieSessionStore::default(), key)
             .cookie_name(COOKIE.to_string())
             .cookie_http_only(true)
@@ -146,6 +153,10 @@ async fn login(
         Ok(false) => return refuse(ApiError::new(ErrorCode::Unauthorized, SIGN_IN_FAILED)),
         Ok(true) => {}
     }
+    let Some(credential) = auth.signed_in_user(user.clone()).credential else {
+        // Removed by a reload since its password was checked.
+        return refuse(ApiError::new(ErrorCode::Unauthorized, SIGN_IN_FAILED));
+    };
     let (id, end) = auth.new_login(SystemTime::now());
     let expires = end
         .duration_since(UNIX_EPOCH)
@@ -155,7 +166,8 @@ async fn login(
     let stored = session
         .insert("user", &user)
         .and_then(|()| session.insert("login_id", &id))
-        .and_then(|()| session.insert("expires", expires));
+        .and_then(|()| session.insert("expires", expires))
+        .and_then(|()| session.insert("credential", &credential));
     if let Err(e) = stored {
         log::error!("cannot store the login of {user:?} in its cookie: {e}");
         return HttpResponse::InternalServerError().finish();
@@ -202,14 +214,14 @@ impl MosquittoAuth {
         let credentials = basic_credentials(authorization);
         if let Some((user, password)) = &credentials {
             if self.known_credentials(user, password) {
-                return Ok(Principal::user(user.clone()));
+                return Ok(self.signed_in_user(user.clone()));
             }
         }
         let (user, password) = credentials.unwrap_or_default();
         match self.check_password(ip, &user, &password).await {
             Ok(true) => {
                 self.remember_credentials(&user, &password);
-                Ok(Principal::user(user))
+                Ok(self.signed_in_user(user))
             }
             Ok(false) => Err(AuthError::Invalid),
             Err(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),

@@ -23,7 +23,7 @@ mod ratelimit;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha512};
@@ -88,6 +88,11 @@ struct SignIns {
     /// failed sign-ins. Emptied on reload and when full.
     verified: Mutex<HashSet<Vec<u8>>>,
     salt: [u8; 32],
+    /// The key of credential fingerprints (see [`MosquittoAuth::fingerprint`]):
+    /// derived from the cookie's key once [`MosquittoAuth::session_middleware`]
+    /// has it, so that a cookie outlives a restart with the same key; `salt`
+    /// until then.
+    fingerprint_key: OnceLock<[u8; 32]>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -119,6 +124,7 @@ impl MosquittoAuth {
                 signed_out: Mutex::new(HashMap::new()),
                 verified: Mutex::new(HashSet::new()),
                 salt: rand::random(),
+                fingerprint_key: OnceLock::new(),
             }),
             login_ttl: Duration::from_secs(12 * 3600),
         }
@@ -171,6 +177,38 @@ impl MosquittoAuth {
             .chain_update(password.as_bytes())
             .finalize()
             .to_vec()
+    }
+
+    /// Keys credential fingerprints with (a digest of) `secret`, the
+    /// cookie's key; the first key given stays.
+    fn key_fingerprints(&self, secret: &[u8]) {
+        let digest = Sha512::new()
+            .chain_update(b"mqtt-actor credential fingerprint\0")
+            .chain_update(secret)
+            .finalize();
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&digest[..32]);
+        let _ = self.shared.fingerprint_key.set(key);
+    }
+
+    /// The fingerprint of `user`'s line in the password file (a keyed digest,
+    /// never the hash): a sign-in carries the one it was checked against, and
+    /// lapses when the line changes. `None` when the user is not in the file.
+    fn fingerprint(&self, user: &str) -> Option<String> {
+        let key = self
+            .shared
+            .fingerprint_key
+            .get()
+            .unwrap_or(&self.shared.salt);
+        self.shared.policy.fingerprint(user, key)
+    }
+
+    /// `user`, signed in against their current line of the password file.
+    fn signed_in_user(&self, user: String) -> Principal {
+        match self.fingerprint(&user) {
+            Some(fingerprint) => Principal::user(user).credential(fingerprint),
+            None => Principal::user(user),
+        }
     }
 
     /// Whether these Basic-auth credentials were verified since the last
@@ -234,7 +272,10 @@ impl MosquittoAuth {
     }
 
     /// Why `principal` no longer holds at `now`, or `None` while it does.
-    /// Without a password file, nobody's login lapses.
+    /// Without a password file, nobody's login lapses. A principal with a
+    /// credential fingerprint lapses when the user's line in the password
+    /// file changes (a new password); one without (the owner of a server-side
+    /// subscription) only when the user is gone.
     fn lapsed(&self, principal: &Principal, now: SystemTime) -> Option<&'static str> {
         let policy = &self.shared.policy;
         if !policy.requires_login() {
@@ -243,8 +284,15 @@ impl MosquittoAuth {
         let Some(user) = &principal.user else {
             return Some("sign in first");
         };
-        if !policy.user_exists(user) {
+        let Some(current) = self.fingerprint(user) else {
             return Some("the user is no longer in the password file");
+        };
+        if principal
+            .credential
+            .as_ref()
+            .is_some_and(|signed_in_with| *signed_in_with != current)
+        {
+            return Some("the password changed");
         }
         let id = principal.login_id.as_ref()?;
         if principal.expires_at.is_some_and(|end| end <= now) {
@@ -336,6 +384,32 @@ mod tests {
         assert!(auth.lapsed(&Principal::anonymous(), now).is_some());
         let open = MosquittoAuth::open(None, None).unwrap();
         assert_eq!(open.lapsed(&Principal::anonymous(), now), None);
+    }
+
+    #[test]
+    fn a_login_lapses_when_its_users_password_line_changes() {
+        const BOB: &str = "bob:$6$AAECAwQFBgcICQoL$JqsxEv/ucyxjA5DKsQ+Y8CDWaQDNQI9FpAkmfwAqWfwZLk/JEGgM0EpylrJHAZKKyFQjJeZ3nFaHjPzOzPPmPw==\n";
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(&passwd, format!("{PASSWD}{BOB}")).unwrap();
+        let auth = MosquittoAuth::open(Some(&passwd), None).unwrap();
+        let now = SystemTime::now();
+        let alice = auth.signed_in_user("alice".into());
+        let bob = auth.signed_in_user("bob".into());
+        assert!(alice.credential.is_some());
+        // The same hash under another name is another credential.
+        assert_ne!(alice.credential, bob.credential);
+        assert_eq!(auth.lapsed(&alice, now), None);
+
+        let changed = PASSWD.replace("$JqsxEv", "$KqsxEv");
+        std::fs::write(&passwd, format!("{changed}{BOB}")).unwrap();
+        auth.reload().unwrap();
+        assert_eq!(auth.lapsed(&alice, now), Some("the password changed"));
+        assert_eq!(auth.lapsed(&bob, now), None);
+        // A new sign-in is tied to the new line; an owner without a
+        // credential only needs to exist.
+        assert_eq!(auth.lapsed(&auth.signed_in_user("alice".into()), now), None);
+        assert_eq!(auth.lapsed(&Principal::user("alice"), now), None);
     }
 
     #[test]
