@@ -80,9 +80,9 @@ pub enum AuthError {
     /// Credentials were given and are wrong (`401`).
     #[error("sign in with valid credentials")]
     Invalid,
-    /// Too many failed sign-ins from the client's address (`429` with
-    /// `Retry-After`).
-    #[error("too many failed sign-ins from this address")]
+    /// Too many failed sign-ins from the client's address, or for the
+    /// account (`429` with `Retry-After`).
+    #[error("too many failed sign-ins")]
     TooManyAttempts {
         /// How long until the address may try again.
         retry_after: Duration,

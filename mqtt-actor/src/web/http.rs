@@ -55,12 +55,12 @@ fn whole_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
-/// `429` until the address's minute ends.
+/// `429` until the address's minute (or the account's ten minutes) ends.
 pub(crate) fn too_many(wait: Duration) -> ApiError {
     ApiError::new(
         ErrorCode::Unauthorized,
         format!(
-            "too many failed sign-ins from this address: try again in {} s",
+            "too many failed sign-ins: try again in {} s",
             whole_seconds(wait)
         ),
     )

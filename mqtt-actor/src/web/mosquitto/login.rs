@@ -206,12 +206,13 @@ impl MosquittoAuth {
     /// Who a request with these Basic credentials is.
     async fn basic(&self, req: &HttpRequest, authorization: &str) -> Result<Principal, AuthError> {
         let ip = client_ip(req);
-        // The limiter comes first: a locked-out address learns nothing, not
-        // even from a password that was verified before.
-        if let Err(retry_after) = self.sign_in_refused(ip) {
+        let credentials = basic_credentials(authorization);
+        let user = credentials.as_ref().map_or("", |(user, _)| user.as_str());
+        // The limiter comes first: a locked-out address or account learns
+        // nothing, not even from a password that was verified before.
+        if let Err(retry_after) = self.sign_in_refused(ip, user) {
             return Err(AuthError::TooManyAttempts { retry_after });
         }
-        let credentials = basic_credentials(authorization);
         if let Some((user, password)) = &credentials {
             if self.known_credentials(user, password) {
                 return Ok(self.signed_in_user(user.clone()));

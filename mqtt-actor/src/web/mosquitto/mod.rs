@@ -7,7 +7,7 @@
 //! - `acl.rs`: ACL files and their decisions, over `filter.rs` (covers,
 //!   overlaps);
 //! - `policy.rs`: the two files as one policy, swapped as a pair;
-//! - `ratelimit.rs`: failed sign-ins per address;
+//! - `ratelimit.rs`: failed sign-ins per address and per account;
 //! - `login.rs`: the login cookie, Basic credentials, `POST /login` and
 //!   `POST /logout`;
 //! - this file: the state of sign-ins (failures, sign-outs, verified
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::{Digest, Sha512};
 
 use self::policy::{Policy, Reason, Who};
-use self::ratelimit::LoginLimiter;
+use self::ratelimit::{Account, KnownAddresses, LoginLimiter};
 use crate::web::access::{Access, Authorizer, Operation, Principal};
 use crate::web::error::BridgeError;
 
@@ -79,6 +79,12 @@ struct SignIns {
     policy: Policy,
     /// Failed sign-ins per address (Basic auth and the login form alike).
     limiter: Mutex<LoginLimiter>,
+    /// Failed sign-ins per account, from every address but those in `known`
+    /// (locked after `limiter`, never the other way round).
+    accounts: Mutex<LoginLimiter<Account>>,
+    /// The addresses each account signed in from: its user is never locked
+    /// out there by failures elsewhere.
+    known: Mutex<KnownAddresses>,
     /// Logins ended by signing out, by id, until they would have expired, so
     /// that a copy of the cookie stops working with the original.
     signed_out: Mutex<HashMap<String, SystemTime>>,
@@ -121,6 +127,8 @@ impl MosquittoAuth {
             shared: Arc::new(SignIns {
                 policy,
                 limiter: Mutex::new(LoginLimiter::default()),
+                accounts: Mutex::new(LoginLimiter::per_account()),
+                known: Mutex::new(KnownAddresses::default()),
                 signed_out: Mutex::new(HashMap::new()),
                 verified: Mutex::new(HashSet::new()),
                 salt: rand::random(),
@@ -151,22 +159,62 @@ impl MosquittoAuth {
         Ok(reloaded)
     }
 
-    /// Before checking a password from `addr`: `Err(wait)` when the address
-    /// has failed too often this minute. The attempt counts as a failure until
-    /// [`MosquittoAuth::signed_in`] takes it back.
-    fn begin_sign_in(&self, addr: IpAddr) -> Result<(), Duration> {
-        lock(&self.shared.limiter).begin(addr, Instant::now())
+    /// The account `user` as the limiter counts it.
+    fn account(&self, user: &str) -> Account {
+        let digest = Sha512::new()
+            .chain_update(self.shared.salt)
+            .chain_update(b"account\0")
+            .chain_update(user.as_bytes())
+            .finalize();
+        let mut account = [0u8; 16];
+        account.copy_from_slice(&digest[..16]);
+        account
     }
 
-    /// Whether the sign-in limit refuses `addr` now (`Err(wait)`), without
-    /// counting an attempt: asked before any cache of verified credentials.
-    fn sign_in_refused(&self, addr: IpAddr) -> Result<(), Duration> {
-        lock(&self.shared.limiter).check(addr, Instant::now())
+    /// Before checking `user`'s password from `addr`: `Err(wait)` when the
+    /// address has failed too often this minute, or the account too often
+    /// these ten minutes (unless it signed in from `addr` before). The
+    /// attempt counts as a failure of both until [`MosquittoAuth::signed_in`]
+    /// takes it back; `Ok(true)` when the account's limit counted it.
+    fn begin_sign_in(&self, addr: IpAddr, user: &str) -> Result<bool, Duration> {
+        let now = Instant::now();
+        let mut limiter = lock(&self.shared.limiter);
+        limiter.begin(addr, now)?;
+        let account = self.account(user);
+        if lock(&self.shared.known).contains(account, addr) {
+            return Ok(false);
+        }
+        if let Err(wait) = lock(&self.shared.accounts).begin(account, now) {
+            // Refused unchecked: not a failure of the address.
+            limiter.forgive(addr);
+            return Err(wait);
+        }
+        Ok(true)
     }
 
-    /// The password from `addr` was right.
-    fn signed_in(&self, addr: IpAddr) {
+    /// Whether the sign-in limits refuse `user` from `addr` now
+    /// (`Err(wait)`), without counting an attempt: asked before any cache of
+    /// verified credentials.
+    fn sign_in_refused(&self, addr: IpAddr, user: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        lock(&self.shared.limiter).check(addr, now)?;
+        let account = self.account(user);
+        if lock(&self.shared.known).contains(account, addr) {
+            return Ok(());
+        }
+        lock(&self.shared.accounts).check(account, now)
+    }
+
+    /// `user`'s password from `addr` was right: takes back the attempt
+    /// (from the account's count too when `counted`), and remembers the
+    /// address for the account.
+    fn signed_in(&self, addr: IpAddr, user: &str, counted: bool) {
         lock(&self.shared.limiter).forgive(addr);
+        let account = self.account(user);
+        if counted {
+            lock(&self.shared.accounts).forgive(account);
+        }
+        lock(&self.shared.known).insert(account, addr);
     }
 
     fn digest(&self, user: &str, password: &str) -> Vec<u8> {
@@ -228,25 +276,26 @@ impl MosquittoAuth {
         verified.insert(digest);
     }
 
-    /// Checks a password under the sign-in limit: `Ok(right)`, or
-    /// `Err(wait)` when the client's address has failed too often. Every
-    /// check counts as a failure of the address until it turns out right.
+    /// Checks a password under the sign-in limits: `Ok(right)`, or
+    /// `Err(wait)` when the client's address or the account has failed too
+    /// often. Every check counts as a failure of both until it turns out
+    /// right.
     async fn check_password(
         &self,
         ip: IpAddr,
         user: &str,
         password: &str,
     ) -> Result<bool, Duration> {
-        self.begin_sign_in(ip)?;
+        let counted = self.begin_sign_in(ip, user)?;
         let auth = self.clone();
-        let (user, password) = (user.to_string(), password.to_string());
+        let (name, password) = (user.to_string(), password.to_string());
         // Hashing is CPU-bound (PBKDF2): off the server's threads.
         let right =
-            actix_web::web::block(move || auth.shared.policy.authenticate(&user, &password))
+            actix_web::web::block(move || auth.shared.policy.authenticate(&name, &password))
                 .await
                 .unwrap_or(false);
         if right {
-            self.signed_in(ip);
+            self.signed_in(ip, user, counted);
         } else {
             log::info!("failed sign-in from {ip}");
         }
@@ -455,9 +504,29 @@ mod tests {
         let auth = auth_with(None);
         let addr: IpAddr = [192, 0, 2, 1].into();
         for _ in 0..5 {
-            assert!(auth.begin_sign_in(addr).is_ok());
+            assert!(auth.begin_sign_in(addr, "alice").is_ok());
         }
-        assert!(auth.begin_sign_in(addr).is_err());
-        assert!(auth.begin_sign_in([192, 0, 2, 2].into()).is_ok());
+        assert!(auth.begin_sign_in(addr, "bob").is_err());
+        assert!(auth.begin_sign_in([192, 0, 2, 2].into(), "alice").is_ok());
+    }
+
+    #[test]
+    fn failures_from_many_addresses_lock_the_account_but_not_where_it_signed_in() {
+        let auth = auth_with(None);
+        let home: IpAddr = [192, 0, 2, 1].into();
+        let counted = auth.begin_sign_in(home, "alice").unwrap();
+        auth.signed_in(home, "alice", counted);
+        for last in 0..ratelimit::ACCOUNT_MAX_FAILURES {
+            let addr: IpAddr = [198, 51, 100, last as u8].into();
+            assert!(auth.begin_sign_in(addr, "alice").is_ok());
+        }
+        let stranger: IpAddr = [203, 0, 113, 1].into();
+        assert!(auth.begin_sign_in(stranger, "alice").is_err());
+        assert!(auth.sign_in_refused(stranger, "alice").is_err());
+        // The refusal cost the stranger's address nothing.
+        assert!(auth.sign_in_refused(stranger, "bob").is_ok());
+        assert!(auth.begin_sign_in(stranger, "bob").is_ok());
+        assert!(auth.sign_in_refused(home, "alice").is_ok());
+        assert!(auth.begin_sign_in(home, "alice").is_ok());
     }
 }
