@@ -234,6 +234,7 @@ pub async fn run(
         App::new()
             .wrap(signin::security_headers(https))
             .wrap(app_auth.session_middleware(session_key.clone(), https))
+            .wrap(from_fn(signin::transport_security))
             .app_data(web::Data::new(app_bridge.clone()))
             .app_data(web::Data::new(app_auth.clone()))
             .app_data(web::Data::new(app_mqtt.clone()))

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use mqtt_actor::web::BridgeConfig;
+use mqtt_actor::web::{BridgeConfig, TrustedProxies};
 use mqtt_actor::{MqttConfig, MqttError};
 
 /// The example app: a live MQTT dashboard and web API over mqtt-actor.
@@ -124,6 +124,12 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded and
+    /// X-Forwarded-Proto are believed (comma-separated addresses or CIDR
+    /// blocks, e.g. `10.0.0.0/8,127.0.0.1`); from other peers those headers
+    /// are ignored.
+    #[arg(long, env = "HTTP_TRUSTED_PROXIES", value_name = "ADDRS")]
+    pub trusted_proxies: Option<TrustedProxies>,
     /// PEM certificate chain: serve HTTPS and WSS (needs --tls-key).
     #[arg(long, env = "HTTP_TLS_CERT", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -383,6 +389,7 @@ impl Settings {
         c.history_bytes = self.history_bytes;
         c.allowed_origins = self.allowed_origins.clone();
         c.allowed_hosts = self.allowed_hosts.clone();
+        c.trusted_proxies = self.trusted_proxies.clone().unwrap_or_default();
         c.metrics_public = self.metrics_public;
         c.max_server_subscriptions_per_user = self.max_server_subscriptions_per_user;
         c.max_server_subscriptions = self.max_server_subscriptions;
