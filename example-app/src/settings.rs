@@ -102,6 +102,13 @@ pub struct Settings {
     /// Seconds a login through the login page lasts.
     #[arg(long, env = "AUTH_SESSION_TTL_S", default_value_t = 12 * 3600)]
     pub session_ttl_s: u64,
+    /// Signed-out logins remembered until they would expire; at the bound,
+    /// logins ending before the oldest one end too.
+    #[arg(long, env = "AUTH_MAX_SIGN_OUTS", default_value_t = 10_000)]
+    pub max_sign_outs: usize,
+    /// Seconds `POST /login` may take to send its body (`408` beyond).
+    #[arg(long, env = "AUTH_LOGIN_BODY_TIMEOUT_S", default_value_t = 10)]
+    pub login_body_timeout_s: u64,
     /// Serve anonymous clients on a non-loopback address (without a password
     /// file the app otherwise refuses to start there).
     #[arg(long, env = "AUTH_ALLOW_ANONYMOUS", value_parser = clap::builder::BoolishValueParser::new())]
@@ -395,6 +402,11 @@ impl Settings {
         c.max_server_subscriptions = self.max_server_subscriptions;
         c.admin_topic = Some(self.admin_topic.clone()).filter(|t| !t.is_empty());
         c
+    }
+
+    /// How long `POST /login` may take to send its body.
+    pub fn login_body_timeout(&self) -> Duration {
+        Duration::from_secs(self.login_body_timeout_s.max(1))
     }
 
     /// How long a login through the login page lasts.

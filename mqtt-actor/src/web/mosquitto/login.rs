@@ -15,10 +15,11 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_session::{Session, SessionExt, SessionMiddleware};
 use actix_web::cookie::{Key, SameSite};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
 use futures::future::LocalBoxFuture;
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -55,13 +56,13 @@ pub(crate) fn basic_credentials(authorization: &str) -> Option<(String, String)>
 fn session_principal(session: &Session, auth: &MosquittoAuth) -> Option<Principal> {
     let user = session.get::<String>("user").ok()??;
     let id = session.get::<String>("login_id").ok()??;
-    let expires = session.get::<u64>("expires").ok()??;
+    let expires = session.get::<u64>("expires_ms").ok()??;
     // A cookie without one predates fingerprints: it is tied to nothing, so
     // it holds nothing.
     let credential = session.get::<String>("credential").ok()??;
     let principal = Principal::user(user)
         .login_id(id)
-        .expires_at(UNIX_EPOCH + Duration::from_secs(expires))
+        .expires_at(UNIX_EPOCH + Duration::from_millis(expires))
         .credential(credential);
     match auth.lapsed(&principal, SystemTime::now()) {
         None => Some(principal),
@@ -134,7 +135,7 @@ async fn login(
     auth: web::Data<MosquittoAuth>,
     page: web::Data<LoginPage>,
     session: Session,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
     let browser = accepts_html(req.headers());
     let refuse = |err: ApiError| match browser {
@@ -144,6 +145,10 @@ async fn login(
             response
         }
         false => err.error_response(),
+    };
+    let body = match read_body(payload, auth.body_timeout).await {
+        Ok(body) => body,
+        Err(err) => return refuse(err),
     };
     let (user, password) = parse_credentials(&req, &body)
         .map(|c| (c.username, c.password))
@@ -158,15 +163,16 @@ async fn login(
         return refuse(ApiError::new(ErrorCode::Unauthorized, SIGN_IN_FAILED));
     };
     let (id, end) = auth.new_login(SystemTime::now());
+    // In milliseconds: the sign-out list orders logins by their end.
     let expires = end
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or_default();
     session.renew();
     let stored = session
         .insert("user", &user)
         .and_then(|()| session.insert("login_id", &id))
-        .and_then(|()| session.insert("expires", expires))
+        .and_then(|()| session.insert("expires_ms", expires))
         .and_then(|()| session.insert("credential", &credential));
     if let Err(e) = stored {
         log::error!("cannot store the login of {user:?} in its cookie: {e}");
@@ -178,6 +184,41 @@ async fn login(
             .insert_header((header::LOCATION, "/"))
             .finish(),
         false => HttpResponse::Ok().json(json!({ "user": user })),
+    }
+}
+
+/// The most a login form may hold: a user name and a password.
+const MAX_LOGIN_BODY: usize = 64 * 1024;
+
+/// The body of `POST /login`, whole within `timeout` (else `408`: a client
+/// trickling its body holds a connection and a handler no longer than that)
+/// and at most [`MAX_LOGIN_BODY`] bytes (else `413`).
+async fn read_body(mut payload: web::Payload, timeout: Duration) -> Result<Vec<u8>, ApiError> {
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::new(ErrorCode::BadRequest, format!("cannot read the body: {e}"))
+            })?;
+            if body.len() + chunk.len() > MAX_LOGIN_BODY {
+                let message = format!("a login form holds at most {MAX_LOGIN_BODY} bytes");
+                return Err(ApiError::new(ErrorCode::TooLarge, message)
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(body) => body,
+        Err(_) => {
+            let message = format!(
+                "the login form did not arrive within {} s",
+                timeout.as_secs_f64()
+            );
+            Err(ApiError::new(ErrorCode::BadRequest, message)
+                .with_status(StatusCode::REQUEST_TIMEOUT))
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //!   overlaps);
 //! - `policy.rs`: the two files as one policy, swapped as a pair;
 //! - `ratelimit.rs`: failed sign-ins per address and per account;
+//! - `signouts.rs`: the bounded list of signed-out logins;
 //! - `login.rs`: the login cookie, Basic credentials, `POST /login` and
 //!   `POST /logout`;
 //! - this file: the state of sign-ins (failures, sign-outs, verified
@@ -19,8 +20,9 @@ mod login;
 mod passwd;
 mod policy;
 mod ratelimit;
+mod signouts;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -30,6 +32,7 @@ use sha2::{Digest, Sha512};
 
 use self::policy::{Policy, Reason, Who};
 use self::ratelimit::{Account, KnownAddresses, LoginLimiter};
+use self::signouts::SignOuts;
 use crate::web::access::{Access, Authorizer, Operation, Principal};
 use crate::web::error::BridgeError;
 
@@ -71,6 +74,8 @@ pub struct MosquittoAuth {
     shared: Arc<SignIns>,
     /// How long a login through the login form lasts.
     login_ttl: Duration,
+    /// How long `POST /login` may take to send its body.
+    body_timeout: Duration,
 }
 
 /// The files and the state of sign-ins, shared by every clone.
@@ -85,9 +90,9 @@ struct SignIns {
     /// The addresses each account signed in from: its user is never locked
     /// out there by failures elsewhere.
     known: Mutex<KnownAddresses>,
-    /// Logins ended by signing out, by id, until they would have expired, so
-    /// that a copy of the cookie stops working with the original.
-    signed_out: Mutex<HashMap<String, SystemTime>>,
+    /// Logins ended by signing out, until they would have expired, so that a
+    /// copy of the cookie stops working with the original; bounded.
+    signed_out: Mutex<SignOuts>,
     /// Basic-auth credentials verified since the last reload, as digests
     /// salted per process: a program that sends them with every request pays
     /// for the password hash once, and its requests in flight never count as
@@ -129,18 +134,37 @@ impl MosquittoAuth {
                 limiter: Mutex::new(LoginLimiter::default()),
                 accounts: Mutex::new(LoginLimiter::per_account()),
                 known: Mutex::new(KnownAddresses::default()),
-                signed_out: Mutex::new(HashMap::new()),
+                signed_out: Mutex::new(SignOuts::default()),
                 verified: Mutex::new(HashSet::new()),
                 salt: rand::random(),
                 fingerprint_key: OnceLock::new(),
             }),
             login_ttl: Duration::from_secs(12 * 3600),
+            body_timeout: Duration::from_secs(10),
         }
     }
 
     /// The same, with logins through the login form lasting `ttl`.
     pub fn login_lasts(mut self, ttl: Duration) -> MosquittoAuth {
         self.login_ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The same, keeping at most `count` sign-outs (default 10,000; at least
+    /// one). At the bound, the sign-out that would expire first makes way,
+    /// and every login ending no later than it ends too (their users sign in
+    /// again); nothing signed out ever works again. Call it before serving:
+    /// it empties the list, for every clone.
+    pub fn max_sign_outs(self, count: usize) -> MosquittoAuth {
+        *lock(&self.shared.signed_out) = SignOuts::new(count);
+        self
+    }
+
+    /// The same, with `POST /login` cut off (`408`) when its body has not
+    /// arrived whole within `timeout` of the handler starting to read it
+    /// (default 10 s).
+    pub fn login_body_timeout(mut self, timeout: Duration) -> MosquittoAuth {
+        self.body_timeout = timeout;
         self
     }
 
@@ -311,13 +335,7 @@ impl MosquittoAuth {
 
     /// Ends the login `id` (ending at `expires`) before its time.
     fn sign_out(&self, id: &str, expires: SystemTime, now: SystemTime) {
-        let mut signed_out = lock(&self.shared.signed_out);
-        // Expired logins are refused anyway; forgetting them bounds the map
-        // by the logins of one session lifetime.
-        signed_out.retain(|_, end| *end > now);
-        if expires > now {
-            signed_out.insert(id.to_string(), expires);
-        }
+        lock(&self.shared.signed_out).sign_out(id, expires, now);
     }
 
     /// Why `principal` no longer holds at `now`, or `None` while it does.
@@ -344,10 +362,11 @@ impl MosquittoAuth {
             return Some("the password changed");
         }
         let id = principal.login_id.as_ref()?;
-        if principal.expires_at.is_some_and(|end| end <= now) {
+        let end = principal.expires_at?;
+        if end <= now {
             return Some("the login expired");
         }
-        if lock(&self.shared.signed_out).contains_key(id) {
+        if lock(&self.shared.signed_out).contains(id, end) {
             return Some("signed out");
         }
         None
