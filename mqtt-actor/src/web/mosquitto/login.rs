@@ -95,7 +95,10 @@ fn parse_credentials(req: &HttpRequest, body: &[u8]) -> Option<Credentials> {
 impl MosquittoAuth {
     /// The middleware that keeps the login cookie, signed and encrypted with
     /// `key`, `Secure` when served over HTTPS. Wrap the application in it
-    /// when it serves [`MosquittoAuth::login_routes`].
+    /// when it serves [`MosquittoAuth::login_routes`]. Behind a proxy that
+    /// terminates TLS, `https` is false: mark the cookie `Secure` per request
+    /// where [`client_info`](crate::web::client_info) says the client is on
+    /// HTTPS (the example app's `transport_security` middleware does).
     pub fn session_middleware(
         &self,
         key: Key,
