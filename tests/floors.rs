@@ -131,7 +131,7 @@ const LIBRARY_FLOORS: Floors = &[
     (
         "web/mosquitto",
         &[
-            &["filter", "passwd", "ratelimit"],
+            &["filter", "passwd", "ratelimit", "signouts"],
             &["acl"],
             &["policy"],
             &["mod"],

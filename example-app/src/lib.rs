@@ -166,7 +166,9 @@ fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         settings.password_file.as_deref(),
         settings.acl_file.as_deref(),
     )?
-    .login_lasts(settings.session_ttl());
+    .login_lasts(settings.session_ttl())
+    .max_sign_outs(settings.max_sign_outs)
+    .login_body_timeout(settings.login_body_timeout());
     // Checked on the resolved addresses before binding, so that the app never
     // listens on a public address it would refuse to serve.
     let addrs: Vec<SocketAddr> = settings
@@ -234,6 +236,7 @@ pub async fn run(
         App::new()
             .wrap(signin::security_headers(https))
             .wrap(app_auth.session_middleware(session_key.clone(), https))
+            .wrap(from_fn(signin::transport_security))
             .app_data(web::Data::new(app_bridge.clone()))
             .app_data(web::Data::new(app_auth.clone()))
             .app_data(web::Data::new(app_mqtt.clone()))

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use mqtt_actor::web::BridgeConfig;
+use mqtt_actor::web::{BridgeConfig, TrustedProxies};
 use mqtt_actor::{MqttConfig, MqttError};
 
 /// The example app: a live MQTT dashboard and web API over mqtt-actor.
@@ -102,6 +102,13 @@ pub struct Settings {
     /// Seconds a login through the login page lasts.
     #[arg(long, env = "AUTH_SESSION_TTL_S", default_value_t = 12 * 3600)]
     pub session_ttl_s: u64,
+    /// Signed-out logins remembered until they would expire; at the bound,
+    /// logins ending before the oldest one end too.
+    #[arg(long, env = "AUTH_MAX_SIGN_OUTS", default_value_t = 10_000)]
+    pub max_sign_outs: usize,
+    /// Seconds `POST /login` may take to send its body (`408` beyond).
+    #[arg(long, env = "AUTH_LOGIN_BODY_TIMEOUT_S", default_value_t = 10)]
+    pub login_body_timeout_s: u64,
     /// Serve anonymous clients on a non-loopback address (without a password
     /// file the app otherwise refuses to start there).
     #[arg(long, env = "AUTH_ALLOW_ANONYMOUS", value_parser = clap::builder::BoolishValueParser::new())]
@@ -124,6 +131,12 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded and
+    /// X-Forwarded-Proto are believed (comma-separated addresses or CIDR
+    /// blocks, e.g. `10.0.0.0/8,127.0.0.1`); from other peers those headers
+    /// are ignored.
+    #[arg(long, env = "HTTP_TRUSTED_PROXIES", value_name = "ADDRS")]
+    pub trusted_proxies: Option<TrustedProxies>,
     /// PEM certificate chain: serve HTTPS and WSS (needs --tls-key).
     #[arg(long, env = "HTTP_TLS_CERT", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -383,11 +396,17 @@ impl Settings {
         c.history_bytes = self.history_bytes;
         c.allowed_origins = self.allowed_origins.clone();
         c.allowed_hosts = self.allowed_hosts.clone();
+        c.trusted_proxies = self.trusted_proxies.clone().unwrap_or_default();
         c.metrics_public = self.metrics_public;
         c.max_server_subscriptions_per_user = self.max_server_subscriptions_per_user;
         c.max_server_subscriptions = self.max_server_subscriptions;
         c.admin_topic = Some(self.admin_topic.clone()).filter(|t| !t.is_empty());
         c
+    }
+
+    /// How long `POST /login` may take to send its body.
+    pub fn login_body_timeout(&self) -> Duration {
+        Duration::from_secs(self.login_body_timeout_s.max(1))
     }
 
     /// How long a login through the login page lasts.

@@ -5,15 +5,16 @@
 //! page and what it loads); a browser asking for a page without one is sent
 //! to `/login`. The bridge's routes check themselves.
 //!
-//! Every answer, the bridge's too, carries [`security_headers`].
+//! Every answer, the bridge's too, carries [`security_headers`]; one to a
+//! client on HTTPS also [`transport_security`]'s.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
-use mqtt_actor::web::Bridge;
+use mqtt_actor::web::{client_info, Bridge};
 
 /// The routes that serve without a user when a password file is set: the
 /// login page (and its form), signing out (it only ends what the request's
@@ -40,6 +41,48 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
     match https {
         true => headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000")),
         false => headers,
+    }
+}
+
+/// For a client on HTTPS, served under TLS or through a trusted proxy that
+/// says so (`--trusted-proxies`): every cookie set is `Secure`, and the
+/// answer carries `Strict-Transport-Security: max-age=31536000`. Wrap it
+/// around the session middleware, so that it sees the login cookie.
+pub async fn transport_security(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let https = client_info(req.request()).https;
+    let mut response = next.call(req).await?;
+    if https {
+        let headers = response.headers_mut();
+        let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
+        headers.remove(header::SET_COOKIE);
+        for cookie in cookies {
+            headers.append(header::SET_COOKIE, secure(cookie));
+        }
+        if !headers.contains_key(header::STRICT_TRANSPORT_SECURITY) {
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            );
+        }
+    }
+    Ok(response)
+}
+
+/// A `Set-Cookie` value with the `Secure` attribute.
+fn secure(cookie: HeaderValue) -> HeaderValue {
+    let Ok(text) = cookie.to_str() else {
+        return cookie;
+    };
+    let has_secure = text
+        .split(';')
+        .skip(1)
+        .any(|attribute| attribute.trim().eq_ignore_ascii_case("secure"));
+    match has_secure {
+        true => cookie,
+        false => HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie),
     }
 }
 

@@ -28,6 +28,10 @@ pub struct Principal {
     /// The id of the sign-in this principal comes from (a login cookie), so
     /// that signing out can end this one and no other.
     pub login_id: Option<String>,
+    /// A fingerprint of the credential the sign-in was checked against (an
+    /// [`Authenticator`]'s own value, never the credential itself), so that
+    /// changing that credential ends the sign-in everywhere.
+    pub credential: Option<String>,
 }
 
 impl Principal {
@@ -56,6 +60,12 @@ impl Principal {
         self
     }
 
+    /// The same principal, signed in against the credential `fingerprint`.
+    pub fn credential(mut self, fingerprint: impl Into<String>) -> Principal {
+        self.credential = Some(fingerprint.into());
+        self
+    }
+
     /// The user's name, if signed in.
     pub fn name(&self) -> Option<&str> {
         self.user.as_deref()
@@ -70,9 +80,9 @@ pub enum AuthError {
     /// Credentials were given and are wrong (`401`).
     #[error("sign in with valid credentials")]
     Invalid,
-    /// Too many failed sign-ins from the client's address (`429` with
-    /// `Retry-After`).
-    #[error("too many failed sign-ins from this address")]
+    /// Too many failed sign-ins from the client's address, or for the
+    /// account (`429` with `Retry-After`).
+    #[error("too many failed sign-ins")]
     TooManyAttempts {
         /// How long until the address may try again.
         retry_after: Duration,

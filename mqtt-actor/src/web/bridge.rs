@@ -100,7 +100,8 @@ impl Bridge {
         let state = self.state.clone();
         move |cfg| {
             let payload_cap = state.config.max_frame_bytes * 8 + (1 << 20);
-            cfg.app_data(state)
+            cfg.app_data(state.config.trusted_proxies.clone())
+                .app_data(state)
                 .app_data(web::PayloadConfig::new(payload_cap))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     ApiError::new(ErrorCode::BadRequest, format!("bad query: {e}")).into()

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::web::http::TrustedProxies;
+
 /// What the bridge allows its clients, and the same-origin rules.
 ///
 /// Start from [`BridgeConfig::default`] and change what you need:
@@ -87,6 +89,12 @@ pub struct BridgeConfig {
     /// line `topic write $admin/subscriptions` under the user. `None`:
     /// nobody. Default `$admin/subscriptions`.
     pub admin_topic: Option<String>,
+    /// The reverse proxies whose `X-Forwarded-For` / `Forwarded` and
+    /// `X-Forwarded-Proto` say who the client is (see
+    /// [`client_info`](crate::web::client_info)); from any other peer those
+    /// headers are ignored. Per-address limits then count real clients.
+    /// Default: none.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for BridgeConfig {
@@ -115,6 +123,7 @@ impl Default for BridgeConfig {
             max_server_subscriptions_per_user: 100,
             max_server_subscriptions: 1000,
             admin_topic: Some("$admin/subscriptions".to_string()),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

@@ -93,5 +93,6 @@ pub use access::{Access, AllowAll, AuthError, Authenticator, Authorizer, Operati
 pub use bridge::{Bridge, BridgeBuilder, BridgeHandle};
 pub use config::BridgeConfig;
 pub use error::{ApiError, BridgeError, ErrorCode};
+pub use http::{client_info, BadProxy, ClientInfo, TrustedProxies};
 pub use mosquitto::{LoginPage, MosquittoAuth, Reloaded};
 pub use records::Records;

@@ -25,6 +25,7 @@ use crate::web::error::{ApiError, ErrorCode};
 use crate::web::fanout::{Activity, Client, Fanout, FilterLost, Held, Released, Stop, TellLost};
 use crate::web::filters::FilterBook;
 use crate::web::framing::WsFraming;
+use crate::web::http::client_ip;
 use crate::web::inflight::{RequestWindow, ValvedStream};
 use crate::web::limits::{check_web_filter, SessionSlot};
 use crate::web::protocol::{parse_request, peek_id, ClientRequest, Event, PublishBody};
@@ -43,7 +44,7 @@ pub(crate) async fn ws_route(
     state: web::Data<BridgeState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut response = ws::handshake(&req)?;
-    let slot = state.session_slots.open(req.peer_addr().map(|a| a.ip()))?;
+    let slot = state.session_slots.open(Some(client_ip(&req)))?;
     let state = state.into_inner();
     let outbox = Outbox::new(OutboxLimits::of(&state.config), state.dropped.clone());
     if let Some(socket) = ConnSocket::of(&req) {

@@ -44,6 +44,7 @@ use crate::web::config::BridgeConfig;
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::fanout::{Client, Fanout, Stop};
 use crate::web::framing::SseFraming;
+use crate::web::http::client_ip;
 use crate::web::limits::{check_web_filter, SessionSlot};
 use crate::web::queue::{Outbox, OutboxLimits};
 use crate::web::socket::ConnSocket;
@@ -97,7 +98,7 @@ pub(crate) async fn stream_route(
     for filter in &filters {
         state.authorize(&principal, Operation::Subscribe, filter)?;
     }
-    let slot = state.session_slots.open(req.peer_addr().map(|a| a.ip()))?;
+    let slot = state.session_slots.open(Some(client_ip(&req)))?;
     let state = state.into_inner();
     let outbox = Outbox::new(OutboxLimits::of(&state.config), state.dropped.clone());
     if let Some(socket) = ConnSocket::of(&req) {

@@ -1,6 +1,7 @@
 //! A real HAProxy (Debian's `haproxy`) in front of app instances: its own
 //! config on free ports of 127.0.0.1, health checks on `/readyz`, the
-//! WebSocket-friendly timeouts of `docs/deployment.md`; killed on drop.
+//! WebSocket-friendly timeouts of `docs/deployment.md`, `X-Forwarded-For`
+//! added to every request (`option forwardfor`); killed on drop.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -28,6 +29,7 @@ fn config(port: u16, stats_port: u16, servers: &[SocketAddr]) -> String {
     maxconn 4096
 defaults
     mode http
+    option forwardfor
     option redispatch
     retries 3
     timeout connect 2s

@@ -135,6 +135,20 @@ impl WebClient {
         }
     }
 
+    /// A client of `http://{addr}` whose connections come from `source`
+    /// (any `127.x.y.z` works on Linux without setting it up), so that one
+    /// test can be many clients to the app's per-address limits.
+    pub fn from_source(addr: impl std::fmt::Display, source: std::net::IpAddr) -> WebClient {
+        WebClient {
+            client: awc::Client::builder()
+                .local_address(source)
+                .disable_redirects()
+                .timeout(Duration::from_secs(15))
+                .finish(),
+            ..WebClient::new(addr)
+        }
+    }
+
     /// A client of `https://{host}` (e.g. `localhost:PORT`) that trusts the
     /// CA in the PEM file `ca`.
     pub fn https(host: impl std::fmt::Display, ca: &Path) -> WebClient {

@@ -1,11 +1,13 @@
 //! Signing in with the password file: HTTP Basic credentials, and the login
 //! cookie of `POST /login` (ended by `POST /logout`).
 //!
-//! The cookie is actix-session's cookie store: the login's user, id and end,
+//! The cookie is actix-session's cookie store: the login's user, id, end and
+//! credential fingerprint (a keyed digest of the user's password-file line),
 //! encrypted and signed with the application's key (HttpOnly,
 //! `SameSite=Strict`, `Secure` over HTTPS). The server checks the end itself,
-//! and remembers sign-outs until then, so a copied cookie does not outlive
-//! either.
+//! remembers sign-outs until then, and compares the fingerprint with the file
+//! in force, so a copied cookie outlives neither its end, nor a sign-out, nor
+//! a change of the user's password.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,10 +15,11 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_session::{Session, SessionExt, SessionMiddleware};
 use actix_web::cookie::{Key, SameSite};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
 use futures::future::LocalBoxFuture;
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -53,10 +56,14 @@ pub(crate) fn basic_credentials(authorization: &str) -> Option<(String, String)>
 fn session_principal(session: &Session, auth: &MosquittoAuth) -> Option<Principal> {
     let user = session.get::<String>("user").ok()??;
     let id = session.get::<String>("login_id").ok()??;
-    let expires = session.get::<u64>("expires").ok()??;
+    let expires = session.get::<u64>("expires_ms").ok()??;
+    // A cookie without one predates fingerprints: it is tied to nothing, so
+    // it holds nothing.
+    let credential = session.get::<String>("credential").ok()??;
     let principal = Principal::user(user)
         .login_id(id)
-        .expires_at(UNIX_EPOCH + Duration::from_secs(expires));
+        .expires_at(UNIX_EPOCH + Duration::from_millis(expires))
+        .credential(credential);
     match auth.lapsed(&principal, SystemTime::now()) {
         None => Some(principal),
         Some(_) => {
@@ -88,7 +95,10 @@ fn parse_credentials(req: &HttpRequest, body: &[u8]) -> Option<Credentials> {
 impl MosquittoAuth {
     /// The middleware that keeps the login cookie, signed and encrypted with
     /// `key`, `Secure` when served over HTTPS. Wrap the application in it
-    /// when it serves [`MosquittoAuth::login_routes`].
+    /// when it serves [`MosquittoAuth::login_routes`]. Behind a proxy that
+    /// terminates TLS, `https` is false: mark the cookie `Secure` per request
+    /// where [`client_info`](crate::web::client_info) says the client is on
+    /// HTTPS (the example app's `transport_security` middleware does).
     pub fn session_middleware(
         &self,
         key: Key,
@@ -96,6 +106,7 @@ impl MosquittoAuth {
     ) -> SessionMiddleware<CookieSessionStore> {
         let secs = self.login_ttl.as_secs().min(i64::MAX as u64) as i64;
         let ttl = actix_web::cookie::time::Duration::seconds(secs);
+        self.key_fingerprints(key.master());
         SessionMiddleware::builder(CookieSessionStore::default(), key)
             .cookie_name(COOKIE.to_string())
             .cookie_http_only(true)
@@ -127,7 +138,7 @@ async fn login(
     auth: web::Data<MosquittoAuth>,
     page: web::Data<LoginPage>,
     session: Session,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
     let browser = accepts_html(req.headers());
     let refuse = |err: ApiError| match browser {
@@ -138,6 +149,10 @@ async fn login(
         }
         false => err.error_response(),
     };
+    let body = match read_body(payload, auth.body_timeout).await {
+        Ok(body) => body,
+        Err(err) => return refuse(err),
+    };
     let (user, password) = parse_credentials(&req, &body)
         .map(|c| (c.username, c.password))
         .unwrap_or_default();
@@ -146,16 +161,22 @@ async fn login(
         Ok(false) => return refuse(ApiError::new(ErrorCode::Unauthorized, SIGN_IN_FAILED)),
         Ok(true) => {}
     }
+    let Some(credential) = auth.signed_in_user(user.clone()).credential else {
+        // Removed by a reload since its password was checked.
+        return refuse(ApiError::new(ErrorCode::Unauthorized, SIGN_IN_FAILED));
+    };
     let (id, end) = auth.new_login(SystemTime::now());
+    // In milliseconds: the sign-out list orders logins by their end.
     let expires = end
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or_default();
     session.renew();
     let stored = session
         .insert("user", &user)
         .and_then(|()| session.insert("login_id", &id))
-        .and_then(|()| session.insert("expires", expires));
+        .and_then(|()| session.insert("expires_ms", expires))
+        .and_then(|()| session.insert("credential", &credential));
     if let Err(e) = stored {
         log::error!("cannot store the login of {user:?} in its cookie: {e}");
         return HttpResponse::InternalServerError().finish();
@@ -166,6 +187,41 @@ async fn login(
             .insert_header((header::LOCATION, "/"))
             .finish(),
         false => HttpResponse::Ok().json(json!({ "user": user })),
+    }
+}
+
+/// The most a login form may hold: a user name and a password.
+const MAX_LOGIN_BODY: usize = 64 * 1024;
+
+/// The body of `POST /login`, whole within `timeout` (else `408`: a client
+/// trickling its body holds a connection and a handler no longer than that)
+/// and at most [`MAX_LOGIN_BODY`] bytes (else `413`).
+async fn read_body(mut payload: web::Payload, timeout: Duration) -> Result<Vec<u8>, ApiError> {
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::new(ErrorCode::BadRequest, format!("cannot read the body: {e}"))
+            })?;
+            if body.len() + chunk.len() > MAX_LOGIN_BODY {
+                let message = format!("a login form holds at most {MAX_LOGIN_BODY} bytes");
+                return Err(ApiError::new(ErrorCode::TooLarge, message)
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(body) => body,
+        Err(_) => {
+            let message = format!(
+                "the login form did not arrive within {} s",
+                timeout.as_secs_f64()
+            );
+            Err(ApiError::new(ErrorCode::BadRequest, message)
+                .with_status(StatusCode::REQUEST_TIMEOUT))
+        }
     }
 }
 
@@ -194,22 +250,23 @@ impl MosquittoAuth {
     /// Who a request with these Basic credentials is.
     async fn basic(&self, req: &HttpRequest, authorization: &str) -> Result<Principal, AuthError> {
         let ip = client_ip(req);
-        // The limiter comes first: a locked-out address learns nothing, not
-        // even from a password that was verified before.
-        if let Err(retry_after) = self.sign_in_refused(ip) {
+        let credentials = basic_credentials(authorization);
+        let user = credentials.as_ref().map_or("", |(user, _)| user.as_str());
+        // The limiter comes first: a locked-out address or account learns
+        // nothing, not even from a password that was verified before.
+        if let Err(retry_after) = self.sign_in_refused(ip, user) {
             return Err(AuthError::TooManyAttempts { retry_after });
         }
-        let credentials = basic_credentials(authorization);
         if let Some((user, password)) = &credentials {
             if self.known_credentials(user, password) {
-                return Ok(Principal::user(user.clone()));
+                return Ok(self.signed_in_user(user.clone()));
             }
         }
         let (user, password) = credentials.unwrap_or_default();
         match self.check_password(ip, &user, &password).await {
             Ok(true) => {
                 self.remember_credentials(&user, &password);
-                Ok(Principal::user(user))
+                Ok(self.signed_in_user(user))
             }
             Ok(false) => Err(AuthError::Invalid),
             Err(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),

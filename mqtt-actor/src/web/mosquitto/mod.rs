@@ -7,7 +7,8 @@
 //! - `acl.rs`: ACL files and their decisions, over `filter.rs` (covers,
 //!   overlaps);
 //! - `policy.rs`: the two files as one policy, swapped as a pair;
-//! - `ratelimit.rs`: failed sign-ins per address;
+//! - `ratelimit.rs`: failed sign-ins per address and per account;
+//! - `signouts.rs`: the bounded list of signed-out logins;
 //! - `login.rs`: the login cookie, Basic credentials, `POST /login` and
 //!   `POST /logout`;
 //! - this file: the state of sign-ins (failures, sign-outs, verified
@@ -19,17 +20,19 @@ mod login;
 mod passwd;
 mod policy;
 mod ratelimit;
+mod signouts;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha512};
 
 use self::policy::{Policy, Reason, Who};
-use self::ratelimit::LoginLimiter;
+use self::ratelimit::{Account, KnownAddresses, LoginLimiter};
+use self::signouts::SignOuts;
 use crate::web::access::{Access, Authorizer, Operation, Principal};
 use crate::web::error::BridgeError;
 
@@ -71,6 +74,8 @@ pub struct MosquittoAuth {
     shared: Arc<SignIns>,
     /// How long a login through the login form lasts.
     login_ttl: Duration,
+    /// How long `POST /login` may take to send its body.
+    body_timeout: Duration,
 }
 
 /// The files and the state of sign-ins, shared by every clone.
@@ -79,15 +84,26 @@ struct SignIns {
     policy: Policy,
     /// Failed sign-ins per address (Basic auth and the login form alike).
     limiter: Mutex<LoginLimiter>,
-    /// Logins ended by signing out, by id, until they would have expired, so
-    /// that a copy of the cookie stops working with the original.
-    signed_out: Mutex<HashMap<String, SystemTime>>,
+    /// Failed sign-ins per account, from every address but those in `known`
+    /// (locked after `limiter`, never the other way round).
+    accounts: Mutex<LoginLimiter<Account>>,
+    /// The addresses each account signed in from: its user is never locked
+    /// out there by failures elsewhere.
+    known: Mutex<KnownAddresses>,
+    /// Logins ended by signing out, until they would have expired, so that a
+    /// copy of the cookie stops working with the original; bounded.
+    signed_out: Mutex<SignOuts>,
     /// Basic-auth credentials verified since the last reload, as digests
     /// salted per process: a program that sends them with every request pays
     /// for the password hash once, and its requests in flight never count as
     /// failed sign-ins. Emptied on reload and when full.
     verified: Mutex<HashSet<Vec<u8>>>,
     salt: [u8; 32],
+    /// The key of credential fingerprints (see [`MosquittoAuth::fingerprint`]):
+    /// derived from the cookie's key once [`MosquittoAuth::session_middleware`]
+    /// has it, so that a cookie outlives a restart with the same key; `salt`
+    /// until then.
+    fingerprint_key: OnceLock<[u8; 32]>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -116,17 +132,39 @@ impl MosquittoAuth {
             shared: Arc::new(SignIns {
                 policy,
                 limiter: Mutex::new(LoginLimiter::default()),
-                signed_out: Mutex::new(HashMap::new()),
+                accounts: Mutex::new(LoginLimiter::per_account()),
+                known: Mutex::new(KnownAddresses::default()),
+                signed_out: Mutex::new(SignOuts::default()),
                 verified: Mutex::new(HashSet::new()),
                 salt: rand::random(),
+                fingerprint_key: OnceLock::new(),
             }),
             login_ttl: Duration::from_secs(12 * 3600),
+            body_timeout: Duration::from_secs(10),
         }
     }
 
     /// The same, with logins through the login form lasting `ttl`.
     pub fn login_lasts(mut self, ttl: Duration) -> MosquittoAuth {
         self.login_ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The same, keeping at most `count` sign-outs (default 10,000; at least
+    /// one). At the bound, the sign-out that would expire first makes way,
+    /// and every login ending no later than it ends too (their users sign in
+    /// again); nothing signed out ever works again. Call it before serving:
+    /// it empties the list, for every clone.
+    pub fn max_sign_outs(self, count: usize) -> MosquittoAuth {
+        *lock(&self.shared.signed_out) = SignOuts::new(count);
+        self
+    }
+
+    /// The same, with `POST /login` cut off (`408`) when its body has not
+    /// arrived whole within `timeout` of the handler starting to read it
+    /// (default 10 s).
+    pub fn login_body_timeout(mut self, timeout: Duration) -> MosquittoAuth {
+        self.body_timeout = timeout;
         self
     }
 
@@ -145,22 +183,62 @@ impl MosquittoAuth {
         Ok(reloaded)
     }
 
-    /// Before checking a password from `addr`: `Err(wait)` when the address
-    /// has failed too often this minute. The attempt counts as a failure until
-    /// [`MosquittoAuth::signed_in`] takes it back.
-    fn begin_sign_in(&self, addr: IpAddr) -> Result<(), Duration> {
-        lock(&self.shared.limiter).begin(addr, Instant::now())
+    /// The account `user` as the limiter counts it.
+    fn account(&self, user: &str) -> Account {
+        let digest = Sha512::new()
+            .chain_update(self.shared.salt)
+            .chain_update(b"account\0")
+            .chain_update(user.as_bytes())
+            .finalize();
+        let mut account = [0u8; 16];
+        account.copy_from_slice(&digest[..16]);
+        account
     }
 
-    /// Whether the sign-in limit refuses `addr` now (`Err(wait)`), without
-    /// counting an attempt: asked before any cache of verified credentials.
-    fn sign_in_refused(&self, addr: IpAddr) -> Result<(), Duration> {
-        lock(&self.shared.limiter).check(addr, Instant::now())
+    /// Before checking `user`'s password from `addr`: `Err(wait)` when the
+    /// address has failed too often this minute, or the account too often
+    /// these ten minutes (unless it signed in from `addr` before). The
+    /// attempt counts as a failure of both until [`MosquittoAuth::signed_in`]
+    /// takes it back; `Ok(true)` when the account's limit counted it.
+    fn begin_sign_in(&self, addr: IpAddr, user: &str) -> Result<bool, Duration> {
+        let now = Instant::now();
+        let mut limiter = lock(&self.shared.limiter);
+        limiter.begin(addr, now)?;
+        let account = self.account(user);
+        if lock(&self.shared.known).contains(account, addr) {
+            return Ok(false);
+        }
+        if let Err(wait) = lock(&self.shared.accounts).begin(account, now) {
+            // Refused unchecked: not a failure of the address.
+            limiter.forgive(addr);
+            return Err(wait);
+        }
+        Ok(true)
     }
 
-    /// The password from `addr` was right.
-    fn signed_in(&self, addr: IpAddr) {
+    /// Whether the sign-in limits refuse `user` from `addr` now
+    /// (`Err(wait)`), without counting an attempt: asked before any cache of
+    /// verified credentials.
+    fn sign_in_refused(&self, addr: IpAddr, user: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        lock(&self.shared.limiter).check(addr, now)?;
+        let account = self.account(user);
+        if lock(&self.shared.known).contains(account, addr) {
+            return Ok(());
+        }
+        lock(&self.shared.accounts).check(account, now)
+    }
+
+    /// `user`'s password from `addr` was right: takes back the attempt
+    /// (from the account's count too when `counted`), and remembers the
+    /// address for the account.
+    fn signed_in(&self, addr: IpAddr, user: &str, counted: bool) {
         lock(&self.shared.limiter).forgive(addr);
+        let account = self.account(user);
+        if counted {
+            lock(&self.shared.accounts).forgive(account);
+        }
+        lock(&self.shared.known).insert(account, addr);
     }
 
     fn digest(&self, user: &str, password: &str) -> Vec<u8> {
@@ -171,6 +249,38 @@ impl MosquittoAuth {
             .chain_update(password.as_bytes())
             .finalize()
             .to_vec()
+    }
+
+    /// Keys credential fingerprints with (a digest of) `secret`, the
+    /// cookie's key; the first key given stays.
+    fn key_fingerprints(&self, secret: &[u8]) {
+        let digest = Sha512::new()
+            .chain_update(b"mqtt-actor credential fingerprint\0")
+            .chain_update(secret)
+            .finalize();
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&digest[..32]);
+        let _ = self.shared.fingerprint_key.set(key);
+    }
+
+    /// The fingerprint of `user`'s line in the password file (a keyed digest,
+    /// never the hash): a sign-in carries the one it was checked against, and
+    /// lapses when the line changes. `None` when the user is not in the file.
+    fn fingerprint(&self, user: &str) -> Option<String> {
+        let key = self
+            .shared
+            .fingerprint_key
+            .get()
+            .unwrap_or(&self.shared.salt);
+        self.shared.policy.fingerprint(user, key)
+    }
+
+    /// `user`, signed in against their current line of the password file.
+    fn signed_in_user(&self, user: String) -> Principal {
+        match self.fingerprint(&user) {
+            Some(fingerprint) => Principal::user(user).credential(fingerprint),
+            None => Principal::user(user),
+        }
     }
 
     /// Whether these Basic-auth credentials were verified since the last
@@ -190,25 +300,26 @@ impl MosquittoAuth {
         verified.insert(digest);
     }
 
-    /// Checks a password under the sign-in limit: `Ok(right)`, or
-    /// `Err(wait)` when the client's address has failed too often. Every
-    /// check counts as a failure of the address until it turns out right.
+    /// Checks a password under the sign-in limits: `Ok(right)`, or
+    /// `Err(wait)` when the client's address or the account has failed too
+    /// often. Every check counts as a failure of both until it turns out
+    /// right.
     async fn check_password(
         &self,
         ip: IpAddr,
         user: &str,
         password: &str,
     ) -> Result<bool, Duration> {
-        self.begin_sign_in(ip)?;
+        let counted = self.begin_sign_in(ip, user)?;
         let auth = self.clone();
-        let (user, password) = (user.to_string(), password.to_string());
+        let (name, password) = (user.to_string(), password.to_string());
         // Hashing is CPU-bound (PBKDF2): off the server's threads.
         let right =
-            actix_web::web::block(move || auth.shared.policy.authenticate(&user, &password))
+            actix_web::web::block(move || auth.shared.policy.authenticate(&name, &password))
                 .await
                 .unwrap_or(false);
         if right {
-            self.signed_in(ip);
+            self.signed_in(ip, user, counted);
         } else {
             log::info!("failed sign-in from {ip}");
         }
@@ -224,17 +335,14 @@ impl MosquittoAuth {
 
     /// Ends the login `id` (ending at `expires`) before its time.
     fn sign_out(&self, id: &str, expires: SystemTime, now: SystemTime) {
-        let mut signed_out = lock(&self.shared.signed_out);
-        // Expired logins are refused anyway; forgetting them bounds the map
-        // by the logins of one session lifetime.
-        signed_out.retain(|_, end| *end > now);
-        if expires > now {
-            signed_out.insert(id.to_string(), expires);
-        }
+        lock(&self.shared.signed_out).sign_out(id, expires, now);
     }
 
     /// Why `principal` no longer holds at `now`, or `None` while it does.
-    /// Without a password file, nobody's login lapses.
+    /// Without a password file, nobody's login lapses. A principal with a
+    /// credential fingerprint lapses when the user's line in the password
+    /// file changes (a new password); one without (the owner of a server-side
+    /// subscription) only when the user is gone.
     fn lapsed(&self, principal: &Principal, now: SystemTime) -> Option<&'static str> {
         let policy = &self.shared.policy;
         if !policy.requires_login() {
@@ -243,14 +351,22 @@ impl MosquittoAuth {
         let Some(user) = &principal.user else {
             return Some("sign in first");
         };
-        if !policy.user_exists(user) {
+        let Some(current) = self.fingerprint(user) else {
             return Some("the user is no longer in the password file");
+        };
+        if principal
+            .credential
+            .as_ref()
+            .is_some_and(|signed_in_with| *signed_in_with != current)
+        {
+            return Some("the password changed");
         }
         let id = principal.login_id.as_ref()?;
-        if principal.expires_at.is_some_and(|end| end <= now) {
+        let end = principal.expires_at?;
+        if end <= now {
             return Some("the login expired");
         }
-        if lock(&self.shared.signed_out).contains_key(id) {
+        if lock(&self.shared.signed_out).contains(id, end) {
             return Some("signed out");
         }
         None
@@ -339,6 +455,32 @@ mod tests {
     }
 
     #[test]
+    fn a_login_lapses_when_its_users_password_line_changes() {
+        const BOB: &str = "bob:$6$AAECAwQFBgcICQoL$JqsxEv/ucyxjA5DKsQ+Y8CDWaQDNQI9FpAkmfwAqWfwZLk/JEGgM0EpylrJHAZKKyFQjJeZ3nFaHjPzOzPPmPw==\n";
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(&passwd, format!("{PASSWD}{BOB}")).unwrap();
+        let auth = MosquittoAuth::open(Some(&passwd), None).unwrap();
+        let now = SystemTime::now();
+        let alice = auth.signed_in_user("alice".into());
+        let bob = auth.signed_in_user("bob".into());
+        assert!(alice.credential.is_some());
+        // The same hash under another name is another credential.
+        assert_ne!(alice.credential, bob.credential);
+        assert_eq!(auth.lapsed(&alice, now), None);
+
+        let changed = PASSWD.replace("$JqsxEv", "$KqsxEv");
+        std::fs::write(&passwd, format!("{changed}{BOB}")).unwrap();
+        auth.reload().unwrap();
+        assert_eq!(auth.lapsed(&alice, now), Some("the password changed"));
+        assert_eq!(auth.lapsed(&bob, now), None);
+        // A new sign-in is tied to the new line; an owner without a
+        // credential only needs to exist.
+        assert_eq!(auth.lapsed(&auth.signed_in_user("alice".into()), now), None);
+        assert_eq!(auth.lapsed(&Principal::user("alice"), now), None);
+    }
+
+    #[test]
     fn refusals_become_forbidden_invalid_topic_or_unauthorized() {
         let auth = auth_with(Some("user alice\ntopic read plant/#\n"));
         let alice = Principal::user("alice");
@@ -381,9 +523,29 @@ mod tests {
         let auth = auth_with(None);
         let addr: IpAddr = [192, 0, 2, 1].into();
         for _ in 0..5 {
-            assert!(auth.begin_sign_in(addr).is_ok());
+            assert!(auth.begin_sign_in(addr, "alice").is_ok());
         }
-        assert!(auth.begin_sign_in(addr).is_err());
-        assert!(auth.begin_sign_in([192, 0, 2, 2].into()).is_ok());
+        assert!(auth.begin_sign_in(addr, "bob").is_err());
+        assert!(auth.begin_sign_in([192, 0, 2, 2].into(), "alice").is_ok());
+    }
+
+    #[test]
+    fn failures_from_many_addresses_lock_the_account_but_not_where_it_signed_in() {
+        let auth = auth_with(None);
+        let home: IpAddr = [192, 0, 2, 1].into();
+        let counted = auth.begin_sign_in(home, "alice").unwrap();
+        auth.signed_in(home, "alice", counted);
+        for last in 0..ratelimit::ACCOUNT_MAX_FAILURES {
+            let addr: IpAddr = [198, 51, 100, last as u8].into();
+            assert!(auth.begin_sign_in(addr, "alice").is_ok());
+        }
+        let stranger: IpAddr = [203, 0, 113, 1].into();
+        assert!(auth.begin_sign_in(stranger, "alice").is_err());
+        assert!(auth.sign_in_refused(stranger, "alice").is_err());
+        // The refusal cost the stranger's address nothing.
+        assert!(auth.sign_in_refused(stranger, "bob").is_ok());
+        assert!(auth.begin_sign_in(stranger, "bob").is_ok());
+        assert!(auth.sign_in_refused(home, "alice").is_ok());
+        assert!(auth.begin_sign_in(home, "alice").is_ok());
     }
 }

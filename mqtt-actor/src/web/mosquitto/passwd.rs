@@ -136,6 +136,20 @@ impl PasswordHash {
         }
     }
 
+    /// Everything the hash line says, fed into `digest`.
+    fn feed(&self, digest: &mut Sha512) {
+        let (kind, iterations) = self.cost();
+        let (salt, hash) = match self {
+            PasswordHash::Sha512 { salt, hash } => (salt, hash),
+            PasswordHash::Pbkdf2Sha512 { salt, hash, .. } => (salt, hash),
+        };
+        digest.update([kind]);
+        digest.update(iterations.to_be_bytes());
+        digest.update((salt.len() as u64).to_be_bytes());
+        digest.update(salt);
+        digest.update(hash);
+    }
+
     /// What makes two hashes cost the same to check.
     fn cost(&self) -> (u8, u32) {
         match self {
@@ -269,6 +283,21 @@ impl Users {
         hash.verify(password) & known
     }
 
+    /// A fingerprint of `user`'s line (hex, 128 bits), keyed with `key`: it
+    /// changes when the password does, and tells nothing of the hash without
+    /// the key. `None` for a user the file does not name.
+    pub fn fingerprint(&self, user: &str, key: &[u8]) -> Option<String> {
+        let hash = self.entries.get(user)?;
+        let mut digest = Sha512::new();
+        digest.update((key.len() as u64).to_be_bytes());
+        digest.update(key);
+        digest.update((user.len() as u64).to_be_bytes());
+        digest.update(user.as_bytes());
+        hash.feed(&mut digest);
+        let digest = digest.finalize();
+        Some(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Whether the file names `user`.
     pub fn contains(&self, user: &str) -> bool {
         self.entries.contains_key(user)
@@ -373,6 +402,29 @@ mod tests {
         let users = Users::load(&file).unwrap();
         assert!(users.verify("alice", "new"));
         assert!(!users.verify("alice", "old"));
+    }
+
+    #[test]
+    fn a_fingerprint_changes_with_the_password_and_the_key_and_hides_the_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("passwd");
+        mosquitto_passwd(&file, "alice", "old", false);
+        mosquitto_passwd(&file, "bob", "old", false);
+        let before = Users::load(&file).unwrap();
+        let print = |users: &Users, user, key: &[u8]| users.fingerprint(user, key).unwrap();
+        let old = print(&before, "alice", b"k1");
+        assert_eq!(old, print(&before, "alice", b"k1"));
+        assert_eq!(old.len(), 32);
+        assert_ne!(old, print(&before, "alice", b"k2"));
+        assert_ne!(old, print(&before, "bob", b"k1"));
+        assert_eq!(before.fingerprint("carol", b"k1"), None);
+
+        mosquitto_passwd(&file, "alice", "new", false);
+        let after = Users::load(&file).unwrap();
+        assert_ne!(old, print(&after, "alice", b"k1"));
+        assert_eq!(print(&before, "bob", b"k1"), print(&after, "bob", b"k1"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains(&old));
     }
 
     /// `$6$` worked out apart from this module: SHA-512 over

@@ -225,13 +225,21 @@ impl Policy {
         }
     }
 
-    /// Whether `user` is still in the password file (a session of a user
-    /// removed on reload ends). False without a password file.
+    #[cfg(test)]
+    /// Whether `user` is still in the password file. False without a
+    /// password file.
     pub fn user_exists(&self, user: &str) -> bool {
         self.files()
             .users
             .as_ref()
             .is_some_and(|users| users.contains(user))
+    }
+
+    /// The fingerprint of `user`'s password-file line under `key` (see
+    /// [`Users::fingerprint`]); `None` when the file does not name `user`,
+    /// or there is no file.
+    pub fn fingerprint(&self, user: &str, key: &[u8]) -> Option<String> {
+        self.files().users.as_ref()?.fingerprint(user, key)
     }
 
     /// Whether `who` may subscribe to `filter` (or hold it server-side, or see

@@ -1,6 +1,8 @@
-//! Failed logins per client address: after `max_failures` failures within one
-//! window (5 a minute by default), that address is refused (429) until its
-//! window ends, whether its next password is right or not.
+//! Failed logins per client address, and per account: after `max_failures`
+//! failures within one window (5 a minute per address by default), that
+//! address (or account) is refused (429) until its window ends, whether its
+//! next password is right or not. The same counter serves both: its keys are
+//! addresses ([`IpAddr`]) or digests of account names ([`Account`]).
 //!
 //! A window opens at an address's first failure and lasts a fixed time; it is
 //! not extended by further attempts, so a refused client knows when to retry
@@ -10,24 +12,69 @@
 //! Use: hold the limiter in a `Mutex`, lock it for `begin` before checking the
 //! password (not during the check), and for `forgive` after a right one.
 //!
-//! Memory is bounded: at most `capacity` addresses are tracked; expired windows
+//! Memory is bounded: at most `capacity` keys are tracked; expired windows
 //! go first, and when every window is live the oldest is dropped (an attacker
 //! with that many addresses gets a few more guesses, nobody gets locked out).
 //! IPv6 clients are counted per /64, which one host usually owns whole;
 //! IPv4-mapped IPv6 addresses count as the IPv4 address.
 //!
+//! An account's limit must not let a stranger lock its user out: its window
+//! is fixed (so a lock ends by itself), and the caller lets an address the
+//! account signed in from before past it (`mod.rs`: known addresses), so the
+//! user's own address is only ever under its own per-address limit.
+//!
 //! Time is passed in (`now`), so tests drive the clock.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-/// The default limit: more failures than this in a window are refused.
+/// The default limit per address: more failures than this in a window are
+/// refused.
 pub const MAX_FAILURES: u32 = 5;
-/// The default window.
+/// The default window per address.
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// The default number of addresses tracked at once.
+/// The default number of addresses (or accounts) tracked at once.
 pub const CAPACITY: usize = 10_000;
+/// The limit per account: failures from all addresses together.
+pub const ACCOUNT_MAX_FAILURES: u32 = 20;
+/// The window per account: fixed from its first failure, so a lock ends at
+/// most this long after it began.
+pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(600);
+
+/// What a limiter counts by: each key stands for the clients it counts as one.
+pub trait LimitKey: Copy + Eq + Hash {
+    /// The key this one is counted under.
+    fn counted_as(self) -> Self;
+}
+
+/// An account, as a digest of its name (so that a long name costs no more
+/// memory than a short one).
+pub type Account = [u8; 16];
+
+impl LimitKey for Account {
+    fn counted_as(self) -> Self {
+        self
+    }
+}
+
+/// IPv6 clients count per /64, which one host usually owns whole;
+/// IPv4-mapped IPv6 addresses count as the IPv4 address.
+impl LimitKey for IpAddr {
+    fn counted_as(self) -> Self {
+        match self {
+            IpAddr::V4(_) => self,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let s = v6.segments();
+                    IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+                }
+            },
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -35,29 +82,36 @@ struct Window {
     failures: u32,
 }
 
-/// Counts failed logins per address; see the module docs.
+/// Counts failed logins per address (or account); see the module docs.
 #[derive(Debug)]
-pub struct LoginLimiter {
+pub struct LoginLimiter<K = IpAddr> {
     max_failures: u32,
     window: Duration,
     capacity: usize,
-    windows: HashMap<IpAddr, Window>,
+    windows: HashMap<K, Window>,
     /// Addresses in the order their windows opened, to expire and evict from
     /// the front without scanning; an entry whose window was replaced since is
     /// skipped when it comes up.
-    opened: VecDeque<(Instant, IpAddr)>,
+    opened: VecDeque<(Instant, K)>,
 }
 
-impl Default for LoginLimiter {
+impl Default for LoginLimiter<IpAddr> {
     fn default() -> Self {
         LoginLimiter::new(MAX_FAILURES, WINDOW, CAPACITY)
     }
 }
 
-impl LoginLimiter {
+impl LoginLimiter<Account> {
+    /// The limit per account: [`ACCOUNT_MAX_FAILURES`] per [`ACCOUNT_WINDOW`].
+    pub fn per_account() -> LoginLimiter<Account> {
+        LoginLimiter::new(ACCOUNT_MAX_FAILURES, ACCOUNT_WINDOW, CAPACITY)
+    }
+}
+
+impl<K: LimitKey> LoginLimiter<K> {
     /// A limiter allowing `max_failures` failures per `window`, tracking at
-    /// most `capacity` addresses (at least one).
-    pub fn new(max_failures: u32, window: Duration, capacity: usize) -> LoginLimiter {
+    /// most `capacity` keys (at least one).
+    pub fn new(max_failures: u32, window: Duration, capacity: usize) -> LoginLimiter<K> {
         LoginLimiter {
             max_failures,
             window,
@@ -69,9 +123,9 @@ impl LoginLimiter {
 
     /// Whether an attempt from `addr` would be refused now, without counting
     /// one: `Err(wait)` with the time until its window ends.
-    pub fn check(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+    pub fn check(&mut self, addr: K, now: Instant) -> Result<(), Duration> {
         self.expire(now);
-        match self.windows.get(&key(addr)) {
+        match self.windows.get(&addr.counted_as()) {
             Some(w) if w.failures >= self.max_failures => {
                 Err((w.started + self.window).saturating_duration_since(now))
             }
@@ -86,9 +140,9 @@ impl LoginLimiter {
     /// it back when the password was right.
     ///
     /// [`forgive`]: LoginLimiter::forgive
-    pub fn begin(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+    pub fn begin(&mut self, addr: K, now: Instant) -> Result<(), Duration> {
         self.expire(now);
-        let key = key(addr);
+        let key = addr.counted_as();
         if let Some(window) = self.windows.get_mut(&key) {
             if window.failures >= self.max_failures {
                 return Err((window.started + self.window).saturating_duration_since(now));
@@ -124,8 +178,8 @@ impl LoginLimiter {
     /// counted. Earlier failures stay counted.
     ///
     /// [`begin`]: LoginLimiter::begin
-    pub fn forgive(&mut self, addr: IpAddr) {
-        let key = key(addr);
+    pub fn forgive(&mut self, addr: K) {
+        let key = addr.counted_as();
         if let Some(window) = self.windows.get_mut(&key) {
             window.failures = window.failures.saturating_sub(1);
             if window.failures == 0 {
@@ -152,7 +206,7 @@ impl LoginLimiter {
         }
     }
 
-    fn remove_if_opened_at(&mut self, addr: IpAddr, started: Instant) {
+    fn remove_if_opened_at(&mut self, addr: K, started: Instant) {
         if self
             .windows
             .get(&addr)
@@ -163,17 +217,44 @@ impl LoginLimiter {
     }
 }
 
-/// What one client is counted as.
-fn key(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+/// The addresses each account signed in from, newest last: the account's
+/// limit does not apply to them. Bounded: past `capacity` pairs the oldest
+/// is forgotten (its next sign-in is under the account's limit again).
+#[derive(Debug)]
+pub struct KnownAddresses {
+    capacity: usize,
+    pairs: std::collections::HashSet<(Account, IpAddr)>,
+    order: VecDeque<(Account, IpAddr)>,
+}
+
+impl Default for KnownAddresses {
+    fn default() -> Self {
+        KnownAddresses {
+            capacity: CAPACITY,
+            pairs: Default::default(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl KnownAddresses {
+    /// Whether `account` signed in from `addr` (as the limiter counts it).
+    pub fn contains(&self, account: Account, addr: IpAddr) -> bool {
+        self.pairs.contains(&(account, addr.counted_as()))
+    }
+
+    /// `account` signed in from `addr`.
+    pub fn insert(&mut self, account: Account, addr: IpAddr) {
+        let pair = (account, addr.counted_as());
+        if !self.pairs.insert(pair) {
+            return;
+        }
+        self.order.push_back(pair);
+        while self.order.len() > self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.pairs.remove(&oldest);
             }
-        },
+        }
     }
 }
 
@@ -300,6 +381,41 @@ mod tests {
         }
         assert_eq!(limiter.tracked(), 0);
         assert!(limiter.opened.len() <= 20, "{}", limiter.opened.len());
+    }
+
+    #[test]
+    fn an_account_is_refused_after_twenty_failures_for_ten_minutes_at_most() {
+        let mut accounts = LoginLimiter::per_account();
+        let (alice, bob) = ([1u8; 16], [2u8; 16]);
+        let t0 = Instant::now();
+        for _ in 0..ACCOUNT_MAX_FAILURES {
+            assert!(accounts.begin(alice, t0).is_ok());
+        }
+        assert_eq!(accounts.begin(alice, t0), Err(ACCOUNT_WINDOW));
+        assert!(accounts.check(bob, t0).is_ok());
+        // Failures during the lock do not extend it.
+        let later = t0 + Duration::from_secs(599);
+        assert!(accounts.begin(alice, later).is_err());
+        assert!(accounts.check(alice, t0 + ACCOUNT_WINDOW).is_ok());
+    }
+
+    #[test]
+    fn known_addresses_are_per_account_and_bounded() {
+        let mut known = KnownAddresses {
+            capacity: 2,
+            ..KnownAddresses::default()
+        };
+        let (alice, bob) = ([1u8; 16], [2u8; 16]);
+        known.insert(alice, ip(1));
+        assert!(known.contains(alice, ip(1)));
+        assert!(!known.contains(bob, ip(1)));
+        assert!(!known.contains(alice, ip(2)));
+        known.insert(alice, ip(1));
+        known.insert(alice, ip(2));
+        known.insert(alice, ip(3));
+        assert!(!known.contains(alice, ip(1)), "the oldest is forgotten");
+        assert!(known.contains(alice, ip(3)));
+        assert_eq!(known.pairs.len(), 2);
     }
 
     #[test]
