@@ -140,8 +140,10 @@ pub(crate) struct HistoryQuery {
 }
 
 /// The page size of the range form when none is asked for.
+#[cfg(feature = "history")]
 pub const HISTORY_DEFAULT_LIMIT: usize = 100;
 /// The largest page of the range form.
+#[cfg(feature = "history")]
 pub const HISTORY_MAX_LIMIT: usize = 1_000;
 
 fn number<T: std::str::FromStr>(name: &str, value: &Option<String>) -> Result<Option<T>, ApiError> {
