@@ -125,6 +125,8 @@ export function collectElements() {
     historyList: byId('history-list'),
     historyCount: byId('history-count'),
     historyRefresh: byId('history-refresh'),
+    historyOlder: byId('history-older'),
+    historyError: byId('history-error'),
     historyExportJsonl: byId('history-export-jsonl'),
     historyExportCsv: byId('history-export-csv'),
 
