@@ -66,6 +66,7 @@ async function loadChartRange() {
   const wanted = chart.series.filter((s) => s.topic);
   if (!wanted.length) { setRangeStatus('idle', 0, 'Pick a topic to load its range.'); return; }
   setRangeStatus('loading', 0, 'Loading the range from the server…');
+  const startedAt = Date.now();
   let total = 0;
   let capped = false;
   for (const s of wanted) {
@@ -82,10 +83,11 @@ async function loadChartRange() {
       const v = pickNumber(ex, s.field);
       if (v !== undefined) pts.push({ t: e.t, v });
     }
-    const end = r.values.length ? r.values[r.values.length - 1].t : b.from;
-    // Live values start after the last one from history (no point twice at the seam).
-    s.seam = b.to === null ? end : null;
-    const live = b.to === null ? s.points.filter((p) => p.t > end) : [];
+    // Live values are stamped by this page's clock, history by the server's: the
+    // page's values from before the load are in the history, so live values
+    // continue from the moment the load began (no point twice at the seam).
+    s.seam = b.to === null ? startedAt : null;
+    const live = b.to === null ? s.points.filter((p) => p.t > startedAt) : [];
     s.points = pts.concat(live).slice(-CONFIG.CHART_MAX_POINTS);
     total += pts.length;
     capped = capped || r.capped;
