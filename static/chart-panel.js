@@ -19,6 +19,7 @@ import { extractNumbers, pickNumber, compareNames } from './format.js';
 import { tree, pinTopic, onTopicEvicted } from './tree.js';
 import { LineChart, SERIES_COLORS } from './chart.js';
 import { RecencyQueue } from './lru.js';
+import { rangeBounds, loadRange } from './chart-range.js';
 
 /** The chart's series, the topic picker and the topics' numeric histories. */
 export const chart = {
@@ -32,7 +33,72 @@ export const chart = {
   listRenderedAt: 0,
   timer: 0,
   historyCost: 0,     // what the topics' histories hold: payload characters + HISTORY_ENTRY_COST each
+  range: 'live',      // 'live' (the page's values), or a range loaded from the server: 'hour', 'day', 'custom'
+  rangeSeq: 0,        // loads of an older choice are dropped
 };
+
+/** The range status hook: `state` idle / loading / done / capped / error, `points` from history. */
+function setRangeStatus(state, points, text) {
+  ui.chartRangeStatus.dataset.state = state;
+  ui.chartRangeStatus.dataset.points = String(points);
+  ui.chartRangeStatus.textContent = text;
+}
+
+/** Load the chosen range of every series from the server; live values continue after its last point. */
+async function loadChartRange() {
+  const seq = ++chart.rangeSeq;
+  chart.range = ui.chartRange.value;
+  const custom = chart.range === 'custom';
+  ui.chartRangeFrom.hidden = !custom;
+  ui.chartRangeTo.hidden = !custom;
+  ui.chartRangeLoad.hidden = !custom;
+  if (chart.range === 'live') {
+    for (const s of chart.series) { s.seam = null; rebuildPoints(s); }
+    setRangeStatus('idle', 0, '');
+    scheduleChartRender(true);
+    return;
+  }
+  const b = rangeBounds(chart.range, ui.chartRangeFrom.value, ui.chartRangeTo.value);
+  if (!b) {
+    setRangeStatus(custom ? 'idle' : 'error', 0, custom ? 'Pick the start (and optionally the end) of the range.' : 'Unknown range.');
+    return;
+  }
+  const wanted = chart.series.filter((s) => s.topic);
+  if (!wanted.length) { setRangeStatus('idle', 0, 'Pick a topic to load its range.'); return; }
+  setRangeStatus('loading', 0, 'Loading the range from the server…');
+  const startedAt = Date.now();
+  let total = 0;
+  let capped = false;
+  for (const s of wanted) {
+    const r = await loadRange(s.topic, b.from, b.to, () => seq !== chart.rangeSeq);
+    if (seq !== chart.rangeSeq) return;
+    if (!r.ok) { setRangeStatus('error', total, 'The range of ' + s.topic + ' could not be loaded: ' + r.message); return; }
+    const pts = [];
+    for (const e of r.values) {
+      if (e.encoding === 'base64') continue;
+      const ex = extractNumbers(e.payload);
+      if (!ex) continue;
+      noteChartFields(s, ex);
+      if (!s.fields.has(s.field)) s.field = s.fields.has('') ? '' : s.fields.keys().next().value;
+      const v = pickNumber(ex, s.field);
+      if (v !== undefined) pts.push({ t: e.t, v });
+    }
+    // Live values are stamped by this page's clock, history by the server's: the
+    // page's values from before the load are in the history, so live values
+    // continue from the moment the load began (no point twice at the seam).
+    s.seam = b.to === null ? startedAt : null;
+    const live = b.to === null ? s.points.filter((p) => p.t > startedAt) : [];
+    s.points = pts.concat(live).slice(-CONFIG.CHART_MAX_POINTS);
+    total += pts.length;
+    capped = capped || r.capped;
+  }
+  rebuildFieldSelect();
+  renderLegend();
+  scheduleChartRender(true);
+  setRangeStatus(capped ? 'capped' : 'done', total, total + ' points from the server' +
+    (capped ? ' (cut at ' + CONFIG.CHART_MAX_POINTS + ' per series: the start of the range is not shown)' : '') +
+    (b.to === null ? ', then live.' : '.'));
+}
 
 function activeSeries() { return chart.series[chart.active]; }
 
@@ -48,7 +114,7 @@ function freeColor() {
 }
 
 function newSeries() {
-  return { topic: '', field: '', fields: new Map(), points: [], color: freeColor() };
+  return { topic: '', field: '', fields: new Map(), points: [], color: freeColor(), seam: null };
 }
 
 /** Pin the series' topics in the tree (so they are never evicted), and only those. */
@@ -193,9 +259,11 @@ export function setChartTopic(topic) {
   }
   s.field = s.fields.has('') ? '' : (s.fields.keys().next().value || '');
   rebuildFieldSelect();
+  s.seam = null;
   rebuildPoints(s);
   renderLegend();
   scheduleChartRender(true);
+  if (chart.range !== 'live' && topic) loadChartRange();
 }
 
 function setChartField(field) {
@@ -295,6 +363,8 @@ export function chartFeed(node, m) {
     }
     const v = pickNumber(ex, s.field);
     if (v === undefined) continue;
+    if (chart.range === 'custom' && s.seam === null) continue; // a closed range stays as loaded
+    if (s.seam && m.t <= s.seam) continue;
     s.points.push({ t: m.t, v });
     if (s.points.length > CONFIG.CHART_MAX_POINTS * 1.25) s.points.splice(0, s.points.length - CONFIG.CHART_MAX_POINTS);
     scheduleChartRender(false);
@@ -362,6 +432,9 @@ export function initChart() {
   ui.chartField.addEventListener('change', () => setChartField(ui.chartField.value));
   ui.chartClear.addEventListener('click', clearChart);
   ui.chartAddSeries.addEventListener('click', addSeries);
+  ui.chartRange.addEventListener('change', loadChartRange);
+  ui.chartRangeLoad.addEventListener('click', loadChartRange);
+  setRangeStatus('idle', 0, '');
   chart.view = new LineChart(ui.chartCanvas, { emptyText: 'Pick a topic with numeric values' });
   chart.series = [newSeries()];
   chart.active = 0;

@@ -32,7 +32,11 @@ export const topicHistory = {
   chars: 0,
   node: null,          // the topic shown
   source: 'page',      // 'server' when `server` holds the shown values
-  server: null,        // values from GET /api/history for `node`
+  server: null,        // values from GET /api/history for `node`, oldest first
+  next: null,          // the range form's cursor to the older page (null: none)
+  loadingOlder: false,
+  pagedBack: false,    // older pages were loaded: a refresh keeps them
+  olderError: '',      // why the older page did not come
   note: '',            // why the page's values are shown (the server's answer)
   routeMissing: false, // the server answered 404: no /api/history there
   fetchSeq: 0,         // answers to an older request are dropped
@@ -116,6 +120,9 @@ export function showHistory(node) {
   if (node === topicHistory.node) return;
   topicHistory.node = node;
   topicHistory.server = null;
+  topicHistory.next = null;
+  topicHistory.pagedBack = false;
+  topicHistory.olderError = '';
   topicHistory.source = 'page';
   topicHistory.note = '';
   topicHistory.open.clear();
@@ -151,6 +158,19 @@ function serverEntry(node, x) {
   }));
 }
 
+/** The range form's answer `{messages, next}` (newest first) as entries oldest first, or null. */
+function rangePage(node, data) {
+  if (!data || typeof data !== 'object' || !Array.isArray(data.messages)) return null;
+  const values = [];
+  for (const x of data.messages.slice(0, CONFIG.HISTORY_FETCH_LIMIT)) {
+    const e = serverEntry(node, x);
+    if (e) values.push(e);
+  }
+  values.reverse();
+  return { values, next: typeof data.next === 'string' && data.next ? data.next : null };
+}
+
+/** The newest page of the shown topic (range form, `from=0`); a v2 server's array is taken as is. */
 async function fetchServerHistory() {
   const node = topicHistory.node;
   if (!node || topicHistory.routeMissing || !node.count) {
@@ -159,19 +179,33 @@ async function fetchServerHistory() {
   }
   const seq = ++topicHistory.fetchSeq;
   topicHistory.fetchedAt = Date.now();
-  const res = await apiCall('GET', withQuery('/api/history', { topic: node.path, limit: CONFIG.HISTORY_FETCH_LIMIT }));
+  topicHistory.loadingOlder = false;
+  const res = await apiCall('GET', withQuery('/api/history', { topic: node.path, from: 0, limit: CONFIG.HISTORY_FETCH_LIMIT }));
   if (seq !== topicHistory.fetchSeq || node !== topicHistory.node) return;
-  if (res.ok && Array.isArray(res.data)) {
-    const values = [];
-    for (const x of res.data.slice(-CONFIG.HISTORY_FETCH_LIMIT)) {
+  const page = res.ok ? rangePage(node, res.data) : null;
+  if (res.ok && (page || Array.isArray(res.data))) {
+    let values = [];
+    let next = page ? page.next : null;
+    if (page) {
+      // A refresh after paging back keeps the older values already loaded.
+      const had = topicHistory.server || [];
+      const oldest = page.values.length ? page.values[0].t : Infinity;
+      const older = had.filter((e) => e.t < oldest);
+      if (older.length && topicHistory.pagedBack) next = topicHistory.next;
+      else topicHistory.pagedBack = false;
+      values = (topicHistory.pagedBack ? older : []).concat(page.values).slice(-CONFIG.HISTORY_PAGED_MAX);
+    }
+    else for (const x of res.data.slice(-CONFIG.HISTORY_FETCH_LIMIT)) {
       const e = serverEntry(node, x);
       if (e) values.push(e);
     }
     topicHistory.server = values.length ? values : null;
+    topicHistory.next = page && values.length ? next : null;
     topicHistory.source = values.length ? 'server' : 'page';
     topicHistory.note = values.length ? '' : 'the server keeps none for this topic';
   } else {
     topicHistory.server = null;
+    topicHistory.next = null;
     topicHistory.source = 'page';
     if (res.status === 404) {
       topicHistory.routeMissing = true;
@@ -179,6 +213,32 @@ async function fetchServerHistory() {
     } else {
       topicHistory.note = 'the server\'s history: ' + res.message;
     }
+  }
+  topicHistory.olderError = '';
+  renderNow();
+}
+
+/** The page older than the shown values (`before=next`), prepended; bounded by HISTORY_PAGED_MAX. */
+async function fetchOlder() {
+  const node = topicHistory.node;
+  const before = topicHistory.next;
+  if (!node || !before || topicHistory.source !== 'server' || topicHistory.loadingOlder) return;
+  const seq = topicHistory.fetchSeq;
+  topicHistory.loadingOlder = true;
+  renderNow();
+  const res = await apiCall('GET', withQuery('/api/history', { topic: node.path, before, limit: CONFIG.HISTORY_FETCH_LIMIT }));
+  if (seq !== topicHistory.fetchSeq || node !== topicHistory.node) return;
+  topicHistory.loadingOlder = false;
+  const page = res.ok ? rangePage(node, res.data) : null;
+  if (page) {
+    const all = page.values.concat(topicHistory.server || []);
+    topicHistory.server = all.slice(-CONFIG.HISTORY_PAGED_MAX);
+    topicHistory.pagedBack = true;
+    topicHistory.next = all.length > CONFIG.HISTORY_PAGED_MAX ? null : page.next;
+    topicHistory.olderError = all.length > CONFIG.HISTORY_PAGED_MAX
+      ? 'the panel keeps at most ' + CONFIG.HISTORY_PAGED_MAX + ' values' : '';
+  } else {
+    topicHistory.olderError = 'older values: ' + (res.ok ? 'the server\'s answer is not a page' : res.message);
   }
   renderNow();
 }
@@ -196,6 +256,13 @@ function renderNow() {
   ui.historyCount.textContent = String(entries.length);
   for (const b of [ui.historyExportJsonl, ui.historyExportCsv]) b.disabled = entries.length === 0;
   ui.historyRefresh.disabled = !node || topicHistory.routeMissing;
+  const more = topicHistory.source === 'server' && !!topicHistory.next;
+  ui.historyOlder.hidden = !more;
+  ui.historyOlder.disabled = !more || topicHistory.loadingOlder;
+  ui.historyList.dataset.more = more ? 'true' : 'false';
+  ui.historyList.dataset.loading = topicHistory.loadingOlder ? 'true' : 'false';
+  ui.historyError.textContent = topicHistory.olderError || '';
+  ui.historyError.hidden = !topicHistory.olderError;
   ui.historyList.dataset.source = topicHistory.source;
   ui.historySource.textContent = sourceText(node, entries.length);
   // Remember the user's open / closed choices only for the values still shown.
@@ -287,6 +354,7 @@ export function initHistory() {
     if (topicHistory.routeMissing) return;
     fetchServerHistory();
   });
+  ui.historyOlder.addEventListener('click', () => fetchOlder());
   ui.historyExportJsonl.addEventListener('click', () => exportHistory('jsonl'));
   ui.historyExportCsv.addEventListener('click', () => exportHistory('csv'));
   renderNow();
