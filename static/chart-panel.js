@@ -19,7 +19,7 @@ import { extractNumbers, pickNumber, compareNames } from './format.js';
 import { tree, pinTopic, onTopicEvicted } from './tree.js';
 import { LineChart, SERIES_COLORS } from './chart.js';
 import { RecencyQueue } from './lru.js';
-import { rangeBounds, loadRange } from './chart-range.js';
+import { rangeBounds, loadRange, joinAt, skipAhead } from './chart-range.js';
 
 /** The chart's series, the topic picker and the topics' numeric histories. */
 export const chart = {
@@ -44,7 +44,25 @@ function setRangeStatus(state, points, text) {
   ui.chartRangeStatus.textContent = text;
 }
 
-/** Load the chosen range of every series from the server; live values continue after its last point. */
+/** Points of series `s`'s loaded history that carry a number (its field). */
+function historyPoints(s) {
+  let n = 0;
+  for (const e of s.hist || []) if (pickNumber(extractNumbers(e.p), s.field) !== undefined) n++;
+  return n;
+}
+
+/** Back to the page's own values (the range is `live`, or its load failed). */
+function dropRanges() {
+  for (const s of chart.series) { s.hist = null; s.closed = false; rebuildPoints(s); }
+}
+
+/**
+ * Load the chosen range of every series from the server; an open range
+ * (no end) goes on with the live values the history does not hold yet
+ * (joinAt, chart-range.js). Without the server's history (a server that
+ * records nothing answers 503), the chart stays on live values and the
+ * status says why.
+ */
 async function loadChartRange() {
   const seq = ++chart.rangeSeq;
   chart.range = ui.chartRange.value;
@@ -53,7 +71,7 @@ async function loadChartRange() {
   ui.chartRangeTo.hidden = !custom;
   ui.chartRangeLoad.hidden = !custom;
   if (chart.range === 'live') {
-    for (const s of chart.series) { s.seam = null; rebuildPoints(s); }
+    dropRanges();
     setRangeStatus('idle', 0, '');
     scheduleChartRender(true);
     return;
@@ -66,31 +84,32 @@ async function loadChartRange() {
   const wanted = chart.series.filter((s) => s.topic);
   if (!wanted.length) { setRangeStatus('idle', 0, 'Pick a topic to load its range.'); return; }
   setRangeStatus('loading', 0, 'Loading the range from the server…');
-  const startedAt = Date.now();
-  let total = 0;
+  const loaded = [];
   let capped = false;
   for (const s of wanted) {
     const r = await loadRange(s.topic, b.from, b.to, () => seq !== chart.rangeSeq);
     if (seq !== chart.rangeSeq) return;
-    if (!r.ok) { setRangeStatus('error', total, 'The range of ' + s.topic + ' could not be loaded: ' + r.message); return; }
-    const pts = [];
-    for (const e of r.values) {
-      if (e.encoding === 'base64') continue;
-      const ex = extractNumbers(e.payload);
-      if (!ex) continue;
-      noteChartFields(s, ex);
-      if (!s.fields.has(s.field)) s.field = s.fields.has('') ? '' : s.fields.keys().next().value;
-      const v = pickNumber(ex, s.field);
-      if (v !== undefined) pts.push({ t: e.t, v });
+    if (!r.ok) {
+      dropRanges();
+      scheduleChartRender(true);
+      const why = r.status === 503 ? 'the server has no history to answer from (' + r.message + ')' : r.message;
+      setRangeStatus('error', 0, 'The range of ' + s.topic + ' could not be loaded: ' + why + '. The chart shows live values.');
+      return;
     }
-    // Live values are stamped by this page's clock, history by the server's: the
-    // page's values from before the load are in the history, so live values
-    // continue from the moment the load began (no point twice at the seam).
-    s.seam = b.to === null ? startedAt : null;
-    const live = b.to === null ? s.points.filter((p) => p.t > startedAt) : [];
-    s.points = pts.concat(live).slice(-CONFIG.CHART_MAX_POINTS);
-    total += pts.length;
+    loaded.push({ s, values: r.values });
     capped = capped || r.capped;
+  }
+  let total = 0;
+  for (const { s, values } of loaded) {
+    s.hist = values;
+    s.closed = b.to !== null;
+    for (const e of values) {
+      const ex = extractNumbers(e.p);
+      if (ex) noteChartFields(s, ex);
+    }
+    if (!s.fields.has(s.field) && s.fields.size) s.field = s.fields.has('') ? '' : s.fields.keys().next().value;
+    rebuildPoints(s);
+    total += historyPoints(s);
   }
   rebuildFieldSelect();
   renderLegend();
@@ -114,7 +133,10 @@ function freeColor() {
 }
 
 function newSeries() {
-  return { topic: '', field: '', fields: new Map(), points: [], color: freeColor(), seam: null };
+  // hist: values [{ t, p }] of a range loaded from the server (null: live only);
+  // closed: the range has an end, so no live value follows it;
+  // ahead: values of `hist` not yet got live, skipped when they come (chart-range.js).
+  return { topic: '', field: '', fields: new Map(), points: [], color: freeColor(), hist: null, closed: false, ahead: [] };
 }
 
 /** Pin the series' topics in the tree (so they are never evicted), and only those. */
@@ -198,16 +220,29 @@ function rebuildFieldSelect() {
   if (s.fields.has(s.field)) sel.value = s.field;
 }
 
-/** Points of series `s` from its topic's history. */
+/**
+ * Points of series `s`: its loaded range, if any, then the values this page
+ * saw of its topic that the range does not hold (none after a closed range).
+ * Times never go back (live values carry the page's clock, history the
+ * server's), so the chart's points stay in order.
+ */
 function rebuildPoints(s) {
   s.points = [];
   const node = s.topic ? tree.byPath.get(s.topic) : null;
-  if (node) {
-    for (const e of node.history || []) {
-      const v = pickNumber(extractNumbers(e.p), s.field);
-      if (v !== undefined) s.points.push({ t: e.t, v });
-    }
-  }
+  const live = (node && node.history) || [];
+  const join = s.hist && !s.closed ? joinAt(s.hist, live) : { start: s.hist ? live.length : 0, ahead: [] };
+  s.ahead = join.ahead;
+  const start = join.start;
+  for (const e of s.hist || []) pushPoint(s, e.t, pickNumber(extractNumbers(e.p), s.field));
+  for (let i = start; i < live.length; i++) pushPoint(s, live[i].t, pickNumber(extractNumbers(live[i].p), s.field));
+  if (s.points.length > CONFIG.CHART_MAX_POINTS) s.points.splice(0, s.points.length - CONFIG.CHART_MAX_POINTS);
+}
+
+/** Append value `v` (skipped when undefined) at time `t`, or at the last point's time if later. */
+function pushPoint(s, t, v) {
+  if (v === undefined) return;
+  const last = s.points.length ? s.points[s.points.length - 1].t : -Infinity;
+  s.points.push({ t: Math.max(t, last), v });
 }
 
 function seriesLabel(s) {
@@ -259,7 +294,8 @@ export function setChartTopic(topic) {
   }
   s.field = s.fields.has('') ? '' : (s.fields.keys().next().value || '');
   rebuildFieldSelect();
-  s.seam = null;
+  s.hist = null;
+  s.closed = false;
   rebuildPoints(s);
   renderLegend();
   scheduleChartRender(true);
@@ -355,6 +391,8 @@ export function chartFeed(node, m) {
   let ex;
   for (const s of chart.series) {
     if (!s.topic || s.topic !== m.topic) continue;
+    // Charted from the history already (only short payloads are in it, as in node.history).
+    if (m.payload.length <= CONFIG.HISTORY_PAYLOAD_MAX && skipAhead(s.ahead, m.payload)) continue;
     if (ex === undefined) ex = extractNumbers(m.payload);
     if (!ex) return;
     if (noteChartFields(s, ex)) {
@@ -363,9 +401,8 @@ export function chartFeed(node, m) {
     }
     const v = pickNumber(ex, s.field);
     if (v === undefined) continue;
-    if (chart.range === 'custom' && s.seam === null) continue; // a closed range stays as loaded
-    if (s.seam && m.t <= s.seam) continue;
-    s.points.push({ t: m.t, v });
+    if (s.closed) continue; // a range with an end stays as loaded
+    pushPoint(s, m.t, v);
     if (s.points.length > CONFIG.CHART_MAX_POINTS * 1.25) s.points.splice(0, s.points.length - CONFIG.CHART_MAX_POINTS);
     scheduleChartRender(false);
   }
@@ -415,7 +452,9 @@ function clearChart() {
     const node = s.topic ? tree.byPath.get(s.topic) : null;
     if (node) forgetHistory(node);
   }
-  scheduleChartRender(true);
+  // A loaded range goes too: the chart starts again from live values.
+  ui.chartRange.value = 'live';
+  loadChartRange();
 }
 
 /** Draw on the canvas, and wire the topic and field pickers, Clear, and "Chart this topic". */
