@@ -424,6 +424,10 @@ pub(crate) async fn metrics(req: HttpRequest, state: web::Data<BridgeState>) -> 
             return Ok(response);
         }
     }
+    #[cfg(feature = "history")]
+    if let Some(recorder) = state.records.recorder.get() {
+        state.metrics.record_history(&recorder.stats());
+    }
     let body = state.metrics.render(&status_body(&state).await?);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
