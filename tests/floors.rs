@@ -36,7 +36,7 @@ const EXAMPLE_APP: Crate = Crate {
         (
             "",
             &[
-                &["settings", "broker", "guard", "tls", "workers"],
+                &["settings", "broker", "guard", "tls", "workers", "history"],
                 &["pages", "signin"],
                 &["lib", "main"],
             ],

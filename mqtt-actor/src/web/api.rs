@@ -325,10 +325,11 @@ async fn recorded(
         })?;
         ask = ask.before(cursor);
     }
-    // A filter the principal may not read at all (not even one topic under
-    // it, as far as the Authorizer says of the filter itself) is refused;
-    // otherwise each topic is asked as for live messages.
-    let whole = state.authorize(&who, Operation::Read, &query.topic);
+    // A filter the principal may subscribe to answers whole; one it may not
+    // (as a live subscription would be refused) answers only the topics it
+    // may read, and `403` when there are none. Each topic is asked as a
+    // live message's would be (`Read` of a topic: a filter is no topic).
+    let whole = state.authorize(&who, Operation::Subscribe, &query.topic);
     let checker = state.clone();
     let principal = who.clone();
     ask = ask.allow(move |topic| {
@@ -423,6 +424,10 @@ pub(crate) async fn metrics(req: HttpRequest, state: web::Data<BridgeState>) -> 
         if let Err(response) = admit(&state, &req).await {
             return Ok(response);
         }
+    }
+    #[cfg(feature = "history")]
+    if let Some(recorder) = state.records.recorder.get() {
+        state.metrics.record_history(&recorder.stats());
     }
     let body = state.metrics.render(&status_body(&state).await?);
     Ok(HttpResponse::Ok()
