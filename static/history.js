@@ -219,7 +219,8 @@ async function fetchServerHistory() {
   }
   // Why there is no Older (the server answers only from memory), said with the values.
   if (topicHistory.source === 'server' && !page) topicHistory.note = rangeNote;
-  topicHistory.olderError = '';
+  // Why an older page did not come stays said until Older is tried again.
+  if (!topicHistory.next) topicHistory.olderError = '';
   renderNow();
 }
 
@@ -239,15 +240,11 @@ function takeValues(node, data) {
 
 /**
  * The range form's newest page. After paging back, the older values
- * already loaded stay below it, with their cursor: the ones older than the
- * page's oldest value, and those of the same millisecond that it does not
- * hold (the page may end inside a millisecond).
+ * already loaded stay below it, with their cursor.
  */
 function takeNewestPage(page) {
   const had = topicHistory.pagedBack ? topicHistory.server || [] : [];
-  const oldest = page.values.length ? page.values[0].t : Infinity;
-  const inPage = new Set(page.values.filter((e) => e.t === oldest).map(entryKey));
-  const older = had.filter((e) => e.t < oldest || (e.t === oldest && !inPage.has(entryKey(e))));
+  const older = olderThan(had, page.values);
   const keep = older.length > 0;
   const values = older.concat(page.values).slice(-CONFIG.HISTORY_PAGED_MAX);
   topicHistory.server = values.length ? values : null;
@@ -255,6 +252,23 @@ function takeNewestPage(page) {
   topicHistory.pagedBack = keep;
   topicHistory.source = values.length ? 'server' : 'page';
   topicHistory.note = values.length ? '' : 'the server keeps none for this topic';
+}
+
+/**
+ * The values of `had` (oldest first) older than the newest page `values`:
+ * those of earlier milliseconds, and of the page's oldest millisecond those
+ * before the run the page holds of it (a page may end inside a millisecond;
+ * values carry no id, so the run is found by payload).
+ */
+function olderThan(had, values) {
+  if (!values.length) return [];
+  const oldest = values[0].t;
+  const same = had.filter((e) => e.t === oldest);
+  const inPage = values.filter((e) => e.t === oldest);
+  const sameValue = (a, b) => a.payload === b.payload && a.encoding === b.encoding;
+  let i = 0;
+  while (i < same.length && !(same.length - i <= inPage.length && same.slice(i).every((e, k) => sameValue(e, inPage[k])))) i++;
+  return had.filter((e) => e.t < oldest).concat(same.slice(0, i));
 }
 
 /**
