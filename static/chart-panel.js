@@ -3,13 +3,18 @@
  * history of their payloads, and up to CHART_SERIES_MAX series (a topic and
  * a field each, each its own colour) drawn with LineChart (chart.js). The
  * pickers edit the active series; the legend lists them all, makes one
- * active and removes it; "Add series" starts another.
+ * active and removes it; "Add series" starts another. The Range picker
+ * loads the series' values of the last hour, the last day or a custom
+ * range from the server's history database (chart-range.js); a range
+ * without an end goes on live, joined where the page's live values leave
+ * the history off.
  *
  * Bounded: the picker lists at most `limits.chartTopics` topics (the ones
  * found numeric most recently, plus the charted ones); histories hold at
  * most HISTORY_MAX entries per topic and HISTORY_BUDGET in all, and leave
  * with their topic when the tree evicts it; each series holds at most
- * CHART_MAX_POINTS points. Charted topics are pinned in the tree so that
+ * CHART_MAX_POINTS points, and a loaded range at most CHART_MAX_POINTS
+ * payloads of at most HISTORY_PAYLOAD_MAX characters per series. Charted topics are pinned in the tree so that
  * they are never evicted.
  */
 
@@ -24,7 +29,7 @@ import { rangeBounds, loadRange, joinAt, skipAhead } from './chart-range.js';
 /** The chart's series, the topic picker and the topics' numeric histories. */
 export const chart = {
   view: null,        // LineChart
-  series: [],        // [{ topic, field, fields: Map (field path -> true, '' = the payload), points, color }]
+  series: [],        // [{ topic, field, fields: Map (field path -> true, '' = the payload), points, color, hist, closed, ahead }]
   active: 0,         // the series the topic and field pickers edit
   pinned: new Set(), // topics pinned in the tree for the series
   listed: new RecencyQueue(), // topics for the picker, oldest found first
