@@ -126,7 +126,7 @@ const LIBRARY_FLOORS: Floors = &[
     ),
     (
         "web/records",
-        &[&["cache"], &["history", "retained"], &["mod"]],
+        &[&["cache"], &["history", "retained"], &["stored"], &["mod"]],
     ),
     (
         "web/mosquitto",

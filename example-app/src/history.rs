@@ -74,6 +74,16 @@ pub struct HistoryArgs {
         default_value_t = 100_000
     )]
     pub queue: usize,
+    /// Bytes of topics and payloads that may wait for the history database
+    /// (64MiB, 1GiB): with large payloads this bound acts first.
+    #[arg(
+        long = "history-queue-bytes",
+        env = "HISTORY_QUEUE_BYTES",
+        value_name = "SIZE",
+        default_value = "64MiB",
+        value_parser = parse_bytes
+    )]
+    pub queue_max_bytes: u64,
 }
 
 /// The database URL shows without its password.
@@ -87,6 +97,7 @@ impl fmt::Debug for HistoryArgs {
             .field("retention", &self.retention)
             .field("max_bytes", &self.max_bytes)
             .field("queue", &self.queue)
+            .field("queue_max_bytes", &self.queue_max_bytes)
             .finish()
     }
 }
@@ -119,6 +130,7 @@ impl HistoryArgs {
         config.retention = self.retention;
         config.max_bytes = self.max_bytes;
         config.queue_capacity = self.queue.max(1);
+        config.queue_bytes = self.queue_max_bytes;
         Some(config)
     }
 

@@ -47,6 +47,11 @@ pub struct RecorderConfig {
     /// (counted in [`RecorderStats::dropped`](super::RecorderStats::dropped)
     /// and logged). Default: 100,000.
     pub queue_capacity: usize,
+    /// The most bytes (topics and payloads) waiting for the writer: with
+    /// large payloads this bound acts before
+    /// [`queue_capacity`](Self::queue_capacity), so that a database outage
+    /// costs at most this much memory. Default: 64 MiB.
+    pub queue_bytes: u64,
     /// The most messages written in one transaction. Default: 1,000.
     pub batch_size: usize,
     /// How long a write or a query waits for a database connection before it
@@ -65,6 +70,7 @@ impl Default for RecorderConfig {
             max_bytes: 1 << 30,
             retention_interval: Duration::from_secs(60),
             queue_capacity: 100_000,
+            queue_bytes: 64 << 20,
             batch_size: 1_000,
             connect_timeout: Duration::from_secs(5),
         }
@@ -83,6 +89,7 @@ impl std::fmt::Debug for RecorderConfig {
             .field("max_bytes", &self.max_bytes)
             .field("retention_interval", &self.retention_interval)
             .field("queue_capacity", &self.queue_capacity)
+            .field("queue_bytes", &self.queue_bytes)
             .field("batch_size", &self.batch_size)
             .field("connect_timeout", &self.connect_timeout)
             .finish()

@@ -177,7 +177,7 @@ impl Recorder {
         validate(&config)?;
         let db = Db::open(&config).await?;
         let counters = Arc::new(Counters::default());
-        let (queue, rx) = Queue::new(config.queue_capacity, counters.clone());
+        let (queue, rx) = Queue::new(config.queue_capacity, config.queue_bytes, counters.clone());
         let (stop, stopped) = watch::channel(false);
         let writer = Writer {
             db: db.clone(),

@@ -35,6 +35,8 @@ impl AppProcess {
             "HISTORY_DATABASE_URL",
             "HISTORY_RETENTION",
             "HISTORY_MAX_BYTES",
+            "HISTORY_QUEUE",
+            "HISTORY_QUEUE_BYTES",
         ] {
             cmd.env_remove(key);
         }
