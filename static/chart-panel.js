@@ -97,8 +97,9 @@ async function loadChartRange() {
     if (!r.ok) {
       dropRanges();
       scheduleChartRender(true);
-      const why = r.status === 503 ? 'the server has no history to answer from (' + r.message + ')' : r.message;
-      setRangeStatus('error', 0, 'The range of ' + s.topic + ' could not be loaded: ' + why + '. The chart shows live values.');
+      // 503: the server records no history (or cannot read it now).
+      const what = r.status === 503 ? 'No range from the server: ' : 'The range of ' + s.topic + ' could not be loaded: ';
+      setRangeStatus('error', 0, what + r.message + '. The chart shows live values.');
       return;
     }
     loaded.push({ s, values: r.values });

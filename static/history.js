@@ -197,7 +197,7 @@ async function fetchServerHistory() {
   let res = await apiCall('GET', withQuery('/api/history', { topic: node.path, from: 0, limit }));
   let rangeNote = '';
   if (!res.ok && res.status === 503) {
-    rangeNote = 'no older values: ' + res.message;
+    rangeNote = 'No older values: ' + res.message + '.';
     if (seq !== topicHistory.fetchSeq || node !== topicHistory.node) return;
     res = await apiCall('GET', withQuery('/api/history', { topic: node.path, limit }));
   }
@@ -335,7 +335,9 @@ function sourceText(node, n) {
   if (!node) return 'Select a topic to see its last values.';
   const values = n === 1 ? ' value' : ' values';
   const why = topicHistory.note ? ' (' + topicHistory.note + ')' : '';
-  if (topicHistory.source === 'server') return n + values + ' kept by the server, newest first' + why + '.';
+  if (topicHistory.source === 'server') {
+    return n + values + ' kept by the server, newest first.' + (topicHistory.note ? ' ' + topicHistory.note : '');
+  }
   if (!n) return 'No values of this topic yet' + why + '.';
   return n + values + ' seen by this page, newest first' + why + '.';
 }

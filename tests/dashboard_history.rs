@@ -124,6 +124,14 @@ async fn wait_row(page: &Client, topic: &str, payload: &str) {
     .await;
 }
 
+/// Saves a screenshot of the page as target/screenshots/NAME.png.
+async fn screenshot(page: &Client, name: &str) {
+    let png = page.screenshot().await.expect("a screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
+}
+
 /// The payloads the History panel holds from the server, oldest first.
 const SHOWN: &str = "const h = window.mqttActor.state.history; \
      return (h.source === 'server' && h.server ? h.server : []).map((e) => e.payload)";
@@ -353,6 +361,7 @@ async fn history_pages_back_to_the_oldest_and_the_chart_joins_a_recorded_range_t
         &format!("{}[data-state=\"done\"]", testid("chart-range-status")),
     )
     .await;
+    screenshot(&page, "dashboard-history-range").await;
     page.close().await.expect("browser closes");
 }
 
@@ -390,7 +399,7 @@ async fn without_a_history_database_the_panel_and_the_chart_say_so_and_stay_live
     )
     .await;
     find(&page, &list_state(false)).await;
-    wait_text_contains(&page, "history-source", "no older values").await;
+    wait_text_contains(&page, "history-source", "No older values").await;
 
     // The chart's range says why it did not load, and the chart stays live.
     find(
@@ -405,6 +414,7 @@ async fn without_a_history_database_the_panel_and_the_chart_say_so_and_stay_live
     wait_js(&page, "the page's own values", POINTS, &numbers(0..3)).await;
     outside.publish("mem/a", "7", 1, false).await;
     wait_js(&page, "a live value", POINTS, &numbers([0, 1, 2, 7])).await;
+    screenshot(&page, "dashboard-history-no-database").await;
     page.close().await.expect("browser closes");
 }
 
