@@ -3,13 +3,18 @@
  * history of their payloads, and up to CHART_SERIES_MAX series (a topic and
  * a field each, each its own colour) drawn with LineChart (chart.js). The
  * pickers edit the active series; the legend lists them all, makes one
- * active and removes it; "Add series" starts another.
+ * active and removes it; "Add series" starts another. The Range picker
+ * loads the series' values of the last hour, the last day or a custom
+ * range from the server's history database (chart-range.js); a range
+ * without an end goes on live, joined where the page's live values leave
+ * the history off.
  *
  * Bounded: the picker lists at most `limits.chartTopics` topics (the ones
  * found numeric most recently, plus the charted ones); histories hold at
  * most HISTORY_MAX entries per topic and HISTORY_BUDGET in all, and leave
  * with their topic when the tree evicts it; each series holds at most
- * CHART_MAX_POINTS points. Charted topics are pinned in the tree so that
+ * CHART_MAX_POINTS points, and a loaded range at most CHART_MAX_POINTS
+ * payloads of at most HISTORY_PAYLOAD_MAX characters per series. Charted topics are pinned in the tree so that
  * they are never evicted.
  */
 
@@ -19,11 +24,12 @@ import { extractNumbers, pickNumber, compareNames } from './format.js';
 import { tree, pinTopic, onTopicEvicted } from './tree.js';
 import { LineChart, SERIES_COLORS } from './chart.js';
 import { RecencyQueue } from './lru.js';
+import { rangeBounds, loadRange, joinAt, skipAhead } from './chart-range.js';
 
 /** The chart's series, the topic picker and the topics' numeric histories. */
 export const chart = {
   view: null,        // LineChart
-  series: [],        // [{ topic, field, fields: Map (field path -> true, '' = the payload), points, color }]
+  series: [],        // [{ topic, field, fields: Map (field path -> true, '' = the payload), points, color, hist, closed, ahead }]
   active: 0,         // the series the topic and field pickers edit
   pinned: new Set(), // topics pinned in the tree for the series
   listed: new RecencyQueue(), // topics for the picker, oldest found first
@@ -32,7 +38,92 @@ export const chart = {
   listRenderedAt: 0,
   timer: 0,
   historyCost: 0,     // what the topics' histories hold: payload characters + HISTORY_ENTRY_COST each
+  range: 'live',      // 'live' (the page's values), or a range loaded from the server: 'hour', 'day', 'custom'
+  rangeSeq: 0,        // loads of an older choice are dropped
 };
+
+/** The range status hook: `state` idle / loading / done / capped / error, `points` from history. */
+function setRangeStatus(state, points, text) {
+  ui.chartRangeStatus.dataset.state = state;
+  ui.chartRangeStatus.dataset.points = String(points);
+  ui.chartRangeStatus.textContent = text;
+}
+
+/** Points of series `s`'s loaded history that carry a number (its field). */
+function historyPoints(s) {
+  let n = 0;
+  for (const e of s.hist || []) if (pickNumber(extractNumbers(e.p), s.field) !== undefined) n++;
+  return n;
+}
+
+/** Back to the page's own values (the range is `live`, or its load failed). */
+function dropRanges() {
+  for (const s of chart.series) { s.hist = null; s.closed = false; rebuildPoints(s); }
+}
+
+/**
+ * Load the chosen range of every series from the server; an open range
+ * (no end) goes on with the live values the history does not hold yet
+ * (joinAt, chart-range.js). Without the server's history (a server that
+ * records nothing answers 503), the chart stays on live values and the
+ * status says why.
+ */
+async function loadChartRange() {
+  const seq = ++chart.rangeSeq;
+  chart.range = ui.chartRange.value;
+  const custom = chart.range === 'custom';
+  ui.chartRangeFrom.hidden = !custom;
+  ui.chartRangeTo.hidden = !custom;
+  ui.chartRangeLoad.hidden = !custom;
+  if (chart.range === 'live') {
+    dropRanges();
+    setRangeStatus('idle', 0, '');
+    scheduleChartRender(true);
+    return;
+  }
+  const b = rangeBounds(chart.range, ui.chartRangeFrom.value, ui.chartRangeTo.value);
+  if (!b) {
+    setRangeStatus(custom ? 'idle' : 'error', 0, custom ? 'Pick the start (and optionally the end) of the range.' : 'Unknown range.');
+    return;
+  }
+  const wanted = chart.series.filter((s) => s.topic);
+  if (!wanted.length) { setRangeStatus('idle', 0, 'Pick a topic to load its range.'); return; }
+  setRangeStatus('loading', 0, 'Loading the range from the server…');
+  const loaded = [];
+  let capped = false;
+  for (const s of wanted) {
+    const r = await loadRange(s.topic, b.from, b.to, () => seq !== chart.rangeSeq);
+    if (seq !== chart.rangeSeq) return;
+    if (!r.ok) {
+      dropRanges();
+      scheduleChartRender(true);
+      // 503: the server records no history (or cannot read it now).
+      const what = r.status === 503 ? 'No range from the server: ' : 'The range of ' + s.topic + ' could not be loaded: ';
+      setRangeStatus('error', 0, what + r.message + '. The chart shows live values.');
+      return;
+    }
+    loaded.push({ s, values: r.values });
+    capped = capped || r.capped;
+  }
+  let total = 0;
+  for (const { s, values } of loaded) {
+    s.hist = values;
+    s.closed = b.to !== null;
+    for (const e of values) {
+      const ex = extractNumbers(e.p);
+      if (ex) noteChartFields(s, ex);
+    }
+    if (!s.fields.has(s.field) && s.fields.size) s.field = s.fields.has('') ? '' : s.fields.keys().next().value;
+    rebuildPoints(s);
+    total += historyPoints(s);
+  }
+  rebuildFieldSelect();
+  renderLegend();
+  scheduleChartRender(true);
+  setRangeStatus(capped ? 'capped' : 'done', total, total + ' points from the server' +
+    (capped ? ' (cut at ' + CONFIG.CHART_MAX_POINTS + ' per series: the start of the range is not shown)' : '') +
+    (b.to === null ? ', then live.' : '.'));
+}
 
 function activeSeries() { return chart.series[chart.active]; }
 
@@ -48,7 +139,10 @@ function freeColor() {
 }
 
 function newSeries() {
-  return { topic: '', field: '', fields: new Map(), points: [], color: freeColor() };
+  // hist: values [{ t, p }] of a range loaded from the server (null: live only);
+  // closed: the range has an end, so no live value follows it;
+  // ahead: values of `hist` not yet got live, skipped when they come (chart-range.js).
+  return { topic: '', field: '', fields: new Map(), points: [], color: freeColor(), hist: null, closed: false, ahead: [] };
 }
 
 /** Pin the series' topics in the tree (so they are never evicted), and only those. */
@@ -132,16 +226,29 @@ function rebuildFieldSelect() {
   if (s.fields.has(s.field)) sel.value = s.field;
 }
 
-/** Points of series `s` from its topic's history. */
+/**
+ * Points of series `s`: its loaded range, if any, then the values this page
+ * saw of its topic that the range does not hold (none after a closed range).
+ * Times never go back (live values carry the page's clock, history the
+ * server's), so the chart's points stay in order.
+ */
 function rebuildPoints(s) {
   s.points = [];
   const node = s.topic ? tree.byPath.get(s.topic) : null;
-  if (node) {
-    for (const e of node.history || []) {
-      const v = pickNumber(extractNumbers(e.p), s.field);
-      if (v !== undefined) s.points.push({ t: e.t, v });
-    }
-  }
+  const live = (node && node.history) || [];
+  const join = s.hist && !s.closed ? joinAt(s.hist, live) : { start: s.hist ? live.length : 0, ahead: [] };
+  s.ahead = join.ahead;
+  const start = join.start;
+  for (const e of s.hist || []) pushPoint(s, e.t, pickNumber(extractNumbers(e.p), s.field));
+  for (let i = start; i < live.length; i++) pushPoint(s, live[i].t, pickNumber(extractNumbers(live[i].p), s.field));
+  if (s.points.length > CONFIG.CHART_MAX_POINTS) s.points.splice(0, s.points.length - CONFIG.CHART_MAX_POINTS);
+}
+
+/** Append value `v` (skipped when undefined) at time `t`, or at the last point's time if later. */
+function pushPoint(s, t, v) {
+  if (v === undefined) return;
+  const last = s.points.length ? s.points[s.points.length - 1].t : -Infinity;
+  s.points.push({ t: Math.max(t, last), v });
 }
 
 function seriesLabel(s) {
@@ -193,9 +300,12 @@ export function setChartTopic(topic) {
   }
   s.field = s.fields.has('') ? '' : (s.fields.keys().next().value || '');
   rebuildFieldSelect();
+  s.hist = null;
+  s.closed = false;
   rebuildPoints(s);
   renderLegend();
   scheduleChartRender(true);
+  if (chart.range !== 'live' && topic) loadChartRange();
 }
 
 function setChartField(field) {
@@ -287,6 +397,8 @@ export function chartFeed(node, m) {
   let ex;
   for (const s of chart.series) {
     if (!s.topic || s.topic !== m.topic) continue;
+    // Charted from the history already (only short payloads are in it, as in node.history).
+    if (m.payload.length <= CONFIG.HISTORY_PAYLOAD_MAX && skipAhead(s.ahead, m.payload)) continue;
     if (ex === undefined) ex = extractNumbers(m.payload);
     if (!ex) return;
     if (noteChartFields(s, ex)) {
@@ -295,7 +407,8 @@ export function chartFeed(node, m) {
     }
     const v = pickNumber(ex, s.field);
     if (v === undefined) continue;
-    s.points.push({ t: m.t, v });
+    if (s.closed) continue; // a range with an end stays as loaded
+    pushPoint(s, m.t, v);
     if (s.points.length > CONFIG.CHART_MAX_POINTS * 1.25) s.points.splice(0, s.points.length - CONFIG.CHART_MAX_POINTS);
     scheduleChartRender(false);
   }
@@ -345,7 +458,9 @@ function clearChart() {
     const node = s.topic ? tree.byPath.get(s.topic) : null;
     if (node) forgetHistory(node);
   }
-  scheduleChartRender(true);
+  // A loaded range goes too: the chart starts again from live values.
+  ui.chartRange.value = 'live';
+  loadChartRange();
 }
 
 /** Draw on the canvas, and wire the topic and field pickers, Clear, and "Chart this topic". */
@@ -362,6 +477,9 @@ export function initChart() {
   ui.chartField.addEventListener('change', () => setChartField(ui.chartField.value));
   ui.chartClear.addEventListener('click', clearChart);
   ui.chartAddSeries.addEventListener('click', addSeries);
+  ui.chartRange.addEventListener('change', loadChartRange);
+  ui.chartRangeLoad.addEventListener('click', loadChartRange);
+  setRangeStatus('idle', 0, '');
   chart.view = new LineChart(ui.chartCanvas, { emptyText: 'Pick a topic with numeric values' });
   chart.series = [newSeries()];
   chart.active = 0;

@@ -58,6 +58,7 @@ export const CONFIG = {
   SEEN_ENTRIES_MAX: 20000,    // History values across all topics
   SEEN_CHARS_MAX: 4e6,        // History payload characters across all topics
   HISTORY_FETCH_LIMIT: 50,    // values asked of GET /api/history
+  HISTORY_PAGED_MAX: 1000,    // values the History panel keeps when paging back ("older")
   HISTORY_REFETCH_MS: 1000,   // a new message on the shown topic asks the server again at most this often
   DIFF_MAX_LINES: 400,        // lines of one History diff
   DIFF_VALUE_CHARS: 200,      // characters of a value inside a diff line

@@ -125,6 +125,13 @@ export function collectElements() {
     historyList: byId('history-list'),
     historyCount: byId('history-count'),
     historyRefresh: byId('history-refresh'),
+    historyOlder: byId('history-older'),
+    chartRange: byId('chart-range'),
+    chartRangeFrom: byId('chart-range-from'),
+    chartRangeTo: byId('chart-range-to'),
+    chartRangeLoad: byId('chart-range-load'),
+    chartRangeStatus: byId('chart-range-status'),
+    historyError: byId('history-error'),
     historyExportJsonl: byId('history-export-jsonl'),
     historyExportCsv: byId('history-export-csv'),
 

@@ -3,11 +3,17 @@
  * each JSON value diffed against the one before it (keys added, removed,
  * changed: diff.js), exportable as JSON Lines or CSV.
  *
- * Where the values come from: the server's `GET /api/history` (what it
- * keeps of topics under its own subscriptions) when it has some for the
- * topic; otherwise what this page saw. A server without the route (404) is
- * not asked again; a refusal (401 / 403) or an empty answer falls back to
- * the page's values, and the panel says which it shows.
+ * Where the values come from: the server's `GET /api/history` when it has
+ * some for the topic; otherwise what this page saw. A server that records
+ * history in a database answers the range form (protocol 2.1) page by page,
+ * newest first: "Older" loads the page before the shown values until the
+ * server has none older (`next` null), up to HISTORY_PAGED_MAX values. A
+ * server without a database answers the range form 503 and the v2 form from
+ * memory: the panel shows those and says why there is no Older. A server
+ * without the route (404) is not asked again; a refusal (401 / 403) or an
+ * empty answer falls back to the page's values, and the panel says which it
+ * shows. Why an older page did not come is shown in the panel
+ * (`history-error`).
  *
  * Bounded: the page keeps SEEN_PER_TOPIC values per topic, at most
  * SEEN_PAYLOAD_CHARS of each payload, and SEEN_ENTRIES_MAX values and
@@ -32,10 +38,15 @@ export const topicHistory = {
   chars: 0,
   node: null,          // the topic shown
   source: 'page',      // 'server' when `server` holds the shown values
-  server: null,        // values from GET /api/history for `node`
+  server: null,        // values from GET /api/history for `node`, oldest first
+  next: null,          // the range form's cursor to the older page (null: none)
+  loadingOlder: false,
+  pagedBack: false,    // older pages were loaded: a refresh keeps them
+  olderError: '',      // why the older page did not come (or why there is none)
   note: '',            // why the page's values are shown (the server's answer)
   routeMissing: false, // the server answered 404: no /api/history there
-  fetchSeq: 0,         // answers to an older request are dropped
+  fetchSeq: 0,         // answers to an older request for the newest values are dropped
+  shownSeq: 0,         // counts the topics shown: answers for another one are dropped
   fetchTimer: 0,
   fetchedAt: 0,
   renderTimer: 0,
@@ -115,7 +126,12 @@ export function shownEntries() {
 export function showHistory(node) {
   if (node === topicHistory.node) return;
   topicHistory.node = node;
+  topicHistory.shownSeq++;
+  topicHistory.loadingOlder = false;
   topicHistory.server = null;
+  topicHistory.next = null;
+  topicHistory.pagedBack = false;
+  topicHistory.olderError = '';
   topicHistory.source = 'page';
   topicHistory.note = '';
   topicHistory.open.clear();
@@ -151,6 +167,24 @@ function serverEntry(node, x) {
   }));
 }
 
+/** The range form's answer `{messages, next}` (newest first) as entries oldest first, or null. */
+function rangePage(node, data) {
+  if (!data || typeof data !== 'object' || !Array.isArray(data.messages)) return null;
+  const values = [];
+  for (const x of data.messages.slice(0, CONFIG.HISTORY_FETCH_LIMIT)) {
+    const e = serverEntry(node, x);
+    if (e) values.push(e);
+  }
+  values.reverse();
+  return { values, next: typeof data.next === 'string' && data.next ? data.next : null };
+}
+
+/**
+ * The newest values of the shown topic: the range form (`from=0`, a page
+ * with a cursor to older ones); when the server has no database to answer
+ * it from (503), the v2 form (what it keeps in memory, no older pages). A v2
+ * server answers either with its array, taken as is.
+ */
 async function fetchServerHistory() {
   const node = topicHistory.node;
   if (!node || topicHistory.routeMissing || !node.count) {
@@ -159,26 +193,110 @@ async function fetchServerHistory() {
   }
   const seq = ++topicHistory.fetchSeq;
   topicHistory.fetchedAt = Date.now();
-  const res = await apiCall('GET', withQuery('/api/history', { topic: node.path, limit: CONFIG.HISTORY_FETCH_LIMIT }));
+  const limit = CONFIG.HISTORY_FETCH_LIMIT;
+  let res = await apiCall('GET', withQuery('/api/history', { topic: node.path, from: 0, limit }));
+  let rangeNote = '';
+  if (!res.ok && res.status === 503) {
+    rangeNote = 'No older values: ' + res.message + '.';
+    if (seq !== topicHistory.fetchSeq || node !== topicHistory.node) return;
+    res = await apiCall('GET', withQuery('/api/history', { topic: node.path, limit }));
+  }
   if (seq !== topicHistory.fetchSeq || node !== topicHistory.node) return;
-  if (res.ok && Array.isArray(res.data)) {
-    const values = [];
-    for (const x of res.data.slice(-CONFIG.HISTORY_FETCH_LIMIT)) {
-      const e = serverEntry(node, x);
-      if (e) values.push(e);
-    }
-    topicHistory.server = values.length ? values : null;
-    topicHistory.source = values.length ? 'server' : 'page';
-    topicHistory.note = values.length ? '' : 'the server keeps none for this topic';
-  } else {
+  const page = res.ok ? rangePage(node, res.data) : null;
+  if (page) takeNewestPage(page);
+  else if (res.ok && Array.isArray(res.data)) takeValues(node, res.data);
+  else {
     topicHistory.server = null;
+    topicHistory.next = null;
+    topicHistory.pagedBack = false;
     topicHistory.source = 'page';
     if (res.status === 404) {
       topicHistory.routeMissing = true;
       topicHistory.note = 'the server keeps no history';
     } else {
-      topicHistory.note = 'the server\'s history: ' + res.message;
+      topicHistory.note = 'the server\'s history: ' + (res.ok ? 'its answer is not a history' : res.message);
     }
+  }
+  // Why there is no Older (the server answers only from memory), said with the values.
+  if (topicHistory.source === 'server' && !page) topicHistory.note = rangeNote;
+  // Why an older page did not come stays said until Older is tried again.
+  if (!topicHistory.next) topicHistory.olderError = '';
+  renderNow();
+}
+
+/** The v2 form's array (oldest first): the values, no older page. */
+function takeValues(node, data) {
+  const values = [];
+  for (const x of data.slice(-CONFIG.HISTORY_FETCH_LIMIT)) {
+    const e = serverEntry(node, x);
+    if (e) values.push(e);
+  }
+  topicHistory.server = values.length ? values : null;
+  topicHistory.next = null;
+  topicHistory.pagedBack = false;
+  topicHistory.source = values.length ? 'server' : 'page';
+  topicHistory.note = values.length ? '' : 'the server keeps none for this topic';
+}
+
+/**
+ * The range form's newest page. After paging back, the older values
+ * already loaded stay below it, with their cursor.
+ */
+function takeNewestPage(page) {
+  const had = topicHistory.pagedBack ? topicHistory.server || [] : [];
+  const older = olderThan(had, page.values);
+  const keep = older.length > 0;
+  const values = older.concat(page.values).slice(-CONFIG.HISTORY_PAGED_MAX);
+  topicHistory.server = values.length ? values : null;
+  topicHistory.next = !values.length ? null : keep ? topicHistory.next : page.next;
+  topicHistory.pagedBack = keep;
+  topicHistory.source = values.length ? 'server' : 'page';
+  topicHistory.note = values.length ? '' : 'the server keeps none for this topic';
+}
+
+/**
+ * The values of `had` (oldest first) older than the newest page `values`:
+ * those of earlier milliseconds, and of the page's oldest millisecond those
+ * before the run the page holds of it (a page may end inside a millisecond;
+ * values carry no id, so the run is found by payload).
+ */
+function olderThan(had, values) {
+  if (!values.length) return [];
+  const oldest = values[0].t;
+  const same = had.filter((e) => e.t === oldest);
+  const inPage = values.filter((e) => e.t === oldest);
+  const sameValue = (a, b) => a.payload === b.payload && a.encoding === b.encoding;
+  let i = 0;
+  while (i < same.length && !(same.length - i <= inPage.length && same.slice(i).every((e, k) => sameValue(e, inPage[k])))) i++;
+  return had.filter((e) => e.t < oldest).concat(same.slice(0, i));
+}
+
+/**
+ * The page older than the shown values (`before=next`), put below them;
+ * bounded by HISTORY_PAGED_MAX. A refresh of the newest page meanwhile
+ * keeps what is loaded, so only another topic drops the answer.
+ */
+async function fetchOlder() {
+  const node = topicHistory.node;
+  const before = topicHistory.next;
+  if (!node || !before || topicHistory.source !== 'server' || topicHistory.loadingOlder) return;
+  const shown = topicHistory.shownSeq;
+  topicHistory.loadingOlder = true;
+  topicHistory.olderError = '';
+  renderNow();
+  const res = await apiCall('GET', withQuery('/api/history', { topic: node.path, before, limit: CONFIG.HISTORY_FETCH_LIMIT }));
+  if (shown !== topicHistory.shownSeq) return;
+  topicHistory.loadingOlder = false;
+  const page = res.ok ? rangePage(node, res.data) : null;
+  if (page && topicHistory.source === 'server') {
+    const all = page.values.concat(topicHistory.server || []);
+    const full = all.length > CONFIG.HISTORY_PAGED_MAX;
+    topicHistory.server = all.slice(-CONFIG.HISTORY_PAGED_MAX);
+    topicHistory.pagedBack = true;
+    topicHistory.next = full ? null : page.next;
+    topicHistory.olderError = full ? 'the panel keeps at most ' + CONFIG.HISTORY_PAGED_MAX + ' values' : '';
+  } else if (!page) {
+    topicHistory.olderError = 'older values: ' + (res.ok ? 'the server\'s answer is not a page' : res.message);
   }
   renderNow();
 }
@@ -196,6 +314,13 @@ function renderNow() {
   ui.historyCount.textContent = String(entries.length);
   for (const b of [ui.historyExportJsonl, ui.historyExportCsv]) b.disabled = entries.length === 0;
   ui.historyRefresh.disabled = !node || topicHistory.routeMissing;
+  const more = topicHistory.source === 'server' && !!topicHistory.next;
+  ui.historyOlder.hidden = !more;
+  ui.historyOlder.disabled = !more || topicHistory.loadingOlder;
+  ui.historyList.dataset.more = more ? 'true' : 'false';
+  ui.historyList.dataset.loading = topicHistory.loadingOlder ? 'true' : 'false';
+  ui.historyError.textContent = topicHistory.olderError || '';
+  ui.historyError.hidden = !topicHistory.olderError;
   ui.historyList.dataset.source = topicHistory.source;
   ui.historySource.textContent = sourceText(node, entries.length);
   // Remember the user's open / closed choices only for the values still shown.
@@ -209,8 +334,10 @@ function renderNow() {
 function sourceText(node, n) {
   if (!node) return 'Select a topic to see its last values.';
   const values = n === 1 ? ' value' : ' values';
-  if (topicHistory.source === 'server') return n + values + ' kept by the server, newest first.';
   const why = topicHistory.note ? ' (' + topicHistory.note + ')' : '';
+  if (topicHistory.source === 'server') {
+    return n + values + ' kept by the server, newest first.' + (topicHistory.note ? ' ' + topicHistory.note : '');
+  }
   if (!n) return 'No values of this topic yet' + why + '.';
   return n + values + ' seen by this page, newest first' + why + '.';
 }
@@ -287,6 +414,7 @@ export function initHistory() {
     if (topicHistory.routeMissing) return;
     fetchServerHistory();
   });
+  ui.historyOlder.addEventListener('click', () => fetchOlder());
   ui.historyExportJsonl.addEventListener('click', () => exportHistory('jsonl'));
   ui.historyExportCsv.addEventListener('click', () => exportHistory('csv'));
   renderNow();

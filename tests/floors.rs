@@ -36,7 +36,7 @@ const EXAMPLE_APP: Crate = Crate {
         (
             "",
             &[
-                &["settings", "broker", "guard", "tls", "workers"],
+                &["settings", "broker", "guard", "tls", "workers", "history"],
                 &["pages", "signin"],
                 &["lib", "main"],
             ],
@@ -126,7 +126,7 @@ const LIBRARY_FLOORS: Floors = &[
     ),
     (
         "web/records",
-        &[&["cache"], &["history", "retained"], &["mod"]],
+        &[&["cache"], &["history", "retained"], &["stored"], &["mod"]],
     ),
     (
         "web/mosquitto",

@@ -103,6 +103,11 @@ struct Cli {
     /// An app setting for the run, e.g. --app-env WS_QUEUE_FRAMES=100000 (repeatable).
     #[arg(long, value_parser = parse_env)]
     app_env: Vec<(String, String)>,
+    /// Run the app with its history recorder on (`HISTORY_RECORD=#`, into
+    /// SQLite in a temporary folder); without it the app records nothing
+    /// (`HISTORY_NO_RECORD=true`).
+    #[arg(long)]
+    record: bool,
     /// Broker configurations to measure: `nodelay` (set_tcp_nodelay true), `stock`.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BrokerMode::Nodelay])]
     broker: Vec<BrokerMode>,
@@ -282,9 +287,9 @@ fn run(cli: &Cli) -> Result<Report, String> {
         settings: Settings {
             step_seconds: plan.step_time.as_secs_f64(),
             runs,
-            app_env: cli
-                .app_env
+            app_env: history_env(cli.record, std::path::Path::new("TMP"))
                 .iter()
+                .chain(&cli.app_env)
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect(),
             payload_bytes: payload::PAYLOAD_BYTES,
@@ -321,6 +326,17 @@ fn hold_idle(n: usize, addr: &str, hold: Duration) -> Result<(), String> {
     })
 }
 
+/// The app's history settings: recording everything into `data`, or nothing.
+fn history_env(record: bool, data: &std::path::Path) -> Vec<(String, String)> {
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    if record {
+        let data = data.display().to_string();
+        vec![pair("HISTORY_RECORD", "#"), pair("DATA_DIR", &data)]
+    } else {
+        vec![pair("HISTORY_NO_RECORD", "true")]
+    }
+}
+
 /// Both targets at `n` receivers, against a fresh broker and a fresh app.
 async fn measure_case(
     cli: &Cli,
@@ -330,7 +346,10 @@ async fn measure_case(
     n: usize,
 ) -> Result<Case, String> {
     let broker = Broker::start(nodelay)?;
-    let app = App::start(binary, &broker, &cli.app_env)?;
+    let data = tempfile::tempdir().map_err(|e| format!("a data folder for the app: {e}"))?;
+    let mut env = history_env(cli.record, data.path());
+    env.extend(cli.app_env.iter().cloned());
+    let app = App::start(binary, &broker, &env)?;
     eprintln!(
         "mosquitto pid {} on {}, app pid {} on {}",
         broker.pid(),

@@ -30,7 +30,7 @@
 //!   make), `broker` (the embedded broker), `guard` (what the embedded broker
 //!   refuses before rumqttd sees it), `tls` (the HTTPS certificate),
 //!   `workers` (the handlers of `--handle`, on a broker connection of their
-//!   own);
+//!   own), `history` (the flags of the history recorder, and opening it);
 //! * `pages` (the dashboard and login pages), `signin` (the bridge's checks
 //!   applied to the app's own routes, the login redirect, security headers);
 //! * this file: start-up and shutdown.
@@ -38,12 +38,14 @@
 
 mod broker;
 mod guard;
+mod history;
 mod pages;
 mod settings;
 mod signin;
 mod tls;
 mod workers;
 
+pub use history::HistoryArgs;
 pub use settings::{MqttArgs, SessionKey, Settings};
 
 use std::future::Future;
@@ -54,6 +56,7 @@ use actix::prelude::*;
 use actix_web::cookie::Key;
 use actix_web::middleware::from_fn;
 use actix_web::{dev::ServerHandle, web, App, HttpServer};
+use mqtt_actor::recorder::Recorder;
 use mqtt_actor::web::{Bridge, BridgeError, BridgeHandle, MosquittoAuth, Records, Reloaded};
 use mqtt_actor::{Disconnect, MqttActor};
 
@@ -205,8 +208,14 @@ fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
 /// (so no last will is published) and stops. Call it inside an actix system.
 ///
 /// It refuses to start, before starting anything, when an access file or the
-/// certificate cannot be read, or when it would serve anonymous clients on a
-/// public address without `--allow-anonymous`.
+/// certificate cannot be read, when it would serve anonymous clients on a
+/// public address without `--allow-anonymous`, or when the history database
+/// cannot be opened (a bad URL, a data folder it cannot create, a
+/// migration that fails).
+///
+/// While recording, `/api/history` answers from the history database and
+/// `/metrics` shows the recorder's counters; shutdown writes what the
+/// recorder still holds before the server stops.
 pub async fn run(
     settings: Settings,
     shutdown: impl Future + 'static,
@@ -216,6 +225,7 @@ pub async fn run(
         tls,
         session_key,
     } = prepare(&settings)?;
+    let recorder = settings.history.open().await?;
     let https = tls.is_some();
     // The embedded broker, if any, lives until the process exits.
     let embedded = start_embedded_broker(&settings)?;
@@ -227,7 +237,8 @@ pub async fn run(
         bridge,
         mqtt,
         workers,
-    } = start_mqtt(&settings, embedded_broker_port, &auth)?;
+        feed,
+    } = start_mqtt(&settings, embedded_broker_port, &auth, recorder.clone())?;
 
     let app_bridge = bridge.clone();
     let app_auth = auth.clone();
@@ -272,10 +283,10 @@ pub async fn run(
         bridge: bridge.clone(),
     };
     let drain = settings.drain();
-    let leaving = [Some(mqtt), workers];
+    let leaving = [Some(mqtt), workers, feed];
     actix_rt::spawn(async move {
         shutdown.await;
-        shut_down(bridge, drain, leaving, handle).await;
+        shut_down(bridge, drain, leaving, recorder, handle).await;
     });
     Ok(RunningApp {
         http_addrs,
@@ -306,43 +317,56 @@ struct Started {
     mqtt: Addr<MqttActor>,
     /// The handlers of `--handle`, on a connection of their own.
     workers: Option<Addr<MqttActor>>,
+    /// The recorder's shared subscriptions, on a connection of their own.
+    feed: Option<Addr<MqttActor>>,
 }
 
 /// The app's `MqttActor` (feeding the bridge's records of the server's own
-/// subscriptions), the handlers of `--handle` (if any) and the bridge over
-/// them; `embedded_broker_port` replaces the configured broker.
+/// subscriptions), the handlers of `--handle` (if any), the recorder's feed
+/// (if recording) and the bridge over them; `embedded_broker_port` replaces
+/// the configured broker.
 fn start_mqtt(
     settings: &Settings,
     embedded_broker_port: Option<u16>,
     auth: &MosquittoAuth,
+    history: Option<Recorder>,
 ) -> Result<Started, StartError> {
     let broker = embedded_broker_port.map(|port| ("127.0.0.1".to_string(), port));
     let config = settings.mqtt.to_config(broker)?;
     let bridge_config = settings.bridge_config();
     let records = Records::new(&bridge_config);
     let workers = workers::start(&settings.handle, &config, records.clone())?;
+    let feed = match &history {
+        Some(history) => history.start_feed(&config)?,
+        None => None,
+    };
     let recorder = records.clone();
     let mqtt = MqttActor::builder(config)
         .on_message(move |_, msg| recorder.record(msg))
         .start()?;
-    let bridge = Bridge::builder(mqtt.clone(), bridge_config)
+    let mut bridge = Bridge::builder(mqtt.clone(), bridge_config)
         .authenticator(auth.clone())
         .authorizer(auth.clone())
-        .records(records)
-        .build()?;
+        .records(records);
+    if let Some(history) = history {
+        bridge = bridge.history(history);
+    }
     Ok(Started {
-        bridge,
+        bridge: bridge.build()?,
         mqtt,
         workers,
+        feed,
     })
 }
 
 /// Drains (`/readyz` 503 for `--drain-s` while open sockets are served),
-/// then closes every socket with 1001, leaves the broker cleanly and stops.
+/// then closes every socket with 1001, leaves the broker cleanly, writes
+/// what the recorder holds and stops.
 async fn shut_down(
     bridge: BridgeHandle,
     drain: Duration,
-    clients: [Option<Addr<MqttActor>>; 2],
+    clients: [Option<Addr<MqttActor>>; 3],
+    recorder: Option<Recorder>,
     server: ServerHandle,
 ) {
     bridge.drain();
@@ -358,5 +382,8 @@ async fn shut_down(
         let _ = actix_rt::time::timeout(Duration::from_secs(3), mqtt.send(Disconnect)).await;
     };
     futures::future::join_all(clients.into_iter().flatten().map(leave)).await;
+    if let Some(recorder) = recorder {
+        recorder.close().await;
+    }
     server.stop(true).await;
 }

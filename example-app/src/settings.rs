@@ -13,6 +13,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use mqtt_actor::web::{BridgeConfig, TrustedProxies};
 use mqtt_actor::{MqttConfig, MqttError};
 
+use crate::history::HistoryArgs;
+
 /// The example app: a live MQTT dashboard and web API over mqtt-actor.
 ///
 /// Every flag can also be given as the environment variable shown. When
@@ -178,6 +180,9 @@ pub struct Settings {
     /// sockets are still served.
     #[arg(long, env = "SHUTDOWN_DRAIN_S", default_value_t = 0)]
     pub drain_s: u64,
+    /// What is recorded in the history database, where, for how long.
+    #[command(flatten)]
+    pub history: HistoryArgs,
     /// The library's `MQTT_*` settings.
     #[command(flatten)]
     pub mqtt: MqttArgs,

@@ -20,7 +20,7 @@
 //!
 //! The schema is migrated at start-up ([`Recorder::open`]). SQLite runs in
 //! WAL mode, in a file created with its folder (by default
-//! `history.sqlite` in [`RecorderConfig::data_dir`]).
+//! `history.db` in [`RecorderConfig::data_dir`]).
 //!
 //! ```no_run
 //! use mqtt_actor::recorder::{HistoryQuery, Recorder, RecorderConfig};
@@ -105,7 +105,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::shared_filter;
-pub use config::{default_data_dir, RecorderConfig};
+pub use config::{default_data_dir, parse_age, parse_bytes, redact, RecorderConfig};
 pub use error::{RecorderError, Result};
 pub use query::{Cursor, HistoryQuery, Page, StoredMessage, DEFAULT_LIMIT, MAX_LIMIT};
 pub use size::ROW_OVERHEAD;
@@ -177,7 +177,7 @@ impl Recorder {
         validate(&config)?;
         let db = Db::open(&config).await?;
         let counters = Arc::new(Counters::default());
-        let (queue, rx) = Queue::new(config.queue_capacity, counters.clone());
+        let (queue, rx) = Queue::new(config.queue_capacity, config.queue_bytes, counters.clone());
         let (stop, stopped) = watch::channel(false);
         let writer = Writer {
             db: db.clone(),

@@ -17,6 +17,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row};
 
+pub(crate) use super::config::redact;
+
 use super::config::RecorderConfig;
 use super::error::{RecorderError, Result};
 use super::range::{Cursor, TimeRange};
@@ -109,20 +111,6 @@ impl<'s> MigrationSource<'s> for Embedded {
                 })
                 .collect())
         })
-    }
-}
-
-/// `url` with its password replaced, for error messages and logs.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((user, host)) => {
-            let user = user.split_once(':').map_or(user, |(name, _)| name);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_string(),
     }
 }
 

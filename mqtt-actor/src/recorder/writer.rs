@@ -1,7 +1,8 @@
 //! The writer: the bounded queue between the message path and the database,
 //! and the task that empties it in batches.
 //!
-//! Policy: [`Queue::offer`] never waits. A full queue refuses the message,
+//! Policy: [`Queue::offer`] never waits. A full queue (by count, or by the
+//! bytes of its topics and payloads) refuses the message,
 //! which is counted ([`RecorderStats::dropped`]) and logged at most every
 //! [`WARN_EVERY`]. The writer takes up to `batch_size` queued messages and
 //! writes them in one transaction. A batch that fails for want of the
@@ -77,11 +78,28 @@ pub(crate) struct Counters {
     pub in_batch: AtomicU64,
     /// 1 after a failed write, 0 after a good one.
     pub failing: AtomicU64,
+    /// Bytes of topics and payloads in the queue (not in the batch).
+    pub queued_bytes: AtomicU64,
+}
+
+impl Entry {
+    /// What it counts against the queue's bytes.
+    pub fn bytes(&self) -> u64 {
+        (self.msg.topic().len() + self.msg.payload().len()) as u64
+    }
+}
+
+/// Takes `entries`' bytes off the queue's count, once they left it.
+fn dequeued(counters: &Counters, entries: &[Entry]) {
+    let bytes: u64 = entries.iter().map(Entry::bytes).sum();
+    counters.queued_bytes.fetch_sub(bytes, Relaxed);
 }
 
 /// The sending side: the message path's only contact with the recorder.
 pub(crate) struct Queue {
     tx: mpsc::Sender<Entry>,
+    /// The bound of [`Counters::queued_bytes`].
+    max_bytes: u64,
     counters: Arc<Counters>,
     /// Refusals not yet told in a warning, and when the last one was.
     untold: AtomicU64,
@@ -90,10 +108,15 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    pub fn new(capacity: usize, counters: Arc<Counters>) -> (Queue, mpsc::Receiver<Entry>) {
+    pub fn new(
+        capacity: usize,
+        max_bytes: u64,
+        counters: Arc<Counters>,
+    ) -> (Queue, mpsc::Receiver<Entry>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let queue = Queue {
             tx,
+            max_bytes,
             counters,
             untold: AtomicU64::new(0),
             last_warn_ms: AtomicU64::new(0),
@@ -105,8 +128,17 @@ impl Queue {
     /// Queues `entry` without waiting; `false` (counted and logged) when the
     /// queue is full or closed.
     pub fn offer(&self, entry: Entry) -> bool {
-        if self.tx.try_send(entry).is_ok() {
-            return true;
+        let bytes = entry.bytes();
+        let queued = &self.counters.queued_bytes;
+        // The first message always fits, however large: the bound is on
+        // what waits behind it.
+        let room = queued.load(Relaxed) == 0 || queued.load(Relaxed) + bytes <= self.max_bytes;
+        if room {
+            queued.fetch_add(bytes, Relaxed);
+            if self.tx.try_send(entry).is_ok() {
+                return true;
+            }
+            queued.fetch_sub(bytes, Relaxed);
         }
         self.counters.dropped.fetch_add(1, Relaxed);
         self.untold.fetch_add(1, Relaxed);
@@ -182,6 +214,7 @@ impl Writer {
                     n = self.rx.recv_many(&mut batch, self.batch_size) => if n == 0 { break },
                     _ = stop.changed() => break,
                 }
+                dequeued(&self.counters, &batch);
                 self.counters.in_batch.store(batch.len() as u64, Relaxed);
             }
             match self.write(&batch).await {
@@ -218,6 +251,7 @@ impl Writer {
     async fn drain(&mut self, mut batch: Vec<Entry>) {
         self.rx.close();
         while let Ok(entry) = self.rx.try_recv() {
+            dequeued(&self.counters, std::slice::from_ref(&entry));
             batch.push(entry);
         }
         let mut backoff = Backoff::new();
@@ -339,7 +373,7 @@ mod tests {
     #[test]
     fn a_full_queue_refuses_and_counts_without_waiting() {
         let counters = Arc::new(Counters::default());
-        let (queue, _rx) = Queue::new(2, counters.clone());
+        let (queue, _rx) = Queue::new(2, u64::MAX, counters.clone());
         let entry = || Entry {
             msg: MqttMessage::new("a", "x", QoS::AtMostOnce, false),
             ts_ms: 0,
@@ -350,5 +384,23 @@ mod tests {
         assert!(!queue.offer(entry()));
         assert_eq!(counters.dropped.load(Relaxed), 2);
         assert_eq!(queue.len(), 2);
+    }
+
+    #[test]
+    fn the_queue_refuses_past_its_bytes_but_always_takes_a_first_message() {
+        let counters = Arc::new(Counters::default());
+        let (queue, mut rx) = Queue::new(100, 10, counters.clone());
+        let entry = |payload: &str| Entry {
+            msg: MqttMessage::new("t", payload.to_string(), QoS::AtMostOnce, false),
+            ts_ms: 0,
+        };
+        assert!(queue.offer(entry(&"x".repeat(50))), "alone, it fits");
+        assert!(!queue.offer(entry("abc")), "behind 51 bytes, 4 more do not");
+        let taken = rx.try_recv().expect("one queued");
+        dequeued(&counters, std::slice::from_ref(&taken));
+        assert!(queue.offer(entry("abc")));
+        assert!(queue.offer(entry("abcde")), "4 + 6 bytes: exactly 10");
+        assert!(!queue.offer(entry("")));
+        assert_eq!(counters.dropped.load(Relaxed), 2);
     }
 }

@@ -217,26 +217,136 @@ pub(crate) async fn topics(Admitted(who): Admitted, state: web::Data<BridgeState
     HttpResponse::Ok().json(entries)
 }
 
-/// `?topic=&limit=` of `GET /api/history`.
+/// `?topic=&limit=` (v2) and `&from=&to=&before=` (v2.1) of
+/// `GET /api/history`; numbers are read as text so that a bad one is a
+/// `bad_request` naming it.
 #[derive(Debug, Deserialize)]
 pub(crate) struct HistoryQuery {
     topic: String,
-    limit: Option<usize>,
+    limit: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    before: Option<String>,
+}
+
+/// The page size of the range form when none is asked for.
+#[cfg(feature = "history")]
+pub const HISTORY_DEFAULT_LIMIT: usize = 100;
+/// The largest page of the range form.
+#[cfg(feature = "history")]
+pub const HISTORY_MAX_LIMIT: usize = 1_000;
+
+fn number<T: std::str::FromStr>(name: &str, value: &Option<String>) -> Result<Option<T>, ApiError> {
+    value
+        .as_deref()
+        .map(|v| {
+            v.parse().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("{name}={v:?} is not a number"),
+                )
+            })
+        })
+        .transpose()
 }
 
 /// `GET /api/history?topic=T&limit=N`: the last messages of `T`, oldest
-/// first; `N` defaults to 100 and is bounded by `HISTORY_PER_TOPIC`.
+/// first; `N` defaults to 100 and is bounded by `HISTORY_PER_TOPIC` (from
+/// memory) or [`HISTORY_MAX_LIMIT`] (from the recorder). With any of `from`,
+/// `to`, `before`: the range form (v2.1), newest first, from the recorder.
 pub(crate) async fn history(
     state: web::Data<BridgeState>,
     Admitted(who): Admitted,
     query: web::Query<HistoryQuery>,
 ) -> ApiResult {
     let s = &state.config;
+    let limit: Option<usize> = number("limit", &query.limit)?;
+    let ranged = query.from.is_some() || query.to.is_some() || query.before.is_some();
+    #[cfg(feature = "history")]
+    if let Some(recorder) = state.records.recorder.get().cloned() {
+        return recorded(&state, recorder, who, &query, limit, ranged).await;
+    }
+    if ranged {
+        return Err(ApiError::new(
+            ErrorCode::NotConnected,
+            "the range form of /api/history needs a recorder (no history database is configured)",
+        ));
+    }
     check_web_topic(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
     state.authorize(&who, Operation::Read, &query.topic)?;
     let history = &state.records.history;
-    let limit = query.limit.unwrap_or(100).min(history.per_topic());
+    let limit = limit.unwrap_or(100).min(history.per_topic());
     Ok(HttpResponse::Ok().json(history.last(&query.topic, limit)))
+}
+
+/// `/api/history` from the recorder: the v2 form (one topic, oldest first)
+/// or the range form (a filter, newest first, each topic asked of the
+/// Authorizer).
+#[cfg(feature = "history")]
+async fn recorded(
+    state: &web::Data<BridgeState>,
+    recorder: crate::recorder::Recorder,
+    who: crate::web::access::Principal,
+    query: &HistoryQuery,
+    limit: Option<usize>,
+    ranged: bool,
+) -> ApiResult {
+    use crate::recorder::{Cursor, HistoryQuery as Ask};
+    use crate::web::records::stored;
+    let s = &state.config;
+    let limit = limit
+        .unwrap_or(HISTORY_DEFAULT_LIMIT)
+        .clamp(1, HISTORY_MAX_LIMIT);
+    if !ranged {
+        check_web_topic(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
+        state.authorize(&who, Operation::Read, &query.topic)?;
+        let page = recorder
+            .history(&Ask::new(query.topic.clone()).limit(limit))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::NotConnected, e.to_string()))?;
+        let mut entries: Vec<_> = page.messages.iter().map(stored::entry).collect();
+        entries.reverse();
+        return Ok(HttpResponse::Ok().json(entries));
+    }
+    check_web_filter(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
+    let mut ask = Ask::new(query.topic.clone()).limit(limit);
+    if let Some(from) = number::<i64>("from", &query.from)? {
+        ask = ask.from_ms(from);
+    }
+    if let Some(to) = number::<i64>("to", &query.to)? {
+        ask = ask.to_ms(to);
+    }
+    if let Some(before) = &query.before {
+        let cursor: Cursor = before.parse().map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("before={before:?} is not a cursor"),
+            )
+        })?;
+        ask = ask.before(cursor);
+    }
+    // A filter the principal may subscribe to answers whole; one it may not
+    // (as a live subscription would be refused) answers only the topics it
+    // may read, and `403` when there are none. Each topic is asked as a
+    // live message's would be (`Read` of a topic: a filter is no topic).
+    let whole = state.authorize(&who, Operation::Subscribe, &query.topic);
+    let checker = state.clone();
+    let principal = who.clone();
+    ask = ask.allow(move |topic| {
+        checker
+            .authorize(&principal, Operation::Read, topic)
+            .is_ok()
+    });
+    let page = recorder
+        .history(&ask)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::NotConnected, e.to_string()))?;
+    if let Err(e) = whole {
+        if page.messages.is_empty() && page.next_cursor.is_none() {
+            return Err(e);
+        }
+    }
+    Ok(HttpResponse::Ok().json(stored::page(&page)))
 }
 
 /// `GET /api/retained?topic=F`: the retained messages seen under `F`; needs
@@ -314,6 +424,10 @@ pub(crate) async fn metrics(req: HttpRequest, state: web::Data<BridgeState>) -> 
         if let Err(response) = admit(&state, &req).await {
             return Ok(response);
         }
+    }
+    #[cfg(feature = "history")]
+    if let Some(recorder) = state.records.recorder.get() {
+        state.metrics.record_history(&recorder.stats());
     }
     let body = state.metrics.render(&status_body(&state).await?);
     Ok(HttpResponse::Ok()

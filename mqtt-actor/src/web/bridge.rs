@@ -168,6 +168,18 @@ impl BridgeBuilder {
         self
     }
 
+    /// `/api/history` from `recorder`'s database (v2 and the v2.1 range
+    /// form) instead of the in-memory history (feature `history`).
+    #[cfg(feature = "history")]
+    pub fn history(mut self, recorder: crate::recorder::Recorder) -> Self {
+        let config = &self.config;
+        let records = self.records.get_or_insert_with(|| Records::new(config));
+        if !records.set_recorder(recorder) {
+            log::warn!("bridge: a recorder was already set on these records; the first one stays");
+        }
+        self
+    }
+
     /// The bridge, watching the broker connection from now on. Call it
     /// inside an actix system. Fails on an entry of
     /// [`BridgeConfig::allowed_origins`] or

@@ -2,6 +2,9 @@
 //! own actix system, stopped by resolving the shutdown future it was given.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 
 use example_app::{RunningApp, Settings};
 use tokio::sync::oneshot;
@@ -18,13 +21,49 @@ pub struct App {
     running: Option<RunningApp>,
 }
 
+/// A data folder of its own for one test app (not created: the app creates
+/// it), under the system's temporary folder: `mqtt-actor-tests/PID/N`. The
+/// folders of test processes that have ended are removed the first time a
+/// process asks for one, so nothing piles up and no test writes to the
+/// home directory.
+pub fn scratch_data_dir() -> PathBuf {
+    static SWEPT: Once = Once::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let root = std::env::temp_dir().join("mqtt-actor-tests");
+    SWEPT.call_once(|| sweep_ended(&root));
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    root.join(std::process::id().to_string())
+        .join(n.to_string())
+}
+
+/// Removes the folders under `root` of processes that no longer run.
+fn sweep_ended(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// The settings every test starts from: HTTP on a free port, quick
-/// reconnects, nothing read from the environment.
+/// reconnects, nothing read from the environment, a data folder of its own
+/// ([`scratch_data_dir`]) and recording off: the tests of the history turn
+/// it on (`s.history.no_record = false`), the others keep the in-memory
+/// `/api/history` and one broker connection fewer.
 pub fn test_settings() -> Settings {
     let mut s = Settings {
         bind: "127.0.0.1:0".into(),
         ..Settings::default()
     };
+    s.history.data_dir = Some(scratch_data_dir());
+    s.history.no_record = true;
     for (name, value) in [
         ("RECONNECT_MIN_DELAY_MS", "100"),
         ("RECONNECT_MAX_DELAY_MS", "500"),

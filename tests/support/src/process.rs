@@ -21,13 +21,29 @@ pub struct AppProcess {
 
 impl AppProcess {
     /// The binary with a test environment: HTTP on a free port, quick
-    /// reconnects, and none of the caller's broker or bind settings.
+    /// reconnects, a data folder of its own (recording at the app's
+    /// default, into SQLite there), and none of the caller's broker, bind
+    /// or history settings.
     pub fn command(binary: impl AsRef<Path>) -> Command {
         let mut cmd = Command::new(binary.as_ref());
-        for key in ["MQTT_BROKER_URL", "MQTT_BROKER_PORT", "HTTP_BIND"] {
+        for key in [
+            "MQTT_BROKER_URL",
+            "MQTT_BROKER_PORT",
+            "HTTP_BIND",
+            "HISTORY_RECORD",
+            "HISTORY_NO_RECORD",
+            "HISTORY_DATABASE_URL",
+            "HISTORY_RETENTION",
+            "HISTORY_MAX_BYTES",
+            "HISTORY_QUEUE",
+            "HISTORY_QUEUE_BYTES",
+        ] {
             cmd.env_remove(key);
         }
+        let data = crate::app::scratch_data_dir();
         cmd.env("HTTP_BIND", "127.0.0.1:0")
+            .env("DATA_DIR", &data)
+            .env("XDG_DATA_HOME", &data)
             .env("MQTT_RECONNECT_MIN_DELAY_MS", "100")
             .env("MQTT_RECONNECT_MAX_DELAY_MS", "500")
             .env(

@@ -8,6 +8,8 @@
 pub(crate) mod cache;
 pub(crate) mod history;
 pub(crate) mod retained;
+#[cfg(feature = "history")]
+pub(crate) mod stored;
 
 use std::sync::Arc;
 
@@ -40,6 +42,10 @@ pub struct Records {
     pub(crate) history: History,
     /// Retained messages.
     pub(crate) retained: RetainedBook,
+    /// The database history, when one is recorded: `/api/history` answers
+    /// from it instead of `history`.
+    #[cfg(feature = "history")]
+    pub(crate) recorder: std::sync::OnceLock<crate::recorder::Recorder>,
 }
 
 impl Records {
@@ -50,7 +56,17 @@ impl Records {
             cache: TopicCache::new(config.topic_cache_size, config.topic_cache_bytes),
             history: History::new(config.history_per_topic, config.history_bytes),
             retained: RetainedBook::new(config.topic_cache_size, config.topic_cache_bytes),
+            #[cfg(feature = "history")]
+            recorder: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Answers `/api/history` from `recorder` from now on (the v2 form
+    /// and the v2.1 range form); the in-memory history is then not asked.
+    /// The first recorder given stays: `false` when one was already set.
+    #[cfg(feature = "history")]
+    pub fn set_recorder(&self, recorder: crate::recorder::Recorder) -> bool {
+        self.recorder.set(recorder).is_ok()
     }
 
     /// Records a message of the server's own subscriptions in each.
