@@ -326,9 +326,10 @@ async fn recorded(
         ask = ask.before(cursor);
     }
     // A filter the principal may subscribe to answers whole; one it may not
-    // (as a live subscription would be refused) answers only the topics it
-    // may read, and `403` when there are none. Each topic is asked as a
-    // live message's would be (`Read` of a topic: a filter is no topic).
+    // (as a live subscription would be refused) answers only the recorded
+    // topics it may read, and `403` when it may read none of them. Each
+    // topic is asked as a live message's would be (`Read` of a topic: a
+    // filter is no topic).
     let whole = state.authorize(&who, Operation::Subscribe, &query.topic);
     let checker = state.clone();
     let principal = who.clone();
@@ -342,7 +343,7 @@ async fn recorded(
         .await
         .map_err(|e| ApiError::new(ErrorCode::NotConnected, e.to_string()))?;
     if let Err(e) = whole {
-        if page.messages.is_empty() && page.next_cursor.is_none() {
+        if page.topics == 0 {
             return Err(e);
         }
     }
