@@ -154,6 +154,8 @@ async fn the_range_form_pages_filters_and_ranges_and_answers_the_same_after_a_re
     // The v2 form answers from the database too: one topic, oldest first.
     let v2 = get_ok(&http, "/api/history?topic=plant/line1/temp&limit=2").await;
     assert_eq!(payloads(v2.as_array().expect("a list")), ["4", "5"]);
+    let none = get_ok(&http, "/api/history?topic=plant/line1/temp&limit=0").await;
+    assert_eq!(none, json!([]), "at most N");
 
     // Bad input names itself.
     for (query, code) in [

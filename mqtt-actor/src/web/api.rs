@@ -294,12 +294,17 @@ async fn recorded(
     use crate::recorder::{Cursor, HistoryQuery as Ask};
     use crate::web::records::stored;
     let s = &state.config;
+    let requested = limit;
     let limit = limit
         .unwrap_or(HISTORY_DEFAULT_LIMIT)
         .clamp(1, HISTORY_MAX_LIMIT);
     if !ranged {
         check_web_topic(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
         state.authorize(&who, Operation::Read, &query.topic)?;
+        if requested == Some(0) {
+            // v2: "at most N"; a query's page holds at least one.
+            return Ok(HttpResponse::Ok().json(Vec::<()>::new()));
+        }
         let page = recorder
             .history(&Ask::new(query.topic.clone()).limit(limit))
             .await
