@@ -154,6 +154,8 @@ async fn the_range_form_pages_filters_and_ranges_and_answers_the_same_after_a_re
     // The v2 form answers from the database too: one topic, oldest first.
     let v2 = get_ok(&http, "/api/history?topic=plant/line1/temp&limit=2").await;
     assert_eq!(payloads(v2.as_array().expect("a list")), ["4", "5"]);
+    let none = get_ok(&http, "/api/history?topic=plant/line1/temp&limit=0").await;
+    assert_eq!(none, json!([]), "at most N");
 
     // Bad input names itself.
     for (query, code) in [
@@ -279,6 +281,10 @@ async fn history_reads_obey_the_acl_exactly_as_live_messages_do() {
         payloads(answer.json()["messages"].as_array().expect("rows")),
         ["one"]
     );
+    // Of that filter, an empty range is an empty page, not a refusal.
+    let answer = reader.get("/api/history?topic=plant/%2B/%2B&to=1").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json(), json!({"messages": [], "next": null}));
     // Nobody signed in: 401.
     let mut anonymous = web.clone();
     let answer = anonymous.get("/api/history?topic=plant/%23&from=0").await;

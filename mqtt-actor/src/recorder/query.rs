@@ -143,6 +143,11 @@ pub struct Page {
     pub messages: Vec<StoredMessage>,
     /// Where to continue ([`HistoryQuery::before`]); `None` on the last page.
     pub next_cursor: Option<Cursor>,
+    /// How many recorded topics the query read: those matching its filter
+    /// that [`HistoryQuery::allow`] let through, whatever the time range.
+    /// Zero tells "nothing of this filter may be read" from "nothing in
+    /// this range".
+    pub topics: usize,
 }
 
 /// Whether `topic` matches `filter`, with the rule that a filter starting
@@ -218,6 +223,7 @@ pub(crate) async fn run(db: &Db, query: &HistoryQuery) -> Result<Page> {
     Ok(Page {
         messages,
         next_cursor,
+        topics: topics.len(),
     })
 }
 

@@ -294,12 +294,17 @@ async fn recorded(
     use crate::recorder::{Cursor, HistoryQuery as Ask};
     use crate::web::records::stored;
     let s = &state.config;
+    let requested = limit;
     let limit = limit
         .unwrap_or(HISTORY_DEFAULT_LIMIT)
         .clamp(1, HISTORY_MAX_LIMIT);
     if !ranged {
         check_web_topic(&query.topic, s.max_filter_levels, s.max_filter_bytes)?;
         state.authorize(&who, Operation::Read, &query.topic)?;
+        if requested == Some(0) {
+            // v2: "at most N"; a query's page holds at least one.
+            return Ok(HttpResponse::Ok().json(Vec::<()>::new()));
+        }
         let page = recorder
             .history(&Ask::new(query.topic.clone()).limit(limit))
             .await
@@ -326,9 +331,10 @@ async fn recorded(
         ask = ask.before(cursor);
     }
     // A filter the principal may subscribe to answers whole; one it may not
-    // (as a live subscription would be refused) answers only the topics it
-    // may read, and `403` when there are none. Each topic is asked as a
-    // live message's would be (`Read` of a topic: a filter is no topic).
+    // (as a live subscription would be refused) answers only the recorded
+    // topics it may read, and `403` when it may read none of them. Each
+    // topic is asked as a live message's would be (`Read` of a topic: a
+    // filter is no topic).
     let whole = state.authorize(&who, Operation::Subscribe, &query.topic);
     let checker = state.clone();
     let principal = who.clone();
@@ -342,7 +348,7 @@ async fn recorded(
         .await
         .map_err(|e| ApiError::new(ErrorCode::NotConnected, e.to_string()))?;
     if let Err(e) = whole {
-        if page.messages.is_empty() && page.next_cursor.is_none() {
+        if page.topics == 0 {
             return Err(e);
         }
     }
