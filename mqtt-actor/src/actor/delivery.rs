@@ -29,6 +29,12 @@
 //!   whose filters match those topics gets a `Dropped` notice with its count.
 //!   Past a bound of remembered topics, losses are told to every listener.
 //!
+//! - A listener of this crate may give its `Subscribe` a sink (`Sink`, the
+//!   web bridge's outboxes): then each message goes straight into it on the
+//!   actor's thread, with no mailbox and no backlog in between; the sink
+//!   bounds itself and tells its reader what it dropped, and a sink that
+//!   says its listener has ended has the listener dropped.
+//!
 //! So a listener that keeps up on average loses nothing to a burst shorter
 //! than its mailbox plus its backlog; a stuck listener costs at most its
 //! backlog (shared messages, one reference each) and slows down nobody; and
@@ -129,6 +135,13 @@ impl MqttActor {
                 self.listeners.insert(r.clone(), fresh);
             }
             let listener = self.listeners.get_mut(r).expect("inserted above");
+            if let Some(sink) = &listener.sink {
+                // One hop: into the listener's own queue, no mailbox.
+                if !sink.deliver(&msg) {
+                    steps.push((r.clone(), Outcome::Closed));
+                }
+                continue;
+            }
             match listener.backlog.offer(msg.clone(), |m| r.try_send(m)) {
                 Outcome::Delivered | Outcome::Queued => {}
                 Outcome::Dropped => {

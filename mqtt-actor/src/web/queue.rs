@@ -102,9 +102,10 @@ impl Outbox {
         self.inner.lock().expect("outbox lock")
     }
 
-    /// Queues a `message` frame (the shared JSON of `MessageView::frame`).
-    pub fn message(&self, text: ByteString) {
-        self.push(FrameKind::Message, text);
+    /// Queues a `message` frame (the shared JSON of `MessageView::frame`);
+    /// `false` once the outbox is closed.
+    pub fn message(&self, text: ByteString) -> bool {
+        self.push(FrameKind::Message, text)
     }
 
     /// Queues a protocol event (never dropped).
@@ -119,11 +120,11 @@ impl Outbox {
 
     /// Queues a frame. Messages make room for newer ones; other frames are
     /// never dropped. A client that reads nothing while they pile up past
-    /// twice the limits is cut off.
-    fn push(&self, kind: FrameKind, text: ByteString) {
+    /// twice the limits is cut off. `false` once the outbox is closed.
+    fn push(&self, kind: FrameKind, text: ByteString) -> bool {
         let mut inner = self.lock();
         if inner.closed {
-            return;
+            return false;
         }
         inner.bytes += text.len();
         inner.queue.push_back(Frame { kind, text });
@@ -161,6 +162,7 @@ impl Outbox {
         if let Some(w) = inner.waker.take() {
             w.wake();
         }
+        true
     }
 
     /// Adds `count` messages dropped for this client before they reached the

@@ -238,7 +238,8 @@ impl Session {
         let request = Subscribe::new(topic.clone())
             .qos(qos)
             .listener(self.listener())
-            .notices(self.fanout.clone().recipient());
+            .notices(self.fanout.clone().recipient())
+            .sink(self.outbox.clone());
         self.ask(ctx, id, request, |act, id, result| {
             act.filters.answered(&topic, result.is_ok());
             let granted = result?;

@@ -121,7 +121,8 @@ pub(crate) async fn stream_route(
         let request = Subscribe::new(filter)
             .qos(QoS::AtMostOnce)
             .listener(fanout.clone().recipient())
-            .notices(fanout.clone().recipient());
+            .notices(fanout.clone().recipient())
+            .sink(outbox.clone());
         state.mqtt.send(request)
     });
     for answer in futures::future::join_all(subscribes).await {
