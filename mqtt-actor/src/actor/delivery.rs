@@ -104,9 +104,13 @@ impl MqttActor {
         let now = Instant::now();
         let windows = msg.retain() && self.windows.any();
         let mut app = false;
-        let mut targets: HashSet<&Recipient<MqttMessage>> = HashSet::new();
+        // Holders are unique within one filter's entry: only a message that
+        // matched several filters needs the (hashing) check for duplicates.
+        let mut targets: Vec<&Recipient<MqttMessage>> = Vec::new();
+        let mut filters = 0;
         let (index, plan, open) = (&self.index, &self.plan, &mut self.windows);
         index.for_each_match(msg.topic(), |filter, entry| {
+            filters += 1;
             let broker_filter = if windows {
                 plan.broker_filter(filter)
             } else {
@@ -120,21 +124,25 @@ impl MqttActor {
                 }
                 match holder {
                     Holder::App => app = true,
-                    Holder::Listener(r) => {
-                        targets.insert(r);
-                    }
+                    Holder::Listener(r) => targets.push(r),
                 }
             }
         });
+        if filters > 1 {
+            let mut seen = HashSet::with_capacity(targets.len());
+            targets.retain(|r| seen.insert(*r));
+        }
         let mut steps = Vec::new();
         for r in targets {
             // Subscribe made the listener's state; cloning a recipient to
             // look it up would cost an allocation per message.
-            if !self.listeners.contains_key(r) {
-                let fresh = Listener::new(Subscribe::DEFAULT_CAPACITY);
-                self.listeners.insert(r.clone(), fresh);
-            }
-            let listener = self.listeners.get_mut(r).expect("inserted above");
+            let listener = match self.listeners.get_mut(r) {
+                Some(listener) => listener,
+                None => {
+                    let fresh = Listener::new(Subscribe::DEFAULT_CAPACITY);
+                    self.listeners.entry(r.clone()).or_insert(fresh)
+                }
+            };
             if let Some(sink) = &listener.sink {
                 // One hop: into the listener's own queue, no mailbox.
                 if !sink.deliver(&msg) {

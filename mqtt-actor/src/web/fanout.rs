@@ -232,6 +232,7 @@ impl Fanout {
             self.outbox.abort();
             return ctx.stop();
         }
+        self.outbox.release_idle();
         if undrained.is_zero() && matches!(self.client, Client::EventStream) {
             // So that proxies keep the connection, and a client gone is noticed.
             self.outbox.comment("heartbeat");

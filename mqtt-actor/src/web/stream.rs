@@ -35,7 +35,7 @@ use std::task::{Context as TaskContext, Poll};
 use actix::prelude::*;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
 
 use crate::web::access::Operation;
@@ -147,14 +147,9 @@ impl Stream for EventStream {
     type Item = Result<Bytes, actix_web::Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let mut buf = BytesMut::new();
-        if !self.outbox.take(&mut buf, &mut SseFraming, cx.waker()) {
-            return Poll::Ready(None);
-        }
-        if buf.is_empty() {
-            return Poll::Pending;
-        }
-        Poll::Ready(Some(Ok(buf.freeze())))
+        self.outbox
+            .poll_chunk(&mut SseFraming, cx.waker())
+            .map(|chunk| chunk.map(Ok))
     }
 }
 
@@ -201,6 +196,7 @@ impl Drop for StreamEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
     use std::sync::atomic::AtomicU64;
 
     #[test]
