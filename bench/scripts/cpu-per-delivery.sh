@@ -20,6 +20,8 @@ app=${6:-$root/target/release/example-app}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# Made here, not by the background job's redirection, which may come late.
+: >"$out/progress.log"
 "${MQTT_BENCH:-$root/target/release/mqtt-bench}" --json --targets app --receivers "$n" --no-ladder \
     --fixed-rates "$rate" --seconds "$secs" --broker "$broker" --decode "$decode" \
     --app "$app" >"$out/report.json" 2>"$out/progress.log" &
@@ -27,7 +29,7 @@ bench=$!
 pid=""
 until [ -n "$pid" ] && grep -q "^app x$n: connected" "$out/progress.log"; do
     kill -0 "$bench" 2>/dev/null || { cat "$out/progress.log" >&2; exit 1; }
-    pid=$(sed -n 's/.*app pid \([0-9]*\) on.*/\1/p' "$out/progress.log" | head -1)
+    pid=$(sed -n 's/.*app pid \([0-9]*\) on.*/\1/p' "$out/progress.log" | head -1 || true)
     sleep 0.05
 done
 # The settle before the step (0.2 s and more), the step, its drain.
