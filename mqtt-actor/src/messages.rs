@@ -306,6 +306,9 @@ pub struct Subscribe {
     /// ([`ListenerNotice`]: messages dropped for it, a filter the broker no
     /// longer grants). `None` keeps the listener's current recipient, if any.
     pub notices: Option<Recipient<ListenerNotice>>,
+    /// For a listener inside this crate: takes its messages on the actor's
+    /// thread, instead of its mailbox (see [`Sink`]).
+    pub(crate) sink: Option<SinkRef>,
 }
 
 impl Subscribe {
@@ -321,6 +324,7 @@ impl Subscribe {
             listener: None,
             capacity: None,
             notices: None,
+            sink: None,
         }
     }
 
@@ -358,6 +362,37 @@ impl Subscribe {
     pub fn notices(mut self, notices: Recipient<ListenerNotice>) -> Self {
         self.notices = Some(notices);
         self
+    }
+
+    /// Hands the listener's messages to `sink` on the actor's thread rather
+    /// than to its mailbox; the listener's recipient still names it (to
+    /// unsubscribe, and for its notices). Like the backlog, it belongs to the
+    /// listener: the latest `Subscribe` that sets it wins.
+    pub(crate) fn sink(mut self, sink: Arc<dyn Sink>) -> Self {
+        self.sink = Some(SinkRef(sink));
+        self
+    }
+}
+
+/// Where a listener inside this crate takes its messages without a mailbox
+/// in between: the `MqttActor` calls it for each message, in the order the
+/// broker sent them, on its own thread (one hop from the MQTT connection to
+/// where a message waits for its reader, as Phoenix's fastlane). It must
+/// never block and never fail for being full: it keeps its own bound and
+/// tells its reader what it dropped.
+pub(crate) trait Sink: Send + Sync {
+    /// Takes `msg`; `false` when the listener has ended, so that the actor
+    /// drops it and releases what only it held.
+    fn deliver(&self, msg: &MqttMessage) -> bool;
+}
+
+/// A shared [`Sink`], as a field of [`Subscribe`] (which is `Debug`).
+#[derive(Clone)]
+pub(crate) struct SinkRef(pub Arc<dyn Sink>);
+
+impl fmt::Debug for SinkRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sink")
     }
 }
 

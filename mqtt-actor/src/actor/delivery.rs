@@ -29,6 +29,12 @@
 //!   whose filters match those topics gets a `Dropped` notice with its count.
 //!   Past a bound of remembered topics, losses are told to every listener.
 //!
+//! - A listener of this crate may give its `Subscribe` a sink (`Sink`, the
+//!   web bridge's outboxes): then each message goes straight into it on the
+//!   actor's thread, with no mailbox and no backlog in between; the sink
+//!   bounds itself and tells its reader what it dropped, and a sink that
+//!   says its listener has ended has the listener dropped.
+//!
 //! So a listener that keeps up on average loses nothing to a burst shorter
 //! than its mailbox plus its backlog; a stuck listener costs at most its
 //! backlog (shared messages, one reference each) and slows down nobody; and
@@ -98,9 +104,13 @@ impl MqttActor {
         let now = Instant::now();
         let windows = msg.retain() && self.windows.any();
         let mut app = false;
-        let mut targets: HashSet<&Recipient<MqttMessage>> = HashSet::new();
+        // Holders are unique within one filter's entry: only a message that
+        // matched several filters needs the (hashing) check for duplicates.
+        let mut targets: Vec<&Recipient<MqttMessage>> = Vec::new();
+        let mut filters = 0;
         let (index, plan, open) = (&self.index, &self.plan, &mut self.windows);
         index.for_each_match(msg.topic(), |filter, entry| {
+            filters += 1;
             let broker_filter = if windows {
                 plan.broker_filter(filter)
             } else {
@@ -114,21 +124,32 @@ impl MqttActor {
                 }
                 match holder {
                     Holder::App => app = true,
-                    Holder::Listener(r) => {
-                        targets.insert(r);
-                    }
+                    Holder::Listener(r) => targets.push(r),
                 }
             }
         });
+        if filters > 1 {
+            let mut seen = HashSet::with_capacity(targets.len());
+            targets.retain(|r| seen.insert(*r));
+        }
         let mut steps = Vec::new();
         for r in targets {
             // Subscribe made the listener's state; cloning a recipient to
             // look it up would cost an allocation per message.
-            if !self.listeners.contains_key(r) {
-                let fresh = Listener::new(Subscribe::DEFAULT_CAPACITY);
-                self.listeners.insert(r.clone(), fresh);
+            let listener = match self.listeners.get_mut(r) {
+                Some(listener) => listener,
+                None => {
+                    let fresh = Listener::new(Subscribe::DEFAULT_CAPACITY);
+                    self.listeners.entry(r.clone()).or_insert(fresh)
+                }
+            };
+            if let Some(sink) = &listener.sink {
+                // One hop: into the listener's own queue, no mailbox.
+                if !sink.deliver(&msg) {
+                    steps.push((r.clone(), Outcome::Closed));
+                }
+                continue;
             }
-            let listener = self.listeners.get_mut(r).expect("inserted above");
             match listener.backlog.offer(msg.clone(), |m| r.try_send(m)) {
                 Outcome::Delivered | Outcome::Queued => {}
                 Outcome::Dropped => {

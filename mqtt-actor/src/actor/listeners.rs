@@ -4,10 +4,11 @@
 //! delivery policy that uses it is in `delivery.rs`.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::messages::{ListenerNotice, MqttMessage};
+use crate::messages::{ListenerNotice, MqttMessage, Sink};
 
 /// Who holds a filter: the application (its handlers) or a listener actor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -125,6 +126,9 @@ pub(crate) struct Listener {
     pub notices: Option<Recipient<ListenerNotice>>,
     /// Messages dropped for it and not told yet.
     pub untold: u64,
+    /// Takes its messages instead of its mailbox, when its `Subscribe` gave
+    /// one: no backlog then, the sink keeps its own bound.
+    pub sink: Option<Arc<dyn Sink>>,
 }
 
 impl Listener {
@@ -134,6 +138,7 @@ impl Listener {
             backlog: Backlog::new(capacity),
             notices: None,
             untold: 0,
+            sink: None,
         }
     }
 

@@ -566,6 +566,9 @@ impl Handler<Subscribe> for MqttActor {
             if let Some(notices) = msg.notices {
                 state.notices = Some(notices);
             }
+            if let Some(sink) = msg.sink {
+                state.sink = Some(sink.0);
+            }
         }
         let (reply, answer) = oneshot::channel();
         self.steps.requests.push(Queued {

@@ -1,7 +1,8 @@
 //! The one fan-out path of every client, WebSocket or event stream: a
-//! [`Fanout`] actor is the `MqttActor`'s listener for one client. It puts
-//! each message (encoded once, shared by every client that gets it) and each
-//! notice in the client's [`Outbox`], and cuts the client off when it stops
+//! [`Fanout`] actor is the `MqttActor`'s listener for one client. The
+//! `MqttActor` puts each message (encoded once, shared by every client that
+//! gets it) straight into the client's [`Outbox`], the listener's sink; the
+//! fan-out puts each notice there, and cuts the client off when it stops
 //! reading.
 //!
 //! Why an actor apart from the WebSocket session: actix-web-actors drives a
@@ -30,6 +31,7 @@ use actix::prelude::*;
 use actix::WeakRecipient;
 use bytestring::ByteString;
 
+use crate::messages::Sink;
 use crate::web::access::{Operation, Principal};
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::protocol::{Event, MessageView};
@@ -230,6 +232,7 @@ impl Fanout {
             self.outbox.abort();
             return ctx.stop();
         }
+        self.outbox.release_idle();
         if undrained.is_zero() && matches!(self.client, Client::EventStream) {
             // So that proxies keep the connection, and a client gone is noticed.
             self.outbox.comment("heartbeat");
@@ -247,12 +250,29 @@ impl Actor for Fanout {
     }
 }
 
+/// The frame of `msg`: encoded once per MQTT message, shared by every
+/// client that gets it.
+fn frame_of(msg: &MqttMessage) -> ByteString {
+    let frame = msg.memo(|m| ByteString::from(MessageView::frame(m)));
+    ByteString::clone(&frame)
+}
+
+/// The one hop from the `MqttActor` to a client: every subscribe of a
+/// WebSocket session or an event stream names its outbox as the sink, so
+/// messages go straight into it on the actor's thread; the fan-out actor is
+/// still the listener's name, and gets its notices.
+impl Sink for Outbox {
+    fn deliver(&self, msg: &MqttMessage) -> bool {
+        self.message(frame_of(msg))
+    }
+}
+
+/// Messages that come through the mailbox all the same (a listener state the
+/// `MqttActor` made afresh, without the sink).
 impl Handler<MqttMessage> for Fanout {
     type Result = ();
     fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
-        // Encoded once per MQTT message, shared by every client that gets it.
-        let frame = msg.memo(|m| ByteString::from(MessageView::frame(m)));
-        self.outbox.message(ByteString::clone(&frame));
+        self.outbox.message(frame_of(&msg));
     }
 }
 

@@ -14,10 +14,10 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Waker;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
 use crate::web::config::BridgeConfig;
@@ -45,6 +45,12 @@ struct Inner {
     waiting_since: Option<Instant>,
     /// The connection's socket, to shut it down when it is not drained.
     socket: Option<ConnSocket>,
+    /// What [`Outbox::poll_chunk`] encodes into, kept between polls: a busy
+    /// client costs no allocation per write (the chunk handed to the HTTP
+    /// layer shares it, and is dropped once copied into its write buffer).
+    buf: BytesMut,
+    /// Whether the client took anything since the last heartbeat.
+    took: bool,
 }
 
 /// How much may wait for one client.
@@ -102,9 +108,10 @@ impl Outbox {
         self.inner.lock().expect("outbox lock")
     }
 
-    /// Queues a `message` frame (the shared JSON of `MessageView::frame`).
-    pub fn message(&self, text: ByteString) {
-        self.push(FrameKind::Message, text);
+    /// Queues a `message` frame (the shared JSON of `MessageView::frame`);
+    /// `false` once the outbox is closed.
+    pub fn message(&self, text: ByteString) -> bool {
+        self.push(FrameKind::Message, text)
     }
 
     /// Queues a protocol event (never dropped).
@@ -119,11 +126,11 @@ impl Outbox {
 
     /// Queues a frame. Messages make room for newer ones; other frames are
     /// never dropped. A client that reads nothing while they pile up past
-    /// twice the limits is cut off.
-    fn push(&self, kind: FrameKind, text: ByteString) {
+    /// twice the limits is cut off. `false` once the outbox is closed.
+    fn push(&self, kind: FrameKind, text: ByteString) -> bool {
         let mut inner = self.lock();
         if inner.closed {
-            return;
+            return false;
         }
         inner.bytes += text.len();
         inner.queue.push_back(Frame { kind, text });
@@ -161,6 +168,7 @@ impl Outbox {
         if let Some(w) = inner.waker.take() {
             w.wake();
         }
+        true
     }
 
     /// Adds `count` messages dropped for this client before they reached the
@@ -219,12 +227,54 @@ impl Outbox {
         (inner.queue.len(), inner.bytes)
     }
 
+    /// Releases the write buffer and the queue's room when the client took
+    /// nothing since the last call (the fan-out's heartbeat): an idle client
+    /// holds no buffer.
+    pub fn release_idle(&self) {
+        let mut inner = self.lock();
+        if !std::mem::take(&mut inner.took) {
+            inner.buf = BytesMut::new();
+            if inner.queue.is_empty() {
+                inner.queue = VecDeque::new();
+            }
+        }
+    }
+
+    /// The next chunk for the client: what waits (a `lagged` notice first),
+    /// encoded with `framing` into the outbox's own buffer, so that a busy
+    /// client's writes allocate nothing. `Pending` when nothing waits, with
+    /// `waker` registered under the same lock (a frame pushed meanwhile
+    /// cannot be missed); `Ready(None)`: closed and drained.
+    pub fn poll_chunk(&self, framing: &mut dyn Framing, waker: &Waker) -> Poll<Option<Bytes>> {
+        let mut inner = self.lock();
+        let mut buf = std::mem::take(&mut inner.buf);
+        let open = Self::fill(&mut inner, &mut buf, framing, waker);
+        // Split only what was written: splitting an empty buffer would
+        // still make it shared (an allocation).
+        let chunk = (!buf.is_empty()).then(|| buf.split().freeze());
+        inner.buf = buf;
+        match (chunk, open) {
+            (Some(chunk), _) => Poll::Ready(Some(chunk)),
+            (None, true) => Poll::Pending,
+            (None, false) => Poll::Ready(None),
+        }
+    }
+
     /// Encodes what is waiting (a `lagged` notice first) into `buf` with
     /// `framing`. When nothing is, registers `waker` under the same lock, so
     /// that a frame pushed meanwhile cannot be missed. `false`: closed and
     /// drained.
+    #[cfg(test)]
     pub fn take(&self, buf: &mut BytesMut, framing: &mut dyn Framing, waker: &Waker) -> bool {
-        let mut inner = self.lock();
+        Self::fill(&mut self.lock(), buf, framing, waker)
+    }
+
+    fn fill(
+        inner: &mut Inner,
+        buf: &mut BytesMut,
+        framing: &mut dyn Framing,
+        waker: &Waker,
+    ) -> bool {
         if inner.lagged > 0 {
             framing.lagged(inner.lagged, buf);
             inner.lagged = 0;
@@ -244,7 +294,11 @@ impl Outbox {
             if inner.closed {
                 return false;
             }
-            inner.waker = Some(waker.clone());
+            if !inner.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                inner.waker = Some(waker.clone());
+            }
+        } else {
+            inner.took = true;
         }
         true
     }
@@ -347,5 +401,43 @@ mod tests {
         assert_eq!(outbox.size(), (0, 0));
         outbox.message("late".into());
         assert_eq!(outbox.size(), (0, 0), "nothing is queued after the end");
+    }
+
+    #[test]
+    fn a_busy_outbox_reuses_its_write_buffer_and_an_idle_one_releases_it() {
+        let outbox = Outbox::new(
+            OutboxLimits {
+                frames: 10,
+                bytes: 1 << 20,
+            },
+            Arc::default(),
+        );
+        let waker = futures::task::noop_waker_ref();
+        let mut framing = WsFraming::new();
+        let mut chunk = |outbox: &Outbox| match outbox.poll_chunk(&mut framing, waker) {
+            Poll::Ready(Some(chunk)) => chunk,
+            other => panic!("expected a chunk, got {other:?}"),
+        };
+        let long = "x".repeat(1000);
+        for _ in 0..3 {
+            outbox.message(long.as_str().into());
+        }
+        let first = chunk(&outbox);
+        assert_eq!(first.len(), 3 * (4 + 1000), "one chunk of three frames");
+        // The HTTP layer copies the chunk and drops it before it polls again.
+        drop(first);
+        outbox.message("m".into());
+        assert_eq!(&chunk(&outbox)[..], b"\x81\x01m");
+        assert!(outbox.poll_chunk(&mut framing, waker).is_pending());
+        assert!(
+            outbox.lock().buf.capacity() > 0,
+            "the buffer stays between writes"
+        );
+        outbox.release_idle();
+        assert!(outbox.lock().buf.capacity() > 0, "it took something since");
+        outbox.release_idle();
+        assert_eq!(outbox.lock().buf.capacity(), 0, "idle for a heartbeat");
+        outbox.close();
+        assert_eq!(outbox.poll_chunk(&mut framing, waker), Poll::Ready(None));
     }
 }

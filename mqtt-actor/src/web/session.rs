@@ -14,7 +14,7 @@ use actix::prelude::*;
 use actix_http::ws::Codec;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, WebsocketContext};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use bytestring::ByteString;
 use futures::Stream;
 use serde_json::Value;
@@ -239,7 +239,8 @@ impl Session {
         let request = Subscribe::new(topic.clone())
             .qos(qos)
             .listener(self.listener())
-            .notices(self.fanout.clone().recipient());
+            .notices(self.fanout.clone().recipient())
+            .sink(self.outbox.clone());
         self.ask(ctx, id, request, |act, id, result| {
             act.filters.answered(&topic, result.is_ok());
             let granted = result?;
@@ -429,14 +430,9 @@ impl Stream for OutboundStream {
             Poll::Pending => {}
         }
         let this = &mut *self;
-        let mut buf = BytesMut::new();
-        if !this.outbox.take(&mut buf, &mut this.framing, cx.waker()) {
-            return Poll::Ready(None);
-        }
-        if buf.is_empty() {
-            return Poll::Pending;
-        }
-        Poll::Ready(Some(Ok(buf.freeze())))
+        this.outbox
+            .poll_chunk(&mut this.framing, cx.waker())
+            .map(|chunk| chunk.map(Ok))
     }
 }
 

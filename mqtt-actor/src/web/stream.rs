@@ -35,7 +35,7 @@ use std::task::{Context as TaskContext, Poll};
 use actix::prelude::*;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
 
 use crate::web::access::Operation;
@@ -122,7 +122,8 @@ pub(crate) async fn stream_route(
         let request = Subscribe::new(filter)
             .qos(QoS::AtMostOnce)
             .listener(fanout.clone().recipient())
-            .notices(fanout.clone().recipient());
+            .notices(fanout.clone().recipient())
+            .sink(outbox.clone());
         state.mqtt.send(request)
     });
     for answer in futures::future::join_all(subscribes).await {
@@ -147,14 +148,9 @@ impl Stream for EventStream {
     type Item = Result<Bytes, actix_web::Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let mut buf = BytesMut::new();
-        if !self.outbox.take(&mut buf, &mut SseFraming, cx.waker()) {
-            return Poll::Ready(None);
-        }
-        if buf.is_empty() {
-            return Poll::Pending;
-        }
-        Poll::Ready(Some(Ok(buf.freeze())))
+        self.outbox
+            .poll_chunk(&mut SseFraming, cx.waker())
+            .map(|chunk| chunk.map(Ok))
     }
 }
 
@@ -201,6 +197,7 @@ impl Drop for StreamEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
     use std::sync::atomic::AtomicU64;
 
     #[test]
