@@ -22,7 +22,7 @@ async fn sigterm_closes_sockets_with_1001_and_exits_cleanly_without_the_will() {
         ],
     );
     let mut ws = app.ws().await;
-    assert_eq!(ws.next_of("status").await["connected"], true);
+    ws.status_connected().await;
 
     let status = app.terminate();
     assert!(status.success(), "exit status {status}");
@@ -45,7 +45,7 @@ async fn sigterm_with_a_drain_answers_readyz_503_while_serving_then_closes_and_e
     let mut app = AppProcess::start(BINARY, broker.port, &[("SHUTDOWN_DRAIN_S", "2")]);
     let http = app.http();
     let mut ws = app.ws().await;
-    assert_eq!(ws.next_of("status").await["connected"], true);
+    ws.status_connected().await;
     assert_eq!(http.get("/readyz").await.0, 200);
 
     app.send_sigterm();

@@ -217,6 +217,18 @@ impl Ws {
         }
     }
 
+    /// The first `status` frame that says the app is connected to its
+    /// broker: an app started as a process may greet a socket before its
+    /// MQTT connection is up, and says so again when it comes.
+    pub async fn status_connected(&mut self) -> Value {
+        loop {
+            let v = self.next_of("status").await;
+            if v["connected"] == true {
+                return v;
+            }
+        }
+    }
+
     /// Sends a request and returns the reply with the same `id`.
     pub async fn request(&mut self, mut value: Value, id: u64) -> Value {
         value["id"] = id.into();
