@@ -366,11 +366,16 @@ async fn measure_case(
         broker_config: broker.config.clone(),
     };
     if cli.targets.contains(&Target::Native) {
-        case.native = Some(measure(Target::Native, n, &broker, &app, plan, None).await?);
+        case.native = Some(measure(Target::Native, n, &broker, &app, plan, None, None).await?);
     }
     if cli.targets.contains(&Target::App) {
         let hint = case.native.as_ref().and_then(|r| r.sustained_msg_s);
-        case.app = Some(measure(Target::App, n, &broker, &app, plan, hint).await?);
+        let half = case
+            .native
+            .as_ref()
+            .and_then(|r| r.at_half_native.as_ref())
+            .map(|s| s.offered);
+        case.app = Some(measure(Target::App, n, &broker, &app, plan, hint, half).await?);
     }
     Ok(case)
 }

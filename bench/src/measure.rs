@@ -71,7 +71,9 @@ impl Target {
 static NEXT_STEP: AtomicU32 = AtomicU32::new(1);
 
 /// Connects `n` receivers of `target`, measures them, and disconnects them.
-/// `hint`: a rate near which to start the ladder.
+/// `hint`: a rate near which to start the ladder. `half_native`: the rate of
+/// the latency step at half of native's sustained rate (given to the app;
+/// native finds its own from its ladder).
 pub async fn measure(
     target: Target,
     n: usize,
@@ -79,6 +81,7 @@ pub async fn measure(
     app: &App,
     plan: &Plan,
     hint: Option<u64>,
+    half_native: Option<u64>,
 ) -> Result<TargetRun, String> {
     let status_addr = (target == Target::App).then(|| app.addr.clone());
     let (kind, pid) = match target {
@@ -134,6 +137,14 @@ pub async fn measure(
             skipped: None,
         });
     }
+    let half_native = match target {
+        Target::Native => sustained.map(|s| nice(s as f64 / 2.0).max(1)),
+        Target::App => half_native,
+    };
+    let at_half_native = match half_native {
+        Some(rate) if plan.ladder => Some(m.step(rate).await?),
+        _ => None,
+    };
     let at_sustained = sustained.and_then(|s| {
         ladder
             .iter()
@@ -153,6 +164,7 @@ pub async fn measure(
         cpu_s_per_million,
         ladder,
         fixed,
+        at_half_native,
     })
 }
 

@@ -232,19 +232,34 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Raises this process's open-file limit to its hard limit (children inherit
-/// it): thousands of receivers need thousands of sockets.
+/// Open files wanted when the hard limit may be raised (as root): 10,000
+/// receivers take 10,000 sockets here, and the app two descriptors per
+/// session (the connection and the duplicate it keeps to cut a stuck client
+/// off), beyond the 20,000 a distribution's default hard limit may give.
+const WANTED_OPEN_FILES: libc::rlim_t = 1 << 20;
+
+/// Raises this process's open-file limit (children inherit it): to
+/// [`WANTED_OPEN_FILES`] where allowed, else to the hard limit. Thousands of
+/// receivers need thousands of sockets. Returns the limit now in force.
 pub fn raise_fd_limit() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: lim is a valid rlimit for the duration of both calls.
+    // SAFETY: lim is a valid rlimit for the duration of every call.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
         }
+        let wanted = libc::rlimit {
+            rlim_cur: lim.rlim_max.max(WANTED_OPEN_FILES),
+            rlim_max: lim.rlim_max.max(WANTED_OPEN_FILES),
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+            return wanted.rlim_cur;
+        }
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
     }
     lim.rlim_cur
 }

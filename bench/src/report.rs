@@ -80,6 +80,9 @@ pub struct TargetRun {
     pub ladder: Vec<Step>,
     /// The latency steps.
     pub fixed: Vec<FixedRate>,
+    /// The latency step at half of native's sustained rate in the same case
+    /// (issue 19: the app's p99 there within 1 ms of native's).
+    pub at_half_native: Option<Step>,
 }
 
 /// Both targets at one receiver count, measured back to back.
@@ -196,6 +199,9 @@ pub struct TargetSummary {
     pub deliveries_s: Option<f64>,
     /// Latency at each fixed rate.
     pub latency: Vec<LatencySummary>,
+    /// Latency at half of native's sustained rate (`rate`: the median of the
+    /// runs' rates, which differ as native's sustained rate does).
+    pub half_native: Option<LatencySummary>,
     /// CPU seconds per million deliveries at the sustained rate.
     pub cpu_s_per_million: Option<f64>,
     /// RSS growth per receiver, bytes.
@@ -288,10 +294,21 @@ fn summarize_target(runs: &[&TargetRun], fixed_rates: &[u64]) -> TargetSummary {
             }
         })
         .collect();
+    let halves: Vec<&Step> = runs
+        .iter()
+        .filter_map(|r| r.at_half_native.as_ref())
+        .collect();
+    let half_native = (!halves.is_empty()).then(|| LatencySummary {
+        rate: median(halves.iter().map(|s| Some(s.offered as f64))).map_or(0, |r| r as u64),
+        p50_ms: median(halves.iter().map(|s| Some(s.p50_ms))),
+        p99_ms: median(halves.iter().map(|s| Some(s.p99_ms))),
+        min_fraction: median(halves.iter().map(|s| Some(s.min_fraction))),
+    });
     TargetSummary {
         sustained_msg_s: sustained,
         deliveries_s: sustained.map(|s| s * n),
         latency,
+        half_native,
         cpu_s_per_million: median(runs.iter().map(|r| r.cpu_s_per_million)),
         rss_per_receiver_bytes: median(runs.iter().map(|r| Some(r.rss_per_receiver_bytes))),
         connect_s: median(runs.iter().map(|r| Some(r.connect_s))),
@@ -439,6 +456,23 @@ fn config_tables(out: &mut String, summary: &[Summary], fixed_rates: &[u64]) {
                 latency_cell(at(&row.app).as_ref()),
             );
         }
+    }
+    for row in summary {
+        let (Some(native), app) = (&row.native.half_native, &row.app.half_native) else {
+            continue;
+        };
+        let gap = match (native.p99_ms, app.as_ref().and_then(|a| a.p99_ms)) {
+            (Some(n), Some(a)) => format!(" (app p99 {:+.2} ms)", a - n),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | half of native's sustained, {} msg/s{gap} | {} | {} |",
+            thousands(row.receivers as f64),
+            thousands(native.rate as f64),
+            latency_cell(Some(native)),
+            latency_cell(app.as_ref()),
+        );
     }
     *out += "\n| receivers | CPU s per million deliveries: Mosquitto (native) / app | app RSS idle, per session | Mosquitto RSS per client | connect all: native / app |\n|---|---|---|---|---|\n";
     for row in summary {
