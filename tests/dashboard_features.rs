@@ -9,77 +9,8 @@ use std::path::{Path, PathBuf};
 
 use fantoccini::{elements::Element, Client, Locator};
 use serde_json::Value;
+use test_support::page::*;
 use test_support::*;
-
-fn testid(id: &str) -> String {
-    format!("[data-testid=\"{id}\"]")
-}
-
-async fn find(page: &Client, css: &str) -> Element {
-    eventually(&format!("{css} on the page"), || async {
-        page.find(Locator::Css(css)).await.ok()
-    })
-    .await
-}
-
-async fn text_of(page: &Client, id: &str) -> String {
-    match page.find(Locator::Css(&testid(id))).await {
-        Ok(el) => el.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn wait_text_contains(page: &Client, id: &str, want: &str) {
-    eventually(&format!("{id} to contain {want:?}"), || async {
-        text_of(page, id).await.contains(want).then_some(())
-    })
-    .await;
-}
-
-async fn fill(page: &Client, id: &str, value: &str) {
-    let el = find(page, &testid(id)).await;
-    el.clear().await.expect("clear");
-    el.send_keys(value).await.expect("type");
-}
-
-async fn click(page: &Client, css: &str) {
-    find(page, css).await.click().await.expect("click");
-}
-
-/// Chooses `value` in the select `id`, once it has that option. The page
-/// rebuilds some selects as topics arrive (the chart's): an element found
-/// just before it was replaced is stale, and is looked up again.
-async fn choose(page: &Client, id: &str, value: &str) {
-    eventually(&format!("{value:?} chosen in {id}"), || async {
-        let el = page.find(Locator::Css(&testid(id))).await.ok()?;
-        el.select_by_value(value).await.ok()
-    })
-    .await;
-}
-
-/// Runs `script` (a function body) in the page and returns what it returns.
-async fn js(page: &Client, script: &str) -> Value {
-    page.execute(script, vec![])
-        .await
-        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-}
-
-async fn open_page(page: &Client, app: &App) {
-    page.goto(&app.url("/")).await.expect("the page loads");
-    wait_text_contains(page, "broker-status", "broker: connected").await;
-    wait_text_contains(page, "socket-status", "socket: open").await;
-}
-
-async fn wait_active_on_page(page: &Client, filter: &str) {
-    find(
-        page,
-        &format!(
-            "{} [data-topic=\"{filter}\"][data-state=\"active\"]",
-            testid("subscription-list")
-        ),
-    )
-    .await;
-}
 
 async fn subscribe_on_page(page: &Client, filter: &str, save: bool) {
     fill(page, "subscribe-topic", filter).await;
@@ -111,26 +42,6 @@ async fn wait_rows(page: &Client, topic: &str, n: usize) {
         (rows_on(page, topic).await == n).then_some(())
     })
     .await;
-}
-
-async fn select_in_tree(page: &Client, topic: &str) {
-    click(
-        page,
-        &format!("[data-testid=\"tree-node\"][data-topic=\"{topic}\"] > .tnode-row"),
-    )
-    .await;
-    eventually(&format!("{topic} in the detail pane"), || async {
-        (text_of(page, "detail-topic").await == topic).then_some(())
-    })
-    .await;
-}
-
-/// Saves a screenshot of the page under `target/screenshots/` (to look at, not checked).
-async fn screenshot(page: &Client, name: &str) {
-    let png = page.screenshot().await.expect("a screenshot");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
 }
 
 /// Waits for a finished download whose name ends with `ext` and that is not
@@ -697,24 +608,14 @@ async fn the_publish_form_sends_mqtt5_properties_and_refuses_a_bad_expiry() {
 
 #[actix_rt::test]
 async fn clearing_a_retained_message_without_write_access_is_refused_inline() {
-    init_logging();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let passwd = PasswordFile::create(dir.path().join("passwd"), &[("reader", "read-pass")]);
-    let acl = dir.path().join("acl");
-    std::fs::write(&acl, "user reader\ntopic read keep/#\n").expect("write the ACL");
-    let broker = Mosquitto::start();
-    let password_file = passwd.path().to_path_buf();
-    let app = App::start_with(broker.port, |s| {
-        s.password_file = Some(password_file);
-        s.acl_file = Some(acl);
-    })
-    .await;
-    let outside = Observer::connect(&broker.url(), &[]).await;
+    let users = [("reader", "read-pass")];
+    let guarded = GuardedApp::start(&users, Some("user reader\ntopic read keep/#\n")).await;
+    let outside = Observer::connect(&guarded.broker.url(), &[]).await;
     outside.publish("keep/locked", "L1", 1, true).await;
 
     let driver = Driver::start();
     let page = driver.browser().await;
-    page.goto(&app.url("/login")).await.expect("the login page");
+    page.goto(&guarded.app.url("/login")).await.expect("the login page");
     fill(&page, "login-username", "reader").await;
     fill(&page, "login-password", "read-pass").await;
     click(&page, &testid("login-button")).await;
@@ -740,7 +641,7 @@ async fn clearing_a_retained_message_without_write_access_is_refused_inline() {
     // Still there, and still retained at the broker.
     find(&page, &format!("{item} {}", testid("retained-clear"))).await;
     assert_eq!(
-        retained_now(&broker, "keep/#", "keep/marker").await,
+        retained_now(&guarded.broker, "keep/#", "keep/marker").await,
         [("keep/locked".to_string(), "L1".to_string())]
     );
     page.close().await.expect("browser closes");

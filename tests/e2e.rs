@@ -25,6 +25,7 @@ mod guard;
 mod history;
 mod history_postgres;
 mod http_streams;
+mod http_streams_access;
 mod instances;
 mod late_joiners;
 mod layout;
