@@ -198,11 +198,7 @@ async fn history_pages_back_to_the_oldest_and_the_chart_joins_a_recorded_range_t
         json!(true),
         "the error is shown"
     );
-    assert_eq!(
-        js(&page, SHOWN).await,
-        texts(0..all),
-        "no value lost"
-    );
+    assert_eq!(js(&page, SHOWN).await, texts(0..all), "no value lost");
 
     // The chart, a custom range with an end: exactly the values recorded in it.
     find(

@@ -17,6 +17,7 @@ mod dashboard;
 mod dashboard_features;
 mod dashboard_history;
 mod dashboard_limits;
+mod dashboard_rules;
 mod failover;
 mod faults;
 mod floors;

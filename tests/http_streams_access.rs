@@ -49,10 +49,7 @@ async fn a_stream_follows_the_acl_and_needs_a_user() {
         "read access to only part of the filter"
     );
     assert_eq!(
-        code(
-            guarded_stream(&g, READER, "topic=plant/line1/%23&topic=plant/line2/x")
-                .await
-        ),
+        code(guarded_stream(&g, READER, "topic=plant/line1/%23&topic=plant/line2/x").await),
         (403, json!("forbidden")),
         "one forbidden filter refuses the stream"
     );
