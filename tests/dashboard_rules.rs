@@ -21,17 +21,17 @@ const RECORD_SENT: &str = r#"
 
 #[actix_rt::test]
 async fn the_publish_form_sends_mqtt5_properties_and_refuses_a_bad_expiry() {
-    init_logging();
-    let broker = Mosquitto::start();
     // Properties need MQTT 5 between the app and the broker (over 3.1.1 the
     // server refuses such a publish rather than send it without them).
-    let app = App::start_with(broker.port, |s| {
+    let Dashboard {
+        page,
+        driver: _driver,
+        app: _app,
+        broker,
+    } = Dashboard::open_with(|s| {
         s.mqtt.set("PROTOCOL_VERSION", "5").expect("a setting");
     })
     .await;
-    let driver = Driver::start();
-    let page = driver.browser().await;
-    open_page(&page, &app).await;
     let mut outside = Observer::connect(&broker.url(), &["props/#"]).await;
     js(&page, RECORD_SENT).await;
 
@@ -99,12 +99,12 @@ async fn the_page_is_dark_when_the_system_is_and_light_when_it_is_light() {
 
 #[actix_rt::test]
 async fn diffs_csv_cells_topic_filters_and_properties_follow_their_rules() {
-    init_logging();
-    let broker = Mosquitto::start();
-    let app = App::start(broker.port).await;
-    let driver = Driver::start();
-    let page = driver.browser().await;
-    open_page(&page, &app).await;
+    let Dashboard {
+        page,
+        driver: _driver,
+        app: _app,
+        broker: _broker,
+    } = Dashboard::open().await;
     let got = js(
         &page,
         r#"

@@ -2,7 +2,7 @@
 //! [`crate::Driver`]): elements found by their `data-testid`, text waited
 //! for, fields filled, buttons clicked, selects chosen, scripts run, the
 //! page opened until it says it is connected, topics picked in the tree,
-//! screenshots. Every wait is for the page's state, with the one deadline of
+//! screenshots; and [`Dashboard`], a broker, the app and a browser on its page. Every wait is for the page's state, with the one deadline of
 //! [`crate::eventually`].
 
 use std::path::Path;
@@ -10,7 +10,9 @@ use std::path::Path;
 use fantoccini::{elements::Element, Client, Locator};
 use serde_json::Value;
 
-use crate::{eventually, App};
+use example_app::Settings;
+
+use crate::{eventually, init_logging, App, Driver, Mosquitto};
 
 /// The CSS selector of the element whose `data-testid` is `id`.
 pub fn testid(id: &str) -> String {
@@ -115,4 +117,43 @@ pub async fn screenshot(page: &Client, name: &str) {
     let dir = workspace.join("target/screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
+}
+
+/// A broker, the app connected to it, ChromeDriver and one headless browser
+/// with the dashboard open: the start of most browser tests. Destructure it
+/// with a name for every field (`driver: _driver`): a field left as `_` would
+/// be dropped at once, and with the driver the browser.
+pub struct Dashboard {
+    /// The browser, on the dashboard (see [`open_page`]).
+    pub page: Client,
+    /// ChromeDriver; dropping it ends the browser.
+    pub driver: Driver,
+    /// The app the page is from.
+    pub app: App,
+    /// The broker the app is connected to.
+    pub broker: Mosquitto,
+}
+
+impl Dashboard {
+    /// Starts a broker, the app with the test settings, ChromeDriver and a
+    /// browser, and opens the dashboard.
+    pub async fn open() -> Dashboard {
+        Self::open_with(|_| {}).await
+    }
+
+    /// As [`Dashboard::open`], with the app's test settings changed by `configure`.
+    pub async fn open_with(configure: impl FnOnce(&mut Settings)) -> Dashboard {
+        init_logging();
+        let broker = Mosquitto::start();
+        let app = App::start_with(broker.port, configure).await;
+        let driver = Driver::start();
+        let page = driver.browser().await;
+        open_page(&page, &app).await;
+        Dashboard {
+            page,
+            driver,
+            app,
+            broker,
+        }
+    }
 }
