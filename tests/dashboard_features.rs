@@ -179,12 +179,7 @@ async fn a_topics_history_shows_each_json_change_and_exports_download_as_files()
 
 #[actix_rt::test]
 async fn saved_subscriptions_and_templates_come_back_after_a_reload() {
-    let Dashboard {
-        page,
-        driver: _driver,
-        app: _app,
-        broker,
-    } = Dashboard::open().await;
+    let (page, _driver, _app, broker) = Dashboard::open().await.parts();
     subscribe_on_page(&page, "home/#", true).await;
     subscribe_on_page(&page, "scratch/#", false).await;
 
@@ -250,12 +245,7 @@ async fn saved_subscriptions_and_templates_come_back_after_a_reload() {
 
 #[actix_rt::test]
 async fn two_topics_share_the_chart_each_in_its_own_colour() {
-    let Dashboard {
-        page,
-        driver: _driver,
-        app: _app,
-        broker,
-    } = Dashboard::open().await;
+    let (page, _driver, _app, broker) = Dashboard::open().await.parts();
     subscribe_on_page(&page, "line/#", false).await;
     let outside = Observer::connect(&broker.url(), &[]).await;
     for i in 0..5 {
@@ -338,15 +328,11 @@ async fn two_topics_share_the_chart_each_in_its_own_colour() {
 #[actix_rt::test]
 async fn the_detail_pane_shows_a_payload_as_text_json_tree_hex_and_base64() {
     // MQTT 5 between the app and the broker, so that properties reach the page.
-    let Dashboard {
-        page,
-        driver: _driver,
-        app: _app,
-        broker,
-    } = Dashboard::open_with(|s| {
+    let (page, _driver, _app, broker) = Dashboard::open_with(|s| {
         s.mqtt.set("PROTOCOL_VERSION", "5").expect("a setting");
     })
-    .await;
+    .await
+    .parts();
     subscribe_on_page(&page, "view/#", false).await;
     let outside = Observer::connect(&broker.url(), &[]).await;
     outside

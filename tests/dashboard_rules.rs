@@ -23,15 +23,11 @@ const RECORD_SENT: &str = r#"
 async fn the_publish_form_sends_mqtt5_properties_and_refuses_a_bad_expiry() {
     // Properties need MQTT 5 between the app and the broker (over 3.1.1 the
     // server refuses such a publish rather than send it without them).
-    let Dashboard {
-        page,
-        driver: _driver,
-        app: _app,
-        broker,
-    } = Dashboard::open_with(|s| {
+    let (page, _driver, _app, broker) = Dashboard::open_with(|s| {
         s.mqtt.set("PROTOCOL_VERSION", "5").expect("a setting");
     })
-    .await;
+    .await
+    .parts();
     let mut outside = Observer::connect(&broker.url(), &["props/#"]).await;
     js(&page, RECORD_SENT).await;
 
@@ -99,12 +95,7 @@ async fn the_page_is_dark_when_the_system_is_and_light_when_it_is_light() {
 
 #[actix_rt::test]
 async fn diffs_csv_cells_topic_filters_and_properties_follow_their_rules() {
-    let Dashboard {
-        page,
-        driver: _driver,
-        app: _app,
-        broker: _broker,
-    } = Dashboard::open().await;
+    let (page, _driver, _app, _broker) = Dashboard::open().await.parts();
     let got = js(
         &page,
         r#"

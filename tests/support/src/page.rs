@@ -156,4 +156,9 @@ impl Dashboard {
             broker,
         }
     }
+
+    /// The parts, to bind in one line: `let (page, _driver, app, broker) = …`.
+    pub fn parts(self) -> (Client, Driver, App, Mosquitto) {
+        (self.page, self.driver, self.app, self.broker)
+    }
 }
