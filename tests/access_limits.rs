@@ -12,16 +12,8 @@ use test_support::*;
 
 #[actix_rt::test]
 async fn a_locked_out_address_gets_429_even_for_a_password_verified_before() {
-    init_logging();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let passwd = PasswordFile::create(dir.path().join("passwd"), &[("reader", "read-pass")]);
-    let broker = Mosquitto::start();
-    let password_file = passwd.path().to_path_buf();
-    let app = App::start_with(broker.port, |s| {
-        s.password_file = Some(password_file);
-    })
-    .await;
-    let web = WebClient::new(app.addr());
+    let guarded = GuardedApp::start(&[("reader", "read-pass")], None).await;
+    let web = guarded.web();
     let right = || web.basic("reader", "read-pass");
 
     // The right password is verified, and so cached.
@@ -58,20 +50,12 @@ async fn a_locked_out_address_gets_429_even_for_a_password_verified_before() {
 
 #[actix_rt::test]
 async fn guesses_from_many_addresses_lock_the_account_but_not_where_its_user_signed_in() {
-    init_logging();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let passwd = PasswordFile::create(
-        dir.path().join("passwd"),
-        &[("reader", "read-pass"), ("writer", "write-pass")],
-    );
-    let broker = Mosquitto::start();
-    let password_file = passwd.path().to_path_buf();
-    let app = App::start_with(broker.port, |s| {
-        s.password_file = Some(password_file);
-    })
-    .await;
-    let from =
-        |last: u8| WebClient::from_source(app.addr(), IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)));
+    let users = [("reader", "read-pass"), ("writer", "write-pass")];
+    let guarded = GuardedApp::start(&users, None).await;
+    let from = |last: u8| {
+        let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, last));
+        WebClient::from_source(guarded.app.addr(), source)
+    };
     async fn status(client: WebClient) -> u16 {
         client.clone().get("/api/status").await.status
     }

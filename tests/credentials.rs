@@ -6,55 +6,22 @@
 //! in with the cookie or with Basic auth. Other users are untouched, and the
 //! new password signs in. The app runs in-process against a real Mosquitto.
 
-use tempfile::TempDir;
 use test_support::web::Method;
 use test_support::*;
 
-/// A broker, the password file and the app using it.
-struct Setup {
-    _dir: TempDir,
-    passwd: PasswordFile,
-    _broker: Mosquitto,
-    app: App,
+const USERS: [(&str, &str); 2] = [("reader", "read-pass"), ("writer", "write-pass")];
+
+/// A broker, the password file (no ACL) and the app using it.
+async fn start() -> GuardedApp {
+    GuardedApp::start(&USERS, None).await
 }
 
-impl Setup {
-    async fn start() -> Setup {
-        init_logging();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let passwd = PasswordFile::create(
-            dir.path().join("passwd"),
-            &[("reader", "read-pass"), ("writer", "write-pass")],
-        );
-        let broker = Mosquitto::start();
-        let password_file = passwd.path().to_path_buf();
-        let app = App::start_with(broker.port, |s| {
-            s.password_file = Some(password_file);
-        })
-        .await;
-        Setup {
-            _dir: dir,
-            passwd,
-            _broker: broker,
-            app,
-        }
-    }
-
-    fn web(&self) -> WebClient {
-        WebClient::new(self.app.addr())
-    }
-
-    /// A client holding `user`'s login cookie.
-    async fn signed_in(&self, user: &str, password: &str) -> WebClient {
-        let mut browser = self.web();
-        assert_eq!(browser.sign_in(user, password).await.status, 200);
-        assert!(browser.cookie().is_some());
-        browser
-    }
-
-    fn reload(&self) {
-        self.app.reloader().reload().expect("the files reload");
-    }
+/// A client holding `user`'s login cookie.
+async fn signed_in(setup: &GuardedApp, user: &str, password: &str) -> WebClient {
+    let mut browser = setup.web();
+    assert_eq!(browser.sign_in(user, password).await.status, 200);
+    assert!(browser.cookie().is_some());
+    browser
 }
 
 async fn socket(client: &WebClient) -> Ws {
@@ -94,9 +61,9 @@ async fn assert_ping(ws: &mut Ws, id: u64) {
 
 #[actix_rt::test]
 async fn a_changed_password_signs_that_user_out_everywhere_and_nobody_else() {
-    let setup = Setup::start().await;
-    let reader_cookie = setup.signed_in("reader", "read-pass").await;
-    let writer_cookie = setup.signed_in("writer", "write-pass").await;
+    let setup = start().await;
+    let reader_cookie = signed_in(&setup, "reader", "read-pass").await;
+    let writer_cookie = signed_in(&setup, "writer", "write-pass").await;
     let reader_basic = setup.web().basic("reader", "read-pass");
     let mut cookie_ws = socket(&reader_cookie).await;
     let mut basic_ws = socket(&reader_basic).await;
@@ -129,7 +96,7 @@ async fn a_changed_password_signs_that_user_out_everywhere_and_nobody_else() {
     // The new password signs in, both ways.
     let renewed = setup.web().basic("reader", "new-pass");
     assert_eq!(status(&renewed).await, 200);
-    let mut fresh = setup.signed_in("reader", "new-pass").await;
+    let mut fresh = signed_in(&setup, "reader", "new-pass").await;
     assert_eq!(fresh.get("/api/status").await.status, 200);
     let mut fresh_ws = socket(&fresh).await;
     assert_ping(&mut fresh_ws, 2).await;
@@ -137,9 +104,9 @@ async fn a_changed_password_signs_that_user_out_everywhere_and_nobody_else() {
 
 #[actix_rt::test]
 async fn a_removed_users_cookie_is_refused_and_their_sockets_close() {
-    let setup = Setup::start().await;
-    let writer_cookie = setup.signed_in("writer", "write-pass").await;
-    let reader_cookie = setup.signed_in("reader", "read-pass").await;
+    let setup = start().await;
+    let writer_cookie = signed_in(&setup, "writer", "write-pass").await;
+    let reader_cookie = signed_in(&setup, "reader", "read-pass").await;
     let mut writer_ws = socket(&writer_cookie).await;
     let mut reader_ws = socket(&reader_cookie).await;
 
@@ -156,6 +123,6 @@ async fn a_removed_users_cookie_is_refused_and_their_sockets_close() {
     setup.passwd.add("writer", "write-pass");
     setup.reload();
     assert_eq!(status(&writer_cookie).await, 401);
-    let mut again = setup.signed_in("writer", "write-pass").await;
+    let mut again = signed_in(&setup, "writer", "write-pass").await;
     assert_eq!(again.get("/api/status").await.status, 200);
 }

@@ -9,77 +9,8 @@ use std::path::{Path, PathBuf};
 
 use fantoccini::{elements::Element, Client, Locator};
 use serde_json::Value;
+use test_support::page::*;
 use test_support::*;
-
-fn testid(id: &str) -> String {
-    format!("[data-testid=\"{id}\"]")
-}
-
-async fn find(page: &Client, css: &str) -> Element {
-    eventually(&format!("{css} on the page"), || async {
-        page.find(Locator::Css(css)).await.ok()
-    })
-    .await
-}
-
-async fn text_of(page: &Client, id: &str) -> String {
-    match page.find(Locator::Css(&testid(id))).await {
-        Ok(el) => el.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn wait_text_contains(page: &Client, id: &str, want: &str) {
-    eventually(&format!("{id} to contain {want:?}"), || async {
-        text_of(page, id).await.contains(want).then_some(())
-    })
-    .await;
-}
-
-async fn fill(page: &Client, id: &str, value: &str) {
-    let el = find(page, &testid(id)).await;
-    el.clear().await.expect("clear");
-    el.send_keys(value).await.expect("type");
-}
-
-async fn click(page: &Client, css: &str) {
-    find(page, css).await.click().await.expect("click");
-}
-
-/// Chooses `value` in the select `id`, once it has that option. The page
-/// rebuilds some selects as topics arrive (the chart's): an element found
-/// just before it was replaced is stale, and is looked up again.
-async fn choose(page: &Client, id: &str, value: &str) {
-    eventually(&format!("{value:?} chosen in {id}"), || async {
-        let el = page.find(Locator::Css(&testid(id))).await.ok()?;
-        el.select_by_value(value).await.ok()
-    })
-    .await;
-}
-
-/// Runs `script` (a function body) in the page and returns what it returns.
-async fn js(page: &Client, script: &str) -> Value {
-    page.execute(script, vec![])
-        .await
-        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-}
-
-async fn open_page(page: &Client, app: &App) {
-    page.goto(&app.url("/")).await.expect("the page loads");
-    wait_text_contains(page, "broker-status", "broker: connected").await;
-    wait_text_contains(page, "socket-status", "socket: open").await;
-}
-
-async fn wait_active_on_page(page: &Client, filter: &str) {
-    find(
-        page,
-        &format!(
-            "{} [data-topic=\"{filter}\"][data-state=\"active\"]",
-            testid("subscription-list")
-        ),
-    )
-    .await;
-}
 
 async fn subscribe_on_page(page: &Client, filter: &str, save: bool) {
     fill(page, "subscribe-topic", filter).await;
@@ -111,26 +42,6 @@ async fn wait_rows(page: &Client, topic: &str, n: usize) {
         (rows_on(page, topic).await == n).then_some(())
     })
     .await;
-}
-
-async fn select_in_tree(page: &Client, topic: &str) {
-    click(
-        page,
-        &format!("[data-testid=\"tree-node\"][data-topic=\"{topic}\"] > .tnode-row"),
-    )
-    .await;
-    eventually(&format!("{topic} in the detail pane"), || async {
-        (text_of(page, "detail-topic").await == topic).then_some(())
-    })
-    .await;
-}
-
-/// Saves a screenshot of the page under `target/screenshots/` (to look at, not checked).
-async fn screenshot(page: &Client, name: &str) {
-    let png = page.screenshot().await.expect("a screenshot");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
 }
 
 /// Waits for a finished download whose name ends with `ext` and that is not
@@ -268,12 +179,7 @@ async fn a_topics_history_shows_each_json_change_and_exports_download_as_files()
 
 #[actix_rt::test]
 async fn saved_subscriptions_and_templates_come_back_after_a_reload() {
-    init_logging();
-    let broker = Mosquitto::start();
-    let app = App::start(broker.port).await;
-    let driver = Driver::start();
-    let page = driver.browser().await;
-    open_page(&page, &app).await;
+    let (page, _driver, _app, broker) = Dashboard::open().await.parts();
     subscribe_on_page(&page, "home/#", true).await;
     subscribe_on_page(&page, "scratch/#", false).await;
 
@@ -339,12 +245,7 @@ async fn saved_subscriptions_and_templates_come_back_after_a_reload() {
 
 #[actix_rt::test]
 async fn two_topics_share_the_chart_each_in_its_own_colour() {
-    init_logging();
-    let broker = Mosquitto::start();
-    let app = App::start(broker.port).await;
-    let driver = Driver::start();
-    let page = driver.browser().await;
-    open_page(&page, &app).await;
+    let (page, _driver, _app, broker) = Dashboard::open().await.parts();
     subscribe_on_page(&page, "line/#", false).await;
     let outside = Observer::connect(&broker.url(), &[]).await;
     for i in 0..5 {
@@ -426,16 +327,12 @@ async fn two_topics_share_the_chart_each_in_its_own_colour() {
 
 #[actix_rt::test]
 async fn the_detail_pane_shows_a_payload_as_text_json_tree_hex_and_base64() {
-    init_logging();
-    let broker = Mosquitto::start();
     // MQTT 5 between the app and the broker, so that properties reach the page.
-    let app = App::start_with(broker.port, |s| {
+    let (page, _driver, _app, broker) = Dashboard::open_with(|s| {
         s.mqtt.set("PROTOCOL_VERSION", "5").expect("a setting");
     })
-    .await;
-    let driver = Driver::start();
-    let page = driver.browser().await;
-    open_page(&page, &app).await;
+    .await
+    .parts();
     subscribe_on_page(&page, "view/#", false).await;
     let outside = Observer::connect(&broker.url(), &[]).await;
     outside
@@ -632,89 +529,18 @@ async fn a_retained_message_is_cleared_only_after_the_confirmation() {
     page.close().await.expect("browser closes");
 }
 
-/// Records in the page every frame it sends over its WebSocket.
-const RECORD_SENT: &str = r#"
-  window.__sent = [];
-  const send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (data) {
-    window.__sent.push(data);
-    return send.call(this, data);
-  };
-  return true;
-"#;
-
-#[actix_rt::test]
-async fn the_publish_form_sends_mqtt5_properties_and_refuses_a_bad_expiry() {
-    init_logging();
-    let broker = Mosquitto::start();
-    // Properties need MQTT 5 between the app and the broker (over 3.1.1 the
-    // server refuses such a publish rather than send it without them).
-    let app = App::start_with(broker.port, |s| {
-        s.mqtt.set("PROTOCOL_VERSION", "5").expect("a setting");
-    })
-    .await;
-    let driver = Driver::start();
-    let page = driver.browser().await;
-    open_page(&page, &app).await;
-    let mut outside = Observer::connect(&broker.url(), &["props/#"]).await;
-    js(&page, RECORD_SENT).await;
-
-    fill(&page, "publish-topic", "props/a").await;
-    fill(&page, "publish-payload", r#"{"v": 1}"#).await;
-    click(&page, &testid("publish-properties-toggle")).await;
-    fill(&page, "publish-content-type", "application/json").await;
-    fill(&page, "publish-expiry", "1.5").await;
-    click(&page, &testid("publish-user-property-add")).await;
-    fill(&page, "publish-user-property-key", "origin").await;
-    fill(&page, "publish-user-property-value", "dashboard").await;
-    click(&page, &testid("publish-button")).await;
-    wait_text_contains(&page, "publish-error", "Message expiry").await;
-
-    fill(&page, "publish-expiry", "60").await;
-    click(&page, &testid("publish-button")).await;
-    wait_text_contains(&page, "publish-status", "Published to \"props/a\"").await;
-    assert_eq!(
-        outside.next_on("props/a").await.payload_str(),
-        r#"{"v": 1}"#
-    );
-    let sent = js(
-        &page,
-        "return window.__sent.map((d) => JSON.parse(d)).filter((f) => f.type === 'publish')",
-    )
-    .await;
-    let sent = sent.as_array().expect("frames");
-    assert_eq!(sent.len(), 1, "the bad expiry sent nothing: {sent:?}");
-    assert_eq!(
-        sent[0]["properties"],
-        serde_json::json!({
-            "content_type": "application/json",
-            "message_expiry_interval": 60,
-            "user_properties": [["origin", "dashboard"]],
-        })
-    );
-    page.close().await.expect("browser closes");
-}
-
 #[actix_rt::test]
 async fn clearing_a_retained_message_without_write_access_is_refused_inline() {
-    init_logging();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let passwd = PasswordFile::create(dir.path().join("passwd"), &[("reader", "read-pass")]);
-    let acl = dir.path().join("acl");
-    std::fs::write(&acl, "user reader\ntopic read keep/#\n").expect("write the ACL");
-    let broker = Mosquitto::start();
-    let password_file = passwd.path().to_path_buf();
-    let app = App::start_with(broker.port, |s| {
-        s.password_file = Some(password_file);
-        s.acl_file = Some(acl);
-    })
-    .await;
-    let outside = Observer::connect(&broker.url(), &[]).await;
+    let users = [("reader", "read-pass")];
+    let guarded = GuardedApp::start(&users, Some("user reader\ntopic read keep/#\n")).await;
+    let outside = Observer::connect(&guarded.broker.url(), &[]).await;
     outside.publish("keep/locked", "L1", 1, true).await;
 
     let driver = Driver::start();
     let page = driver.browser().await;
-    page.goto(&app.url("/login")).await.expect("the login page");
+    page.goto(&guarded.app.url("/login"))
+        .await
+        .expect("the login page");
     fill(&page, "login-username", "reader").await;
     fill(&page, "login-password", "read-pass").await;
     click(&page, &testid("login-button")).await;
@@ -740,133 +566,8 @@ async fn clearing_a_retained_message_without_write_access_is_refused_inline() {
     // Still there, and still retained at the broker.
     find(&page, &format!("{item} {}", testid("retained-clear"))).await;
     assert_eq!(
-        retained_now(&broker, "keep/#", "keep/marker").await,
+        retained_now(&guarded.broker, "keep/#", "keep/marker").await,
         [("keep/locked".to_string(), "L1".to_string())]
-    );
-    page.close().await.expect("browser closes");
-}
-
-#[actix_rt::test]
-async fn the_page_is_dark_when_the_system_is_and_light_when_it_is_light() {
-    init_logging();
-    let broker = Mosquitto::start();
-    let app = App::start(broker.port).await;
-    let driver = Driver::start();
-    let looks = "return [matchMedia('(prefers-color-scheme: dark)').matches, \
-                 getComputedStyle(document.body).backgroundColor, \
-                 getComputedStyle(document.documentElement).getPropertyValue('--series-0').trim()]";
-    let mut seen = Vec::new();
-    for flags in [
-        &["--blink-settings=preferredColorScheme=0"][..],
-        &["--blink-settings=preferredColorScheme=1"][..],
-    ] {
-        let page = driver.browser_with(flags).await;
-        open_page(&page, &app).await;
-        seen.push(js(&page, looks).await);
-        page.close().await.expect("browser closes");
-    }
-    assert_eq!(seen[0][0], true, "the first browser prefers dark: {seen:?}");
-    assert_eq!(seen[1][0], false, "the second prefers light: {seen:?}");
-    assert_eq!(seen[0][1], "rgb(11, 15, 20)", "a dark page");
-    assert_eq!(seen[1][1], "rgb(243, 245, 248)", "a light page");
-    assert_ne!(seen[0][2], seen[1][2], "chart colours follow the scheme");
-}
-
-#[actix_rt::test]
-async fn diffs_csv_cells_topic_filters_and_properties_follow_their_rules() {
-    init_logging();
-    let broker = Mosquitto::start();
-    let app = App::start(broker.port).await;
-    let driver = Driver::start();
-    let page = driver.browser().await;
-    open_page(&page, &app).await;
-    let got = js(
-        &page,
-        r#"
-        const h = window.mqttActor.helpers;
-        const marks = (a, b) => h.jsonDiff(a, b, {}).lines.filter((l) => l.mark).map((l) => [l.mark, l.path]);
-        const row = (payload, topic = 't') => h.toCsv([{ t: 0, topic, payload, encoding: 'utf8', qos: 0, retain: false, size: 1 }])
-          .split('\r\n')[1];
-        return {
-          nested: marks({ a: { b: 1, c: 2 }, d: [1, 2, 3] }, { a: { b: 1, c: 3 }, d: [1, 2], e: null }),
-          typeChange: marks({ a: [1] }, { a: { x: 1 } }),
-          same: h.jsonDiff({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }, {}).lines.length,
-          clipped: h.jsonDiff({}, Object.fromEntries(Array.from({ length: 50 }, (_, i) => ['k' + i, i])), { maxLines: 10 }).clipped,
-          csv: [row('a,b'), row('say "hi"'), row('two\nlines'), row('=1+1'), row('-3.5'), row('-x'), row('p', '@t')],
-          jsonl: h.toJsonLines([{ t: 0, topic: 't', payload: 'x\ny', encoding: 'utf8', qos: 1, retain: true, size: 3 }]),
-          filters: [h.filterProblem('a/#'), h.filterProblem('a/#/b'), h.filterProblem('a+/b'), h.filterProblem('+/+')],
-          matches: [h.topicMatches('a/#', 'a'), h.topicMatches('+/b', 'a/b'), h.topicMatches('#', '$SYS/x'), h.topicMatches('a/+', 'a/b/c')],
-          props: [
-            h.normaliseProperties({ user_properties: { k: 'v' }, contentType: 'x' }),
-            h.normaliseProperties({ user_properties: [{ key: 'a', value: 'b' }, ['c', 'd']] }),
-            h.normaliseProperties({}),
-            h.normaliseProperties('nonsense'),
-          ],
-        };
-        "#,
-    )
-    .await;
-    assert_eq!(
-        got["nested"],
-        serde_json::json!([["changed", "a.c"], ["removed", "d[2]"], ["added", "e"]])
-    );
-    assert_eq!(got["typeChange"], serde_json::json!([["changed", "a"]]));
-    assert_eq!(got["same"], 1, "an unchanged value is one line");
-    assert_eq!(got["clipped"], true);
-    let cells: Vec<String> = got["csv"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| {
-            let r = r.as_str().expect("a row");
-            // time,ts_ms,topic,qos,retain,encoding,size,truncated,payload
-            let topic_and_rest = r.splitn(3, ',').nth(2).expect("a topic cell");
-            topic_and_rest.to_string()
-        })
-        .collect();
-    assert_eq!(
-        cells,
-        [
-            "t,0,false,utf8,1,false,\"a,b\"",
-            "t,0,false,utf8,1,false,\"say \"\"hi\"\"\"",
-            "t,0,false,utf8,1,false,\"two\nlines\"",
-            "t,0,false,utf8,1,false,'=1+1",
-            "t,0,false,utf8,1,false,-3.5",
-            "t,0,false,utf8,1,false,'-x",
-            "'@t,0,false,utf8,1,false,p",
-        ]
-    );
-    let line: Value = serde_json::from_str(
-        got["jsonl"]
-            .as_str()
-            .expect("text")
-            .strip_suffix('\n')
-            .expect("one line, ended"),
-    )
-    .expect("JSON");
-    assert_eq!(line["payload"], "x\ny");
-    assert_eq!(line["time"], "1970-01-01T00:00:00.000Z");
-    assert_eq!(
-        got["filters"],
-        serde_json::json!([
-            null,
-            "\"#\" must be a whole level, and the last one",
-            "\"+\" must be a whole level",
-            null
-        ])
-    );
-    assert_eq!(
-        got["matches"],
-        serde_json::json!([true, true, false, false])
-    );
-    assert_eq!(
-        got["props"],
-        serde_json::json!([
-            {"content_type": "x", "user_properties": [["k", "v"]]},
-            {"user_properties": [["a", "b"], ["c", "d"]]},
-            null,
-            null
-        ])
     );
     page.close().await.expect("browser closes");
 }

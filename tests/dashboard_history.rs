@@ -6,63 +6,15 @@
 //! goes on live with no value missing and none twice at the seam. Without a
 //! database, the panel and the chart say so and keep working on live values.
 
-use fantoccini::{elements::Element, Client, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
+use test_support::page::*;
 use test_support::*;
 
 /// Values recorded before the page opens: more than two of the panel's
 /// pages (it asks 50 at a time, static/config.js HISTORY_FETCH_LIMIT).
 const BEFORE: u64 = 120;
 const PAGE: u64 = 50;
-
-fn testid(id: &str) -> String {
-    format!("[data-testid=\"{id}\"]")
-}
-
-async fn find(page: &Client, css: &str) -> Element {
-    eventually(&format!("{css} on the page"), || async {
-        page.find(Locator::Css(css)).await.ok()
-    })
-    .await
-}
-
-async fn text_of(page: &Client, id: &str) -> String {
-    match page.find(Locator::Css(&testid(id))).await {
-        Ok(el) => el.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn wait_text_contains(page: &Client, id: &str, want: &str) {
-    eventually(&format!("{id} to contain {want:?}"), || async {
-        text_of(page, id).await.contains(want).then_some(())
-    })
-    .await;
-}
-
-async fn fill(page: &Client, id: &str, value: &str) {
-    let el = find(page, &testid(id)).await;
-    el.clear().await.expect("clear");
-    el.send_keys(value).await.expect("type");
-}
-
-async fn click(page: &Client, css: &str) {
-    find(page, css).await.click().await.expect("click");
-}
-
-async fn choose(page: &Client, id: &str, value: &str) {
-    eventually(&format!("{value:?} chosen in {id}"), || async {
-        let el = page.find(Locator::Css(&testid(id))).await.ok()?;
-        el.select_by_value(value).await.ok()
-    })
-    .await;
-}
-
-async fn js(page: &Client, script: &str, args: Vec<Value>) -> Value {
-    page.execute(script, args)
-        .await
-        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-}
 
 /// Waits until `script` (a function body) returns `want`; each different
 /// value seen on the way is printed, so that a failure shows what the page held.
@@ -79,29 +31,10 @@ async fn wait_js(page: &Client, what: &str, script: &str, want: &Value) {
     .await;
 }
 
-async fn open_page(page: &Client, app: &App) {
-    page.goto(&app.url("/")).await.expect("the page loads");
-    wait_text_contains(page, "broker-status", "broker: connected").await;
-    wait_text_contains(page, "socket-status", "socket: open").await;
-}
-
 async fn subscribe_on_page(page: &Client, filter: &str) {
     fill(page, "subscribe-topic", filter).await;
     click(page, &testid("subscribe-button")).await;
-    let css = format!(
-        "{} [data-topic=\"{filter}\"][data-state=\"active\"]",
-        testid("subscription-list")
-    );
-    find(page, &css).await;
-}
-
-async fn select_in_tree(page: &Client, topic: &str) {
-    let row = format!("[data-testid=\"tree-node\"][data-topic=\"{topic}\"] > .tnode-row");
-    click(page, &row).await;
-    eventually(&format!("{topic} in the detail pane"), || async {
-        (text_of(page, "detail-topic").await == topic).then_some(())
-    })
-    .await;
+    wait_active_on_page(page, filter).await;
 }
 
 /// Waits for a row of the message log on `topic` with exactly `payload`.
@@ -122,14 +55,6 @@ async fn wait_row(page: &Client, topic: &str, payload: &str) {
         },
     )
     .await;
-}
-
-/// Saves a screenshot of the page as target/screenshots/NAME.png.
-async fn screenshot(page: &Client, name: &str) {
-    let png = page.screenshot().await.expect("a screenshot");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
 }
 
 /// The payloads the History panel holds from the server, oldest first.
@@ -198,7 +123,7 @@ async fn set_custom_range(page: &Client, from: u64, to: u64) {
          .toISOString().slice(0, 23); \
          document.querySelector('[data-testid=\"chart-range-from\"]').value = local(arguments[0]); \
          document.querySelector('[data-testid=\"chart-range-to\"]').value = local(arguments[1]);";
-    js(page, script, vec![json!(from), json!(to)]).await;
+    js_with(page, script, vec![json!(from), json!(to)]).await;
 }
 
 fn range_status(state: &str, points: usize) -> String {
@@ -252,7 +177,7 @@ async fn history_pages_back_to_the_oldest_and_the_chart_joins_a_recorded_range_t
     wait_text_contains(&page, "history-count", &all.to_string()).await;
     let older_hidden = "return document.querySelector('[data-testid=\"history-older\"]').hidden";
     assert_eq!(
-        js(&page, older_hidden, vec![]).await,
+        js(&page, older_hidden).await,
         json!(true),
         "no Older past the oldest"
     );
@@ -262,22 +187,18 @@ async fn history_pages_back_to_the_oldest_and_the_chart_joins_a_recorded_range_t
     // shown is lost: a cursor the server refuses (400 bad_request).
     // (a refresh keeps the cursor of the values paged back, so Older shows).
     let refused = "window.mqttActor.state.history.next = 'not-a-cursor'";
-    js(&page, refused, vec![]).await;
+    js(&page, refused).await;
     click(&page, &testid("history-refresh")).await;
     find(&page, &list_state(true)).await;
     click(&page, &testid("history-older")).await;
     wait_text_contains(&page, "history-error", "not a cursor").await;
     let error_shown = "return !document.querySelector('[data-testid=\"history-error\"]').hidden";
     assert_eq!(
-        js(&page, error_shown, vec![]).await,
+        js(&page, error_shown).await,
         json!(true),
         "the error is shown"
     );
-    assert_eq!(
-        js(&page, SHOWN, vec![]).await,
-        texts(0..all),
-        "no value lost"
-    );
+    assert_eq!(js(&page, SHOWN).await, texts(0..all), "no value lost");
 
     // The chart, a custom range with an end: exactly the values recorded in it.
     find(
@@ -312,7 +233,7 @@ async fn history_pages_back_to_the_oldest_and_the_chart_joins_a_recorded_range_t
     outside.publish("hist/a", all.to_string(), 1, false).await;
     wait_row(&page, "hist/a", &all.to_string()).await;
     assert_eq!(
-        js(&page, POINTS, vec![]).await,
+        js(&page, POINTS).await,
         numbers(inside),
         "a closed range stays as loaded"
     );
@@ -445,7 +366,7 @@ async fn the_seam_skips_live_values_already_recorded_and_recorded_values_still_t
            empty: join([], [1]), \
            older: join([5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 8]), \
            skips, wrong }; })";
-    let got = js(&page, script, vec![]).await;
+    let got = js(&page, script).await;
     let want = json!({
         "behind": [3, []],
         "ahead": [2, ["4", "5"]],

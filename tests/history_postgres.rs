@@ -171,8 +171,8 @@ struct Seen {
 #[actix_rt::test]
 async fn postgres_stopped_mid_flood_browsers_lose_nothing_and_the_recorder_catches_up() {
     init_logging();
-    let pg = Arc::new(Mutex::new(Postgres::start()));
-    let url = pg.lock().expect("pg lock").url();
+    let pg = SharedPostgres::start();
+    let url = pg.url();
     let broker = Mosquitto::start();
     let app = instance(&broker, &url, "hist-flood", &["flood/#", "warm/#"], 300).await;
     let http = app.http();
@@ -200,29 +200,13 @@ async fn postgres_stopped_mid_flood_browsers_lose_nothing_and_the_recorder_catch
         }
     });
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let published = Arc::new(AtomicU64::new(0));
-    let (stop2, published2, broker_url) = (stop.clone(), published.clone(), broker.url());
-    let flood = actix_rt::spawn(async move {
-        let outside = Observer::connect(&broker_url, &[]).await;
-        let mut i = 0u64;
-        while !stop2.load(SeqCst) {
-            outside
-                .publish(&format!("flood/{}", i % 5), i.to_string(), 1, false)
-                .await;
-            i += 1;
-            published2.store(i, SeqCst);
-        }
-    });
+    let flood = Flood::start(broker.url());
 
     eventually("the first messages recorded", || async {
         (figures(&http).await.recorded >= 200).then_some(())
     })
     .await;
-    let held = pg.clone();
-    tokio::task::spawn_blocking(move || held.lock().expect("pg lock").stop())
-        .await
-        .expect("postgres stops");
+    pg.stop().await;
     let outage = eventually("writes failing and the queue overflowing", || async {
         let f = figures(&http).await;
         (f.failed_writes > 0 && f.dropped > 0 && !f.writing).then_some(f)
@@ -232,10 +216,7 @@ async fn postgres_stopped_mid_flood_browsers_lose_nothing_and_the_recorder_catch
         outage.queue_depth > 0,
         "the queue holds messages: {outage:?}"
     );
-    let held = pg.clone();
-    tokio::task::spawn_blocking(move || held.lock().expect("pg lock").resume())
-        .await
-        .expect("postgres starts again");
+    pg.resume().await;
     eventually(
         "the recorder writing again, past what it had queued",
         || async {
@@ -244,9 +225,7 @@ async fn postgres_stopped_mid_flood_browsers_lose_nothing_and_the_recorder_catch
         },
     )
     .await;
-    stop.store(true, SeqCst);
-    flood.await.expect("the flood ends");
-    let total = published.load(SeqCst);
+    let total = flood.stop().await;
 
     // Browsers lose nothing.
     eventually(

@@ -2,11 +2,10 @@
 //! `/api/stream`, `/api/history`, `/api/retained`): the app in-process
 //! against a real Mosquitto, messages published from outside by a plain Paho
 //! client, the event stream read by a real HTTP client (awc) that reads only
-//! when the test asks, and access rules from a password file made by the
-//! real `mosquitto_passwd` with a Mosquitto ACL.
+//! when the test asks. The same behind a password file and an ACL:
+//! `http_streams_access.rs`.
 
 use serde_json::{json, Value};
-use tempfile::TempDir;
 use test_support::*;
 
 /// The `message` events up to (not including) the one on `marker`.
@@ -374,151 +373,6 @@ async fn retained_messages_seen_are_listed_and_cleared() {
         (status, &body["error"]["code"]),
         (400, &json!("invalid_topic"))
     );
-}
-
-// ---------------------------------------------------------------------------
-// Access: a password file and an ACL.
-
-const ACL: &str = "\
-user reader
-topic read plant/line1/#
-
-user writer
-topic readwrite plant/#
-";
-
-struct Guarded {
-    _dir: TempDir,
-    broker: Mosquitto,
-    app: App,
-}
-
-impl Guarded {
-    async fn start() -> Guarded {
-        init_logging();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let passwd = PasswordFile::create(
-            dir.path().join("passwd"),
-            &[("reader", "read-pass"), ("writer", "write-pass")],
-        );
-        let acl = dir.path().join("acl");
-        std::fs::write(&acl, ACL).expect("write the ACL");
-        let broker = Mosquitto::start();
-        let password_file = passwd.path().to_path_buf();
-        let app = App::start_with(broker.port, |s| {
-            s.password_file = Some(password_file);
-            s.acl_file = Some(acl);
-        })
-        .await;
-        Guarded {
-            _dir: dir,
-            broker,
-            app,
-        }
-    }
-
-    async fn stream(&self, user: Option<(&str, &str)>, query: &str) -> Result<Sse, (u16, Value)> {
-        Sse::open(&self.app.url(""), &format!("/api/stream?{query}"), user).await
-    }
-
-    fn client(&self, user: &str, password: &str) -> WebClient {
-        WebClient::new(self.app.addr()).basic(user, password)
-    }
-}
-
-const READER: Option<(&str, &str)> = Some(("reader", "read-pass"));
-
-#[actix_rt::test]
-async fn a_stream_follows_the_acl_and_needs_a_user() {
-    let g = Guarded::start().await;
-    let code = |r: Result<Sse, (u16, Value)>| match r {
-        Ok(_) => panic!("the stream opened"),
-        Err((status, body)) => (status, body["error"]["code"].clone()),
-    };
-    assert_eq!(
-        code(g.stream(None, "topic=plant/line1/%23").await),
-        (401, json!("unauthorized"))
-    );
-    assert_eq!(
-        code(g.stream(READER, "topic=plant/%23").await),
-        (403, json!("forbidden")),
-        "read access to only part of the filter"
-    );
-    assert_eq!(
-        code(
-            g.stream(READER, "topic=plant/line1/%23&topic=plant/line2/x")
-                .await
-        ),
-        (403, json!("forbidden")),
-        "one forbidden filter refuses the stream"
-    );
-    let mut sse = g
-        .stream(READER, "topic=plant/line1/%23")
-        .await
-        .unwrap_or_else(|(s, b)| panic!("the reader's stream opens: {s} {b}"));
-    let feed = Observer::connect(&g.broker.url(), &[]).await;
-    feed.publish("plant/line1/temp", "20", 1, false).await;
-    let message = sse.next_named("message").await.json();
-    assert_eq!(
-        (message["topic"].as_str(), message["payload"].as_str()),
-        (Some("plant/line1/temp"), Some("20"))
-    );
-}
-
-#[actix_rt::test]
-async fn history_and_retained_follow_the_acl() {
-    let g = Guarded::start().await;
-    let mut writer = g.client("writer", "write-pass");
-    let mut reader = g.client("reader", "read-pass");
-    let feed = Observer::connect(&g.broker.url(), &[]).await;
-    feed.publish("plant/line1/x", "kept", 1, true).await;
-    feed.publish("plant/line2/x", "kept too", 1, true).await;
-    let answer = writer
-        .post_json("/api/subscriptions", json!({"topic": "plant/#"}))
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text());
-    eventually("both retained messages seen", || {
-        let mut writer = writer.clone();
-        async move {
-            let list = writer.get("/api/retained?topic=plant/%23").await.json();
-            (list.as_array()?.len() == 2).then_some(())
-        }
-    })
-    .await;
-
-    let answer = reader.get("/api/retained?topic=plant/%23").await;
-    assert_eq!(
-        (answer.status, answer.code()),
-        (403, "forbidden".to_string())
-    );
-    let list = reader
-        .get("/api/retained?topic=plant/line1/%23")
-        .await
-        .json();
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
-    let answer = reader.get("/api/history?topic=plant/line2/x").await;
-    assert_eq!(
-        (answer.status, answer.code()),
-        (403, "forbidden".to_string())
-    );
-    let history = reader.get("/api/history?topic=plant/line1/x").await.json();
-    assert_eq!(history[0]["payload"], "kept");
-    assert_eq!(history[0]["retain"], true);
-
-    let answer = reader.delete("/api/retained?topic=plant/line1/x").await;
-    assert_eq!(
-        (answer.status, answer.code()),
-        (403, "forbidden".to_string()),
-        "reading is not writing"
-    );
-    let answer = WebClient::new(g.app.addr())
-        .delete("/api/retained?topic=plant/line1/x")
-        .await;
-    assert_eq!(answer.status, 401);
-    let answer = writer.delete("/api/retained?topic=plant/line1/x").await;
-    assert_eq!((answer.status, answer.json()), (200, json!({"ok": true})));
-    let list = writer.get("/api/retained?topic=plant/%23").await.json();
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 }
 
 #[actix_rt::test]

@@ -6,8 +6,6 @@
 //! not keep, while the live subscribers lose nothing.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
 
 use mqtt_actor::recorder::{shared_filter, HistoryQuery, Recorder, RecorderConfig, RecorderStats};
 use mqtt_actor::{MqttActor, MqttMessage, QoS};
@@ -118,8 +116,8 @@ async fn two_instances_on_one_postgres_record_each_message_once_and_answer_alike
 #[actix_rt::test]
 async fn postgres_stopped_mid_flood_the_recorder_catches_up_and_counts_what_it_could_not_keep() {
     init_logging();
-    let pg = Arc::new(Mutex::new(Postgres::start()));
-    let url = pg.lock().expect("pg lock").url();
+    let pg = SharedPostgres::start();
+    let url = pg.url();
     let broker = Mosquitto::start();
     let mut config = pg_config(&url, "flood/#");
     config.queue_capacity = 200;
@@ -139,29 +137,13 @@ async fn postgres_stopped_mid_flood_the_recorder_catches_up_and_counts_what_it_c
         .expect("the live subscriber starts");
     wait_active(&browsers, "flood/#").await;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let published = Arc::new(AtomicU64::new(0));
-    let (stop2, published2, broker_url) = (stop.clone(), published.clone(), broker.url());
-    let flood = actix_rt::spawn(async move {
-        let outside = Observer::connect(&broker_url, &[]).await;
-        let mut i = 0u64;
-        while !stop2.load(SeqCst) {
-            outside
-                .publish(&format!("flood/{}", i % 5), i.to_string(), 1, false)
-                .await;
-            i += 1;
-            published2.store(i, SeqCst);
-        }
-    });
+    let flood = Flood::start(broker.url());
 
     eventually("the first messages recorded", || async {
         (recorder.stats().recorded >= 200).then_some(())
     })
     .await;
-    let held = pg.clone();
-    tokio::task::spawn_blocking(move || held.lock().expect("pg lock").stop())
-        .await
-        .expect("postgres stops");
+    pg.stop().await;
     let outage = eventually("writes failing and the queue overflowing", || async {
         let s = recorder.stats();
         (s.failed_writes > 0 && s.dropped > 0 && !s.writing).then_some(s)
@@ -169,19 +151,13 @@ async fn postgres_stopped_mid_flood_the_recorder_catches_up_and_counts_what_it_c
     .await;
     assert!(outage.pending > 0, "the queue holds messages: {outage:?}");
     let up_again = now_ms();
-    let held = pg.clone();
-    tokio::task::spawn_blocking(move || held.lock().expect("pg lock").resume())
-        .await
-        .expect("postgres starts again");
+    pg.resume().await;
     eventually("writes succeeding again", || async {
         let s = recorder.stats();
         (s.writing && s.recorded > outage.recorded + outage.pending).then_some(())
     })
     .await;
-    stop.store(true, SeqCst);
-    flood.await.expect("the flood ends");
-
-    let total = published.load(SeqCst);
+    let total = flood.stop().await;
     let end = settled(&[&recorder], total).await.remove(0);
     assert_eq!(
         end.recorded + end.dropped + end.discarded,

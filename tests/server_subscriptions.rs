@@ -8,7 +8,6 @@
 //! password file made by `mosquitto_passwd` and a Mosquitto ACL file.
 
 use serde_json::{json, Value};
-use tempfile::TempDir;
 use test_support::*;
 
 const ACL: &str = "\
@@ -25,36 +24,20 @@ const USERS: [(&str, &str); 4] = [
     ("admin", "admin-pass"),
 ];
 
+/// The app behind the password file and the ACL, with the limits set.
 struct Setup {
-    _dir: TempDir,
-    passwd: PasswordFile,
-    _broker: Mosquitto,
-    app: App,
+    guarded: GuardedApp,
 }
 
 impl Setup {
     /// Two subscriptions per user, three in all.
     async fn start() -> Setup {
-        init_logging();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let passwd = PasswordFile::create(dir.path().join("passwd"), &USERS);
-        let acl = dir.path().join("acl");
-        std::fs::write(&acl, ACL).expect("write the ACL");
-        let broker = Mosquitto::start();
-        let password_file = passwd.path().to_path_buf();
-        let app = App::start_with(broker.port, |s| {
-            s.password_file = Some(password_file);
-            s.acl_file = Some(acl);
+        let guarded = GuardedApp::start_with(&USERS, Some(ACL), |s| {
             s.max_server_subscriptions_per_user = 2;
             s.max_server_subscriptions = 3;
         })
         .await;
-        Setup {
-            _dir: dir,
-            passwd,
-            _broker: broker,
-            app,
-        }
+        Setup { guarded }
     }
 
     fn user(&self, name: &str) -> WebClient {
@@ -62,7 +45,7 @@ impl Setup {
             .iter()
             .find(|(user, _)| *user == name)
             .expect("a known user");
-        WebClient::new(self.app.addr()).basic(name, password)
+        self.guarded.user(name, password)
     }
 
     async fn add(&self, user: &str, filter: &str) -> Answer {
@@ -173,8 +156,8 @@ async fn a_users_subscriptions_end_with_the_user() {
     assert_eq!(setup.add("alice", "plant/shared").await.status, 200);
     assert_eq!(setup.add("bob", "plant/shared").await.status, 200);
 
-    setup.passwd.remove("alice");
-    setup.app.reloader().reload().expect("the files reload");
+    setup.guarded.passwd.remove("alice");
+    setup.guarded.reload();
     eventually("alice's subscriptions end", || async {
         let held = setup.held().await;
         (held == [("plant/shared".to_string(), json!(["bob"]))]).then_some(())

@@ -18,11 +18,15 @@
 //!   `sse`: a client of `/api/stream` that reads only when asked;
 //! * `web`: password files made by `mosquitto_passwd`, and a client that
 //!   sets credentials, cookie and headers itself, over HTTP or HTTPS;
+//!   `guarded`: the app behind a password file and a Mosquitto ACL, with its
+//!   broker;
 //! * `browser`: ChromeDriver and a headless Chromium session (with its
-//!   downloads going to a directory of the test's, when asked);
+//!   downloads going to a directory of the test's, when asked); `page`: the
+//!   dashboard's page in it (elements by `data-testid`, fill, click, waits);
 //! * `haproxy`: a real HAProxy in front of app instances; `rabbitmq`: a
 //!   two-node RabbitMQ cluster with its MQTT plugin; `postgres`: a PostgreSQL
 //!   server run as an unprivileged user, which a test can stop and start;
+//!   `flood`: numbered messages published until the test says stop;
 //! * `memory`: live heap bytes (a counting allocator) and RSS of the test process;
 //! * `programs`: the outside programs the tests start, each checked once
 //!   where it is started (a missing one fails the test naming its package);
@@ -34,13 +38,16 @@ pub mod browser;
 pub mod certs;
 pub mod client;
 pub mod dynsec;
+pub mod flood;
 pub mod follower;
+pub mod guarded;
 pub mod haproxy;
 pub mod memory;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod observer;
 pub mod packets;
+pub mod page;
 pub mod postgres;
 pub mod process;
 pub mod programs;
@@ -55,13 +62,15 @@ pub use browser::Driver;
 pub use certs::TestCa;
 pub use client::{Closed, Http, Incoming, Ws, WsReceiver, WsSender};
 pub use dynsec::DynsecBroker;
+pub use flood::Flood;
 pub use follower::Follower;
+pub use guarded::GuardedApp;
 pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
 pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
 pub use observer::Observer;
 pub use packets::{connect_packet, publish_packet};
-pub use postgres::Postgres;
+pub use postgres::{Postgres, SharedPostgres};
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;

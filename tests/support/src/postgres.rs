@@ -9,6 +9,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -206,6 +207,40 @@ impl Postgres {
             self.log()
         );
         out
+    }
+}
+
+/// A [`Postgres`] that a test on an actix system stops and starts again
+/// while its app or recorder goes on running: `pg_ctl` waits on tokio's
+/// blocking pool, not on the test's thread, which the app shares.
+#[derive(Clone)]
+pub struct SharedPostgres(Arc<Mutex<Postgres>>);
+
+impl SharedPostgres {
+    /// As [`Postgres::start`].
+    pub fn start() -> SharedPostgres {
+        SharedPostgres(Arc::new(Mutex::new(Postgres::start())))
+    }
+
+    /// As [`Postgres::url`].
+    pub fn url(&self) -> String {
+        self.0.lock().expect("pg lock").url()
+    }
+
+    /// As [`Postgres::stop`], without blocking the test's thread.
+    pub async fn stop(&self) {
+        let held = self.0.clone();
+        tokio::task::spawn_blocking(move || held.lock().expect("pg lock").stop())
+            .await
+            .expect("postgres stops");
+    }
+
+    /// As [`Postgres::resume`], without blocking the test's thread.
+    pub async fn resume(&self) {
+        let held = self.0.clone();
+        tokio::task::spawn_blocking(move || held.lock().expect("pg lock").resume())
+            .await
+            .expect("postgres starts again");
     }
 }
 
