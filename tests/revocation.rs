@@ -6,6 +6,14 @@
 //! more of that filter's messages and goes on getting the rest. The app runs
 //! in-process against a real Mosquitto, with a password file made by
 //! `mosquitto_passwd` and a Mosquitto ACL file.
+//!
+//! "No more" holds even for messages the app was already delivering when the
+//! filter went: under a flood of them, not one follows the notice (nor the
+//! reply to the client's own `unsubscribe`).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -217,4 +225,186 @@ async fn a_server_side_subscription_whose_owner_lost_the_grant_is_dropped() {
         }
     })
     .await;
+}
+
+/// Where the flood goes, and the topic of the markers that follow it.
+const FLOODED: &str = "plant/secret/flood";
+const MARKER: &str = "plant/open/marker";
+
+/// A publisher sending QoS 0 bursts to [`FLOODED`] as fast as the broker
+/// takes them, until stopped.
+struct Flood {
+    stop: Rc<Cell<bool>>,
+    task: actix_rt::task::JoinHandle<(Observer, u64)>,
+}
+
+impl Flood {
+    async fn start(setup: &Setup) -> Flood {
+        let outside = setup.outside().await;
+        let stop = Rc::new(Cell::new(false));
+        let stopped = stop.clone();
+        let task = actix_rt::spawn(async move {
+            let mut sent = 0u64;
+            while !stopped.get() {
+                let burst = (sent..sent + 50).map(|n| (FLOODED.to_string(), n.to_string().into()));
+                outside.publish_burst(burst, 50).await;
+                sent += 50;
+            }
+            (outside, sent)
+        });
+        Flood { stop, task }
+    }
+
+    /// Stops it once its bursts went out; gives back its publisher, so
+    /// that what it publishes next comes after the whole flood.
+    async fn stop(self) -> (Observer, u64) {
+        self.stop.set(true);
+        self.task.await.expect("the flood ends")
+    }
+}
+
+/// A client's frames, WebSocket or event stream alike: the type (event
+/// name) and the JSON of the next one, or `None` after `wait`.
+trait Frames {
+    async fn frame_within(&mut self, wait: Duration) -> Option<(String, Value)>;
+
+    async fn frame(&mut self) -> (String, Value) {
+        self.frame_within(PATIENCE)
+            .await
+            .expect("a frame within PATIENCE")
+    }
+}
+
+impl Frames for Ws {
+    async fn frame_within(&mut self, wait: Duration) -> Option<(String, Value)> {
+        let value = self.next_within(wait).await?;
+        Some((
+            value["type"].as_str().unwrap_or_default().to_string(),
+            value,
+        ))
+    }
+}
+
+impl Frames for Sse {
+    async fn frame_within(&mut self, wait: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_within(left).await?;
+            // Comments (the stream's opening, heartbeats) are no frames.
+            if !event.event.is_empty() {
+                return Some((event.event.clone(), event.json()));
+            }
+        }
+    }
+}
+
+fn is_flooded(kind: &str, frame: &Value) -> bool {
+    kind == "message" && frame["topic"] == FLOODED
+}
+
+/// Reads `client` until it got `count` flooded messages: the flood is
+/// reaching it.
+async fn until_flooded(client: &mut impl Frames, count: usize) {
+    let mut got = 0;
+    while got < count {
+        let (kind, frame) = client.frame().await;
+        got += usize::from(is_flooded(&kind, &frame));
+    }
+}
+
+/// Reads `client` until `is_notice` says a frame is the notice that the
+/// flooded filter is gone; the flooded messages it got before it.
+async fn until_notice(client: &mut impl Frames, is_notice: impl Fn(&str, &Value) -> bool) -> usize {
+    let mut before = 0;
+    loop {
+        let (kind, frame) = client.frame().await;
+        if is_notice(&kind, &frame) {
+            return before;
+        }
+        before += usize::from(is_flooded(&kind, &frame));
+    }
+}
+
+/// Stops the flood, then has its publisher send markers on a filter the
+/// client still holds until one reaches it (the first may be lost to a
+/// full queue on the way); the flooded messages the client got meanwhile.
+/// The flood went out before the markers, from the same connection, so
+/// whatever the app still had of it arrives before the first marker.
+async fn flooded_until_marker(client: &mut impl Frames, flood: Flood) -> (usize, u64) {
+    let (outside, sent) = flood.stop().await;
+    let mut after = 0;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no message on {MARKER} within PATIENCE: the filter still held stopped"
+        );
+        outside.publish(MARKER, "marker", 1, false).await;
+        // Not a wait for the marker (that is the deadline's): the period of
+        // sending another.
+        while let Some((kind, frame)) = client.frame_within(Duration::from_millis(500)).await {
+            if kind == "message" && frame["topic"] == MARKER {
+                return (after, sent);
+            }
+            after += usize::from(is_flooded(&kind, &frame));
+        }
+    }
+}
+
+fn is_revoked_notice(kind: &str, frame: &Value) -> bool {
+    kind == "unsubscribed" && *frame == revoked("plant/secret/#")
+}
+
+#[actix_rt::test]
+async fn no_message_of_a_revoked_filter_follows_its_notice_under_a_flood() {
+    let setup = Setup::start().await;
+    let mut reader = socket(&setup.reader()).await;
+    subscribe(&mut reader, "plant/open/#", 1).await;
+    subscribe(&mut reader, "plant/secret/#", 2).await;
+    let flood = Flood::start(&setup).await;
+    until_flooded(&mut reader, 50).await;
+
+    setup.revoke("topic read plant/secret/#");
+    let before = until_notice(&mut reader, is_revoked_notice).await;
+    let (after, sent) = flooded_until_marker(&mut reader, flood).await;
+    eprintln!("flood of {sent}: {before} before the notice, {after} after it");
+    assert_eq!(after, 0, "flooded messages after the `unsubscribed` notice");
+}
+
+#[actix_rt::test]
+async fn no_message_of_a_revoked_filter_follows_its_event_under_a_flood() {
+    let setup = Setup::start().await;
+    let base = setup.app.url("");
+    let reader = Some(("reader", "read-pass"));
+    let both = "/api/stream?topic=plant/open/%23&topic=plant/secret/%23";
+    let mut stream = Sse::open(&base, both, reader).await.expect("stream");
+    let flood = Flood::start(&setup).await;
+    until_flooded(&mut stream, 50).await;
+
+    setup.revoke("topic read plant/secret/#");
+    let before = until_notice(&mut stream, is_revoked_notice).await;
+    let (after, sent) = flooded_until_marker(&mut stream, flood).await;
+    eprintln!("flood of {sent}: {before} before the event, {after} after it");
+    assert_eq!(after, 0, "flooded messages after `event: unsubscribed`");
+}
+
+#[actix_rt::test]
+async fn no_message_of_a_filter_follows_the_reply_to_its_unsubscribe_under_a_flood() {
+    let setup = Setup::start().await;
+    let mut reader = socket(&setup.reader()).await;
+    subscribe(&mut reader, "plant/open/#", 1).await;
+    subscribe(&mut reader, "plant/secret/#", 2).await;
+    let flood = Flood::start(&setup).await;
+    until_flooded(&mut reader, 50).await;
+
+    let unsubscribe = json!({"type": "unsubscribe", "topic": "plant/secret/#", "id": 3});
+    reader.send(unsubscribe).await;
+    let before = until_notice(&mut reader, |kind, frame| {
+        kind == "unsubscribed" && frame["id"] == 3
+    })
+    .await;
+    let (after, sent) = flooded_until_marker(&mut reader, flood).await;
+    eprintln!("flood of {sent}: {before} before the reply, {after} after it");
+    assert_eq!(after, 0, "flooded messages after the `unsubscribed` reply");
 }
