@@ -11,8 +11,8 @@
 //! filter went: under a flood of them, not one follows the notice (nor the
 //! reply to the client's own `unsubscribe`).
 
-use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -65,10 +65,36 @@ impl Setup {
     /// Rewrites the ACL without the line granting `line` and re-reads the
     /// files, as SIGHUP does.
     fn revoke(&self, line: &str) {
-        let text = std::fs::read_to_string(&self.acl).expect("read the ACL");
+        Self::revoke_in(&self.acl, line, &self.app.reloader());
+    }
+
+    fn revoke_in(acl: &std::path::Path, line: &str, reloader: &example_app::Reloader) {
+        let text = std::fs::read_to_string(acl).expect("read the ACL");
         assert!(text.contains(line), "{line:?} in {text:?}");
-        std::fs::write(&self.acl, text.replace(&format!("{line}\n"), "")).expect("write");
-        self.app.reloader().reload().expect("the files reload");
+        std::fs::write(acl, text.replace(&format!("{line}\n"), "")).expect("write");
+        reloader.reload().expect("the files reload");
+    }
+
+    /// [`Setup::revoke`] on a thread of its own, once `flood` sent another
+    /// `after` messages: by then this thread, which runs the app's
+    /// `MqttActor`, has read what its client had, and the actor is
+    /// delivering what piled up (see [`Flood::pile_up`]). A few bursts
+    /// later the flood stops: the actor may then catch up, and the client
+    /// read. Join it once the notice came.
+    fn revoke_meanwhile(
+        &self,
+        line: &'static str,
+        flood: &Flood,
+        after: u64,
+    ) -> std::thread::JoinHandle<()> {
+        let (acl, reloader) = (self.acl.clone(), self.app.reloader());
+        let (sent, stop) = (flood.sent.clone(), flood.stop.clone());
+        std::thread::spawn(move || {
+            Flood::wait_for(&sent, after);
+            Self::revoke_in(&acl, line, &reloader);
+            Flood::wait_for(&sent, 500);
+            stop.store(true, Ordering::Relaxed);
+        })
     }
 
     fn reader(&self) -> WebClient {
@@ -232,34 +258,81 @@ const FLOODED: &str = "plant/secret/flood";
 const MARKER: &str = "plant/open/marker";
 
 /// A publisher sending QoS 0 bursts to [`FLOODED`] as fast as the broker
-/// takes them, until stopped.
+/// takes them, until stopped. It runs on a thread of its own, so that the
+/// flood goes on while this thread, which runs the app's `MqttActor` (the
+/// app runs in-process), is held.
 struct Flood {
-    stop: Rc<Cell<bool>>,
-    task: actix_rt::task::JoinHandle<(Observer, u64)>,
+    stop: Arc<AtomicBool>,
+    /// Messages sent so far, and a signal at each burst.
+    sent: Arc<(Mutex<u64>, Condvar)>,
+    done: tokio::sync::oneshot::Receiver<Observer>,
 }
 
 impl Flood {
     async fn start(setup: &Setup) -> Flood {
-        let outside = setup.outside().await;
-        let stop = Rc::new(Cell::new(false));
-        let stopped = stop.clone();
-        let task = actix_rt::spawn(async move {
-            let mut sent = 0u64;
-            while !stopped.get() {
-                let burst = (sent..sent + 50).map(|n| (FLOODED.to_string(), n.to_string().into()));
-                outside.publish_burst(burst, 50).await;
-                sent += 50;
-            }
-            (outside, sent)
+        let url = setup.broker.url();
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new((Mutex::new(0u64), Condvar::new()));
+        let (stopped, count) = (stop.clone(), sent.clone());
+        let (done, finished) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            futures::executor::block_on(async move {
+                let outside = Observer::connect(&url, &[]).await;
+                let payload = "x".repeat(100);
+                while !stopped.load(Ordering::Relaxed) {
+                    let burst = (0..50).map(|_| (FLOODED.to_string(), payload.clone().into()));
+                    outside.publish_burst(burst, 50).await;
+                    *count.0.lock().expect("the count") += 50;
+                    count.1.notify_all();
+                }
+                let _ = done.send(outside);
+            })
         });
-        Flood { stop, task }
+        Flood {
+            stop,
+            sent,
+            done: finished,
+        }
+    }
+
+    /// Holds this thread, and with it the app's `MqttActor`, until `more`
+    /// messages went out: they pile up on the app's side, and the actor
+    /// then delivers them in one long run, the time a release has to race.
+    fn pile_up(&self, more: u64) {
+        Self::wait_for(&self.sent, more);
+    }
+
+    /// Waits, on any thread, until `more` messages went out from now.
+    fn wait_for(sent: &(Mutex<u64>, Condvar), more: u64) {
+        let (count, signal) = sent;
+        let start = *count.lock().expect("the count");
+        let guard = count.lock().expect("the count");
+        let (guard, waited) = signal
+            .wait_timeout_while(guard, PATIENCE, |sent| *sent < start + more)
+            .expect("the count");
+        drop(guard);
+        assert!(!waited.timed_out(), "the flood sent {more} within PATIENCE");
+    }
+
+    /// Stops it, from a thread of its own, once another `more` messages
+    /// went out (this thread may be held by the app's `MqttActor` until the
+    /// flood ends).
+    fn stop_after(&self, more: u64) {
+        let (sent, stop) = (self.sent.clone(), self.stop.clone());
+        std::thread::spawn(move || {
+            Flood::wait_for(&sent, more);
+            stop.store(true, Ordering::Relaxed);
+        });
     }
 
     /// Stops it once its bursts went out; gives back its publisher, so
-    /// that what it publishes next comes after the whole flood.
+    /// that what it publishes next comes after the whole flood, and how
+    /// many it sent.
     async fn stop(self) -> (Observer, u64) {
-        self.stop.set(true);
-        self.task.await.expect("the flood ends")
+        self.stop.store(true, Ordering::Relaxed);
+        let outside = self.done.await.expect("the flood ends");
+        let sent = *self.sent.0.lock().expect("the count");
+        (outside, sent)
     }
 }
 
@@ -365,8 +438,10 @@ async fn no_message_of_a_revoked_filter_follows_its_notice_under_a_flood() {
     let flood = Flood::start(&setup).await;
     until_flooded(&mut reader, 50).await;
 
-    setup.revoke("topic read plant/secret/#");
+    flood.pile_up(20_000);
+    let reload = setup.revoke_meanwhile("topic read plant/secret/#", &flood, 2000);
     let before = until_notice(&mut reader, is_revoked_notice).await;
+    reload.join().expect("the files reload");
     let (after, sent) = flooded_until_marker(&mut reader, flood).await;
     eprintln!("flood of {sent}: {before} before the notice, {after} after it");
     assert_eq!(after, 0, "flooded messages after the `unsubscribed` notice");
@@ -382,8 +457,10 @@ async fn no_message_of_a_revoked_filter_follows_its_event_under_a_flood() {
     let flood = Flood::start(&setup).await;
     until_flooded(&mut stream, 50).await;
 
-    setup.revoke("topic read plant/secret/#");
+    flood.pile_up(20_000);
+    let reload = setup.revoke_meanwhile("topic read plant/secret/#", &flood, 2000);
     let before = until_notice(&mut stream, is_revoked_notice).await;
+    reload.join().expect("the files reload");
     let (after, sent) = flooded_until_marker(&mut stream, flood).await;
     eprintln!("flood of {sent}: {before} before the event, {after} after it");
     assert_eq!(after, 0, "flooded messages after `event: unsubscribed`");
@@ -398,8 +475,10 @@ async fn no_message_of_a_filter_follows_the_reply_to_its_unsubscribe_under_a_flo
     let flood = Flood::start(&setup).await;
     until_flooded(&mut reader, 50).await;
 
+    flood.pile_up(20_000);
     let unsubscribe = json!({"type": "unsubscribe", "topic": "plant/secret/#", "id": 3});
     reader.send(unsubscribe).await;
+    flood.stop_after(2000);
     let before = until_notice(&mut reader, |kind, frame| {
         kind == "unsubscribed" && frame["id"] == 3
     })
