@@ -75,28 +75,6 @@ impl Setup {
         reloader.reload().expect("the files reload");
     }
 
-    /// [`Setup::revoke`] on a thread of its own, once `flood` sent another
-    /// `after` messages: by then this thread, which runs the app's
-    /// `MqttActor`, has read what its client had, and the actor is
-    /// delivering what piled up (see [`Flood::pile_up`]). A few bursts
-    /// later the flood stops: the actor may then catch up, and the client
-    /// read. Join it once the notice came.
-    fn revoke_meanwhile(
-        &self,
-        line: &'static str,
-        flood: &Flood,
-        after: u64,
-    ) -> std::thread::JoinHandle<()> {
-        let (acl, reloader) = (self.acl.clone(), self.app.reloader());
-        let (sent, stop) = (flood.sent.clone(), flood.stop.clone());
-        std::thread::spawn(move || {
-            Flood::wait_for(&sent, after);
-            Self::revoke_in(&acl, line, &reloader);
-            Flood::wait_for(&sent, 500);
-            stop.store(true, Ordering::Relaxed);
-        })
-    }
-
     fn reader(&self) -> WebClient {
         WebClient::new(self.app.addr()).basic("reader", "read-pass")
     }
@@ -258,9 +236,8 @@ const FLOODED: &str = "plant/secret/flood";
 const MARKER: &str = "plant/open/marker";
 
 /// A publisher sending QoS 0 bursts to [`FLOODED`] as fast as the broker
-/// takes them, until stopped. It runs on a thread of its own, so that the
-/// flood goes on while this thread, which runs the app's `MqttActor` (the
-/// app runs in-process), is held.
+/// takes them, until stopped, on a thread of its own: faster than the app
+/// delivers them, so that its `MqttActor` is always busy with them.
 struct Flood {
     stop: Arc<AtomicBool>,
     /// Messages sent so far, and a signal at each burst.
@@ -269,8 +246,9 @@ struct Flood {
 }
 
 impl Flood {
-    async fn start(setup: &Setup) -> Flood {
-        let url = setup.broker.url();
+    /// Starts it at the broker of `url`, once the client subscribed: the
+    /// app's `MqttActor`, busy with the flood, would answer nothing else.
+    fn start(url: String) -> Flood {
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new((Mutex::new(0u64), Condvar::new()));
         let (stopped, count) = (stop.clone(), sent.clone());
@@ -295,13 +273,6 @@ impl Flood {
         }
     }
 
-    /// Holds this thread, and with it the app's `MqttActor`, until `more`
-    /// messages went out: they pile up on the app's side, and the actor
-    /// then delivers them in one long run, the time a release has to race.
-    fn pile_up(&self, more: u64) {
-        Self::wait_for(&self.sent, more);
-    }
-
     /// Waits, on any thread, until `more` messages went out from now.
     fn wait_for(sent: &(Mutex<u64>, Condvar), more: u64) {
         let (count, signal) = sent;
@@ -315,8 +286,7 @@ impl Flood {
     }
 
     /// Stops it, from a thread of its own, once another `more` messages
-    /// went out (this thread may be held by the app's `MqttActor` until the
-    /// flood ends).
+    /// went out: the app's `MqttActor` may then catch up.
     fn stop_after(&self, more: u64) {
         let (sent, stop) = (self.sent.clone(), self.stop.clone());
         std::thread::spawn(move || {
@@ -429,20 +399,46 @@ fn is_revoked_notice(kind: &str, frame: &Value) -> bool {
     kind == "unsubscribed" && *frame == revoked("plant/secret/#")
 }
 
+/// Runs `client` on a thread of its own (with its own actix system), so
+/// that it reads, asks and reloads while the app's `MqttActor`, which runs
+/// on the test's thread (the app is in-process), is busy with the flood;
+/// what it returns, within twice [`PATIENCE`].
+async fn on_its_own_thread<T, Fut>(client: impl FnOnce() -> Fut + Send + 'static) -> T
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let value = actix_rt::System::new().block_on(client());
+        let _ = done.send(value);
+    });
+    tokio::time::timeout(2 * PATIENCE, result)
+        .await
+        .expect("the client is done within twice PATIENCE")
+        .expect("the client's thread ends well")
+}
+
 #[actix_rt::test]
 async fn no_message_of_a_revoked_filter_follows_its_notice_under_a_flood() {
     let setup = Setup::start().await;
-    let mut reader = socket(&setup.reader()).await;
-    subscribe(&mut reader, "plant/open/#", 1).await;
-    subscribe(&mut reader, "plant/secret/#", 2).await;
-    let flood = Flood::start(&setup).await;
-    until_flooded(&mut reader, 50).await;
+    let (addr, acl, reloader) = (setup.app.addr(), setup.acl.clone(), setup.app.reloader());
+    let url = setup.broker.url();
+    let (before, after, sent) = on_its_own_thread(move || async move {
+        let client = WebClient::new(addr).basic("reader", "read-pass");
+        let mut reader = socket(&client).await;
+        subscribe(&mut reader, "plant/open/#", 1).await;
+        subscribe(&mut reader, "plant/secret/#", 2).await;
+        let flood = Flood::start(url);
+        until_flooded(&mut reader, 2000).await;
 
-    flood.pile_up(20_000);
-    let reload = setup.revoke_meanwhile("topic read plant/secret/#", &flood, 2000);
-    let before = until_notice(&mut reader, is_revoked_notice).await;
-    reload.join().expect("the files reload");
-    let (after, sent) = flooded_until_marker(&mut reader, flood).await;
+        Setup::revoke_in(&acl, "topic read plant/secret/#", &reloader);
+        flood.stop_after(2000);
+        let before = until_notice(&mut reader, is_revoked_notice).await;
+        let (after, sent) = flooded_until_marker(&mut reader, flood).await;
+        (before, after, sent)
+    })
+    .await;
     eprintln!("flood of {sent}: {before} before the notice, {after} after it");
     assert_eq!(after, 0, "flooded messages after the `unsubscribed` notice");
 }
@@ -450,18 +446,22 @@ async fn no_message_of_a_revoked_filter_follows_its_notice_under_a_flood() {
 #[actix_rt::test]
 async fn no_message_of_a_revoked_filter_follows_its_event_under_a_flood() {
     let setup = Setup::start().await;
-    let base = setup.app.url("");
-    let reader = Some(("reader", "read-pass"));
-    let both = "/api/stream?topic=plant/open/%23&topic=plant/secret/%23";
-    let mut stream = Sse::open(&base, both, reader).await.expect("stream");
-    let flood = Flood::start(&setup).await;
-    until_flooded(&mut stream, 50).await;
+    let (base, acl, reloader) = (setup.app.url(""), setup.acl.clone(), setup.app.reloader());
+    let url = setup.broker.url();
+    let (before, after, sent) = on_its_own_thread(move || async move {
+        let reader = Some(("reader", "read-pass"));
+        let both = "/api/stream?topic=plant/open/%23&topic=plant/secret/%23";
+        let mut stream = Sse::open(&base, both, reader).await.expect("stream");
+        let flood = Flood::start(url);
+        until_flooded(&mut stream, 2000).await;
 
-    flood.pile_up(20_000);
-    let reload = setup.revoke_meanwhile("topic read plant/secret/#", &flood, 2000);
-    let before = until_notice(&mut stream, is_revoked_notice).await;
-    reload.join().expect("the files reload");
-    let (after, sent) = flooded_until_marker(&mut stream, flood).await;
+        Setup::revoke_in(&acl, "topic read plant/secret/#", &reloader);
+        flood.stop_after(2000);
+        let before = until_notice(&mut stream, is_revoked_notice).await;
+        let (after, sent) = flooded_until_marker(&mut stream, flood).await;
+        (before, after, sent)
+    })
+    .await;
     eprintln!("flood of {sent}: {before} before the event, {after} after it");
     assert_eq!(after, 0, "flooded messages after `event: unsubscribed`");
 }
@@ -469,21 +469,26 @@ async fn no_message_of_a_revoked_filter_follows_its_event_under_a_flood() {
 #[actix_rt::test]
 async fn no_message_of_a_filter_follows_the_reply_to_its_unsubscribe_under_a_flood() {
     let setup = Setup::start().await;
-    let mut reader = socket(&setup.reader()).await;
-    subscribe(&mut reader, "plant/open/#", 1).await;
-    subscribe(&mut reader, "plant/secret/#", 2).await;
-    let flood = Flood::start(&setup).await;
-    until_flooded(&mut reader, 50).await;
+    let (addr, url) = (setup.app.addr(), setup.broker.url());
+    let (before, after, sent) = on_its_own_thread(move || async move {
+        let client = WebClient::new(addr).basic("reader", "read-pass");
+        let mut reader = socket(&client).await;
+        subscribe(&mut reader, "plant/open/#", 1).await;
+        subscribe(&mut reader, "plant/secret/#", 2).await;
+        let flood = Flood::start(url);
+        until_flooded(&mut reader, 2000).await;
 
-    flood.pile_up(20_000);
-    let unsubscribe = json!({"type": "unsubscribe", "topic": "plant/secret/#", "id": 3});
-    reader.send(unsubscribe).await;
-    flood.stop_after(2000);
-    let before = until_notice(&mut reader, |kind, frame| {
-        kind == "unsubscribed" && frame["id"] == 3
+        let unsubscribe = json!({"type": "unsubscribe", "topic": "plant/secret/#", "id": 3});
+        reader.send(unsubscribe).await;
+        flood.stop_after(2000);
+        let before = until_notice(&mut reader, |kind, frame| {
+            kind == "unsubscribed" && frame["id"] == 3
+        })
+        .await;
+        let (after, sent) = flooded_until_marker(&mut reader, flood).await;
+        (before, after, sent)
     })
     .await;
-    let (after, sent) = flooded_until_marker(&mut reader, flood).await;
     eprintln!("flood of {sent}: {before} before the reply, {after} after it");
     assert_eq!(after, 0, "flooded messages after the `unsubscribed` reply");
 }
