@@ -68,6 +68,8 @@ impl Setup {
         Self::revoke_in(&self.acl, line, &self.app.reloader());
     }
 
+    /// [`Setup::revoke`] from any thread: the ACL at `acl`, re-read by
+    /// `reloader`.
     fn revoke_in(acl: &std::path::Path, line: &str, reloader: &example_app::Reloader) {
         let text = std::fs::read_to_string(acl).expect("read the ACL");
         assert!(text.contains(line), "{line:?} in {text:?}");
@@ -276,8 +278,8 @@ impl Flood {
     /// Waits, on any thread, until `more` messages went out from now.
     fn wait_for(sent: &(Mutex<u64>, Condvar), more: u64) {
         let (count, signal) = sent;
-        let start = *count.lock().expect("the count");
         let guard = count.lock().expect("the count");
+        let start = *guard;
         let (guard, waited) = signal
             .wait_timeout_while(guard, PATIENCE, |sent| *sent < start + more)
             .expect("the count");
