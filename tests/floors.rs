@@ -116,6 +116,7 @@ const LIBRARY_FLOORS: Floors = &[
                 "framing",
                 "inflight",
                 "filters",
+                "releases",
                 "ownership",
             ],
             &["queue", "state"],

@@ -6,6 +6,14 @@
 //! more of that filter's messages and goes on getting the rest. The app runs
 //! in-process against a real Mosquitto, with a password file made by
 //! `mosquitto_passwd` and a Mosquitto ACL file.
+//!
+//! "No more" holds even for messages the app was already delivering when the
+//! filter went: under a flood of them, not one follows the notice (nor the
+//! reply to the client's own `unsubscribe`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -57,10 +65,16 @@ impl Setup {
     /// Rewrites the ACL without the line granting `line` and re-reads the
     /// files, as SIGHUP does.
     fn revoke(&self, line: &str) {
-        let text = std::fs::read_to_string(&self.acl).expect("read the ACL");
+        Self::revoke_in(&self.acl, line, &self.app.reloader());
+    }
+
+    /// [`Setup::revoke`] from any thread: the ACL at `acl`, re-read by
+    /// `reloader`.
+    fn revoke_in(acl: &std::path::Path, line: &str, reloader: &example_app::Reloader) {
+        let text = std::fs::read_to_string(acl).expect("read the ACL");
         assert!(text.contains(line), "{line:?} in {text:?}");
-        std::fs::write(&self.acl, text.replace(&format!("{line}\n"), "")).expect("write");
-        self.app.reloader().reload().expect("the files reload");
+        std::fs::write(acl, text.replace(&format!("{line}\n"), "")).expect("write");
+        reloader.reload().expect("the files reload");
     }
 
     fn reader(&self) -> WebClient {
@@ -217,4 +231,266 @@ async fn a_server_side_subscription_whose_owner_lost_the_grant_is_dropped() {
         }
     })
     .await;
+}
+
+/// Where the flood goes, and the topic of the markers that follow it.
+const FLOODED: &str = "plant/secret/flood";
+const MARKER: &str = "plant/open/marker";
+
+/// A publisher sending QoS 0 bursts to [`FLOODED`] as fast as the broker
+/// takes them, until stopped, on a thread of its own: faster than the app
+/// delivers them, so that its `MqttActor` is always busy with them.
+struct Flood {
+    stop: Arc<AtomicBool>,
+    /// Messages sent so far, and a signal at each burst.
+    sent: Arc<(Mutex<u64>, Condvar)>,
+    done: tokio::sync::oneshot::Receiver<Observer>,
+}
+
+impl Flood {
+    /// Starts it at the broker of `url`, once the client subscribed: the
+    /// app's `MqttActor`, busy with the flood, would answer nothing else.
+    fn start(url: String) -> Flood {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new((Mutex::new(0u64), Condvar::new()));
+        let (stopped, count) = (stop.clone(), sent.clone());
+        let (done, finished) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            futures::executor::block_on(async move {
+                let outside = Observer::connect(&url, &[]).await;
+                let payload = "x".repeat(100);
+                while !stopped.load(Ordering::Relaxed) {
+                    let burst = (0..50).map(|_| (FLOODED.to_string(), payload.clone().into()));
+                    outside.publish_burst(burst, 50).await;
+                    *count.0.lock().expect("the count") += 50;
+                    count.1.notify_all();
+                }
+                let _ = done.send(outside);
+            })
+        });
+        Flood {
+            stop,
+            sent,
+            done: finished,
+        }
+    }
+
+    /// Waits, on any thread, until `more` messages went out from now.
+    fn wait_for(sent: &(Mutex<u64>, Condvar), more: u64) {
+        let (count, signal) = sent;
+        let guard = count.lock().expect("the count");
+        let start = *guard;
+        let (guard, waited) = signal
+            .wait_timeout_while(guard, PATIENCE, |sent| *sent < start + more)
+            .expect("the count");
+        drop(guard);
+        assert!(!waited.timed_out(), "the flood sent {more} within PATIENCE");
+    }
+
+    /// Stops it, from a thread of its own, once another `more` messages
+    /// went out: the app's `MqttActor` may then catch up.
+    fn stop_after(&self, more: u64) {
+        let (sent, stop) = (self.sent.clone(), self.stop.clone());
+        std::thread::spawn(move || {
+            Flood::wait_for(&sent, more);
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+
+    /// Stops it once its bursts went out; gives back its publisher, so
+    /// that what it publishes next comes after the whole flood, and how
+    /// many it sent.
+    async fn stop(self) -> (Observer, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let outside = self.done.await.expect("the flood ends");
+        let sent = *self.sent.0.lock().expect("the count");
+        (outside, sent)
+    }
+}
+
+/// A client's frames, WebSocket or event stream alike: the type (event
+/// name) and the JSON of the next one, or `None` after `wait`.
+trait Frames {
+    async fn frame_within(&mut self, wait: Duration) -> Option<(String, Value)>;
+
+    async fn frame(&mut self) -> (String, Value) {
+        self.frame_within(PATIENCE)
+            .await
+            .expect("a frame within PATIENCE")
+    }
+}
+
+impl Frames for Ws {
+    async fn frame_within(&mut self, wait: Duration) -> Option<(String, Value)> {
+        let value = self.next_within(wait).await?;
+        Some((
+            value["type"].as_str().unwrap_or_default().to_string(),
+            value,
+        ))
+    }
+}
+
+impl Frames for Sse {
+    async fn frame_within(&mut self, wait: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_within(left).await?;
+            // Comments (the stream's opening, heartbeats) are no frames.
+            if !event.event.is_empty() {
+                return Some((event.event.clone(), event.json()));
+            }
+        }
+    }
+}
+
+fn is_flooded(kind: &str, frame: &Value) -> bool {
+    kind == "message" && frame["topic"] == FLOODED
+}
+
+/// Reads `client` until it got `count` flooded messages: the flood is
+/// reaching it.
+async fn until_flooded(client: &mut impl Frames, count: usize) {
+    let mut got = 0;
+    while got < count {
+        let (kind, frame) = client.frame().await;
+        got += usize::from(is_flooded(&kind, &frame));
+    }
+}
+
+/// Reads `client` until `is_notice` says a frame is the notice that the
+/// flooded filter is gone; the flooded messages it got before it.
+async fn until_notice(client: &mut impl Frames, is_notice: impl Fn(&str, &Value) -> bool) -> usize {
+    let mut before = 0;
+    loop {
+        let (kind, frame) = client.frame().await;
+        if is_notice(&kind, &frame) {
+            return before;
+        }
+        before += usize::from(is_flooded(&kind, &frame));
+    }
+}
+
+/// Stops the flood, then has its publisher send markers on a filter the
+/// client still holds until one reaches it (the first may be lost to a
+/// full queue on the way); the flooded messages the client got meanwhile.
+/// The flood went out before the markers, from the same connection, so
+/// whatever the app still had of it arrives before the first marker.
+async fn flooded_until_marker(client: &mut impl Frames, flood: Flood) -> (usize, u64) {
+    let (outside, sent) = flood.stop().await;
+    let mut after = 0;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no message on {MARKER} within PATIENCE: the filter still held stopped"
+        );
+        outside.publish(MARKER, "marker", 1, false).await;
+        // Not a wait for the marker (that is the deadline's): the period of
+        // sending another.
+        while let Some((kind, frame)) = client.frame_within(Duration::from_millis(500)).await {
+            if kind == "message" && frame["topic"] == MARKER {
+                return (after, sent);
+            }
+            after += usize::from(is_flooded(&kind, &frame));
+        }
+    }
+}
+
+fn is_revoked_notice(kind: &str, frame: &Value) -> bool {
+    kind == "unsubscribed" && *frame == revoked("plant/secret/#")
+}
+
+/// Runs `client` on a thread of its own (with its own actix system), so
+/// that it reads, asks and reloads while the app's `MqttActor`, which runs
+/// on the test's thread (the app is in-process), is busy with the flood;
+/// what it returns, within twice [`PATIENCE`].
+async fn on_its_own_thread<T, Fut>(client: impl FnOnce() -> Fut + Send + 'static) -> T
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let value = actix_rt::System::new().block_on(client());
+        let _ = done.send(value);
+    });
+    tokio::time::timeout(2 * PATIENCE, result)
+        .await
+        .expect("the client is done within twice PATIENCE")
+        .expect("the client's thread ends well")
+}
+
+#[actix_rt::test]
+async fn no_message_of_a_revoked_filter_follows_its_notice_under_a_flood() {
+    let setup = Setup::start().await;
+    let (addr, acl, reloader) = (setup.app.addr(), setup.acl.clone(), setup.app.reloader());
+    let url = setup.broker.url();
+    let (before, after, sent) = on_its_own_thread(move || async move {
+        let client = WebClient::new(addr).basic("reader", "read-pass");
+        let mut reader = socket(&client).await;
+        subscribe(&mut reader, "plant/open/#", 1).await;
+        subscribe(&mut reader, "plant/secret/#", 2).await;
+        let flood = Flood::start(url);
+        until_flooded(&mut reader, 2000).await;
+
+        Setup::revoke_in(&acl, "topic read plant/secret/#", &reloader);
+        flood.stop_after(2000);
+        let before = until_notice(&mut reader, is_revoked_notice).await;
+        let (after, sent) = flooded_until_marker(&mut reader, flood).await;
+        (before, after, sent)
+    })
+    .await;
+    eprintln!("flood of {sent}: {before} before the notice, {after} after it");
+    assert_eq!(after, 0, "flooded messages after the `unsubscribed` notice");
+}
+
+#[actix_rt::test]
+async fn no_message_of_a_revoked_filter_follows_its_event_under_a_flood() {
+    let setup = Setup::start().await;
+    let (base, acl, reloader) = (setup.app.url(""), setup.acl.clone(), setup.app.reloader());
+    let url = setup.broker.url();
+    let (before, after, sent) = on_its_own_thread(move || async move {
+        let reader = Some(("reader", "read-pass"));
+        let both = "/api/stream?topic=plant/open/%23&topic=plant/secret/%23";
+        let mut stream = Sse::open(&base, both, reader).await.expect("stream");
+        let flood = Flood::start(url);
+        until_flooded(&mut stream, 2000).await;
+
+        Setup::revoke_in(&acl, "topic read plant/secret/#", &reloader);
+        flood.stop_after(2000);
+        let before = until_notice(&mut stream, is_revoked_notice).await;
+        let (after, sent) = flooded_until_marker(&mut stream, flood).await;
+        (before, after, sent)
+    })
+    .await;
+    eprintln!("flood of {sent}: {before} before the event, {after} after it");
+    assert_eq!(after, 0, "flooded messages after `event: unsubscribed`");
+}
+
+#[actix_rt::test]
+async fn no_message_of_a_filter_follows_the_reply_to_its_unsubscribe_under_a_flood() {
+    let setup = Setup::start().await;
+    let (addr, url) = (setup.app.addr(), setup.broker.url());
+    let (before, after, sent) = on_its_own_thread(move || async move {
+        let client = WebClient::new(addr).basic("reader", "read-pass");
+        let mut reader = socket(&client).await;
+        subscribe(&mut reader, "plant/open/#", 1).await;
+        subscribe(&mut reader, "plant/secret/#", 2).await;
+        let flood = Flood::start(url);
+        until_flooded(&mut reader, 2000).await;
+
+        let unsubscribe = json!({"type": "unsubscribe", "topic": "plant/secret/#", "id": 3});
+        reader.send(unsubscribe).await;
+        flood.stop_after(2000);
+        let before = until_notice(&mut reader, |kind, frame| {
+            kind == "unsubscribed" && frame["id"] == 3
+        })
+        .await;
+        let (after, sent) = flooded_until_marker(&mut reader, flood).await;
+        (before, after, sent)
+    })
+    .await;
+    eprintln!("flood of {sent}: {before} before the reply, {after} after it");
+    assert_eq!(after, 0, "flooded messages after the `unsubscribed` reply");
 }

@@ -20,7 +20,9 @@
 //! the [`Authorizer`](crate::web::Authorizer) and releases those no longer
 //! readable, whether or not the client reads: the `MqttActor` lets go of them
 //! for this client, and the client gets an `unsubscribed` notice with the
-//! reason `revoked` (2.1). An event stream left with no filter ends.
+//! reason `revoked` (2.1), after which its outbox lets in no message of that
+//! filter alone, even one the `MqttActor` was already delivering (see
+//! `releases.rs`). An event stream left with no filter ends.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,7 +170,9 @@ impl Fanout {
     }
 
     /// Releases `filter` for the client: at the `MqttActor`, in the
-    /// session's book, and with the `unsubscribed` notice.
+    /// session's book, and with the `unsubscribed` notice. The outbox lets
+    /// in nothing of the filter alone from before the notice until the
+    /// `MqttActor` has let go of it (see `releases.rs`).
     fn revoke(&mut self, filter: String, ctx: &mut Context<Self>) {
         log::info!(
             "user {:?}: access to {} revoked: releasing it",
@@ -176,8 +180,16 @@ impl Fanout {
             filter.escape_debug()
         );
         self.filters.remove(&filter);
+        self.outbox.release(&filter);
         let release = Unsubscribe::new(filter.clone()).listener(ctx.address().recipient());
-        self.state.mqtt.do_send(release);
+        let answer = self.state.mqtt.send(release);
+        let outbox = self.outbox.clone();
+        // Apart from this actor: the confirmation is due even if it stops.
+        actix::spawn(async move {
+            // Handled or not (the MqttActor gone), it sends nothing more.
+            let _ = answer.await;
+            outbox.release_confirmed();
+        });
         self.outbox.event(&Event::revoked(filter.clone()));
         self.tell_session(filter);
     }
@@ -263,7 +275,7 @@ fn frame_of(msg: &MqttMessage) -> ByteString {
 /// still the listener's name, and gets its notices.
 impl Sink for Outbox {
     fn deliver(&self, msg: &MqttMessage) -> bool {
-        self.message(frame_of(msg))
+        self.message(msg.topic(), frame_of(msg))
     }
 }
 
@@ -272,7 +284,7 @@ impl Sink for Outbox {
 impl Handler<MqttMessage> for Fanout {
     type Result = ();
     fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
-        self.outbox.message(frame_of(&msg));
+        self.outbox.message(msg.topic(), frame_of(&msg));
     }
 }
 
@@ -288,6 +300,8 @@ impl Handler<ListenerNotice> for Fanout {
         err.message = format!("subscription to {filter:?} lost: {}", err.message);
         self.outbox.event(&Event::error(None, err));
         self.filters.remove(&filter);
+        // The MqttActor already let go of it.
+        self.outbox.forget(&filter);
         match self.client {
             Client::WebSocket { .. } => self.tell_session(filter),
             Client::EventStream if self.filters.is_empty() => {

@@ -33,8 +33,7 @@ impl FilterBook {
     /// Notes a subscribe to `filter` about to be sent, unless it would make
     /// more than `max` filters; `Err(max)` then, and nothing changes.
     pub fn reserve(&mut self, filter: &str, max: usize) -> Result<(), usize> {
-        let known = self.held.contains(filter) || self.pending.contains_key(filter);
-        if !known && self.count() >= max {
+        if !self.knows(filter) && self.count() >= max {
             return Err(max);
         }
         *self.pending.entry(filter.to_string()).or_default() += 1;
@@ -52,6 +51,11 @@ impl FilterBook {
         if granted {
             self.held.insert(filter.to_string());
         }
+    }
+
+    /// Whether the session holds `filter` or asked for it.
+    pub fn knows(&self, filter: &str) -> bool {
+        self.held.contains(filter) || self.pending.contains_key(filter)
     }
 
     /// Stops holding `filter`; `false` if it was not held.
@@ -86,6 +90,7 @@ mod tests {
         );
         assert!(book.release("a"));
         assert!(!book.release("a"));
+        assert!(book.knows("c") && !book.knows("a"));
         book.answered("c", true);
         assert_eq!(book.count(), 1);
         assert!(!book.is_empty());

@@ -55,8 +55,9 @@
 //!   limits: [`MosquittoAuth`]), `socket` (a connection's socket, to cut off
 //!   a client), `framing` (WebSocket or Server-Sent Events on the wire),
 //!   `inflight` (a session's requests in flight, and the valve on its
-//!   socket), `filters` (a session's held and pending filters), `ownership`
-//!   (who owns the server-side subscriptions, and how many);
+//!   socket), `filters` (a session's held and pending filters), `releases`
+//!   (what a client's outbox lets in while a filter is being released),
+//!   `ownership` (who owns the server-side subscriptions, and how many);
 //! * `queue` (one client's bounded outbox), `state` (what handlers and
 //!   sessions share);
 //! * `admission` (the checks of every request), `fanout` (every client's
@@ -84,6 +85,7 @@ mod ownership;
 mod protocol;
 mod queue;
 mod records;
+mod releases;
 mod session;
 mod socket;
 mod state;

@@ -10,6 +10,10 @@
 //! bounds is cut off. Frames that wait undrained are timed
 //! ([`Outbox::undrained_for`]), so that the fan-out can end a client that
 //! stopped reading: [`Outbox::abort`] shuts its connection's socket down.
+//!
+//! While one of the client's filters is being released, only messages of
+//! the filters it still holds get in (see `releases.rs`): none that matches
+//! only the released filter is queued after its `unsubscribed` notice.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +27,7 @@ use bytestring::ByteString;
 use crate::web::config::BridgeConfig;
 use crate::web::framing::{FrameKind, Framing};
 use crate::web::protocol::Event;
+use crate::web::releases::Releases;
 use crate::web::socket::ConnSocket;
 
 /// Bytes encoded per poll of the socket, at most (many small frames per write).
@@ -51,6 +56,9 @@ struct Inner {
     buf: BytesMut,
     /// Whether the client took anything since the last heartbeat.
     took: bool,
+    /// The client's filters and their releases in flight: what messages
+    /// get in meanwhile.
+    releases: Releases,
 }
 
 /// How much may wait for one client.
@@ -108,29 +116,61 @@ impl Outbox {
         self.inner.lock().expect("outbox lock")
     }
 
-    /// Queues a `message` frame (the shared JSON of `MessageView::frame`);
+    /// Queues a `message` frame on `topic` (the shared JSON of
+    /// `MessageView::frame`), unless it belongs only to filters being
+    /// released (then it is dropped, and not counted: see `releases.rs`);
     /// `false` once the outbox is closed.
-    pub fn message(&self, text: ByteString) -> bool {
-        self.push(FrameKind::Message, text)
+    pub fn message(&self, topic: &str, text: ByteString) -> bool {
+        self.push(FrameKind::Message, text, Some(topic))
+    }
+
+    /// The client holds `filter`, or is about to ask the `MqttActor` for it.
+    pub fn hold(&self, filter: &str) {
+        self.lock().releases.hold(filter);
+    }
+
+    /// The client no longer holds `filter`, and the `MqttActor` sends
+    /// nothing more for it (a refused subscribe, a filter the broker lost).
+    pub fn forget(&self, filter: &str) {
+        self.lock().releases.forget(filter);
+    }
+
+    /// The client lets go of `filter` and the `MqttActor` is about to be
+    /// told: from now until [`Outbox::release_confirmed`], a message that
+    /// matches no filter the client still holds is dropped. Called before
+    /// the `unsubscribed` notice is queued, so none follows it.
+    pub fn release(&self, filter: &str) {
+        self.lock().releases.release(filter);
+    }
+
+    /// The `MqttActor` handled one release (whatever its answer): it sends
+    /// nothing more for that filter.
+    pub fn release_confirmed(&self) {
+        self.lock().releases.confirmed();
     }
 
     /// Queues a protocol event (never dropped).
     pub fn event(&self, event: &Event) {
-        self.push(FrameKind::Event(event.name()), event.to_text().into());
+        self.push(FrameKind::Event(event.name()), event.to_text().into(), None);
     }
 
     /// Queues a comment (never dropped; only event streams show it).
     pub fn comment(&self, text: &'static str) {
-        self.push(FrameKind::Comment, ByteString::from_static(text));
+        self.push(FrameKind::Comment, ByteString::from_static(text), None);
     }
 
     /// Queues a frame. Messages make room for newer ones; other frames are
     /// never dropped. A client that reads nothing while they pile up past
-    /// twice the limits is cut off. `false` once the outbox is closed.
-    fn push(&self, kind: FrameKind, text: ByteString) -> bool {
+    /// twice the limits is cut off. A message (on `topic`) that belongs
+    /// only to filters being released is dropped. `false` once the outbox is
+    /// closed.
+    fn push(&self, kind: FrameKind, text: ByteString, topic: Option<&str>) -> bool {
         let mut inner = self.lock();
         if inner.closed {
             return false;
+        }
+        if topic.is_some_and(|t| !inner.releases.admits(t)) {
+            return true;
         }
         inner.bytes += text.len();
         inner.queue.push_back(Frame { kind, text });
@@ -317,10 +357,10 @@ mod tests {
             bytes: 1 << 20,
         };
         let outbox = Outbox::new(limits, dropped.clone());
-        outbox.push(FrameKind::Event("pong"), "reply".into());
-        outbox.message("m1".into());
-        outbox.message("m2".into());
-        outbox.message("m3".into());
+        outbox.push(FrameKind::Event("pong"), "reply".into(), None);
+        outbox.message("t", "m1".into());
+        outbox.message("t", "m2".into());
+        outbox.message("t", "m3".into());
         assert_eq!(dropped.load(Ordering::Relaxed), 2);
         let mut buf = BytesMut::new();
         let waker = futures::task::noop_waker_ref();
@@ -344,9 +384,9 @@ mod tests {
             dropped.clone(),
         );
         outbox.add_lagged(5);
-        outbox.message("m1".into());
-        outbox.message("m2".into());
-        outbox.message("m3".into());
+        outbox.message("t", "m1".into());
+        outbox.message("t", "m2".into());
+        outbox.message("t", "m3".into());
         assert_eq!(
             dropped.load(Ordering::Relaxed),
             1,
@@ -360,6 +400,32 @@ mod tests {
     }
 
     #[test]
+    fn nothing_of_a_filter_being_released_follows_its_notice_and_no_lag_is_told() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let limits = OutboxLimits {
+            frames: 10,
+            bytes: 1 << 20,
+        };
+        let outbox = Outbox::new(limits, dropped.clone());
+        outbox.hold("open/#");
+        outbox.hold("secret/#");
+        outbox.release("secret/#");
+        outbox.push(FrameKind::Event("unsubscribed"), "notice".into(), None);
+        assert!(outbox.message("secret/a", "late".into()), "still open");
+        assert!(outbox.message("open/a", "kept".into()));
+        outbox.release_confirmed();
+        outbox.message("secret/a", "again".into());
+        assert_eq!(dropped.load(Ordering::Relaxed), 0, "not the client's loss");
+        let mut buf = BytesMut::new();
+        let waker = futures::task::noop_waker_ref();
+        assert!(outbox.take(&mut buf, &mut WsFraming::new(), waker));
+        let text = String::from_utf8_lossy(&buf);
+        assert!(!text.contains("late") && !text.contains("lagged"), "{text}");
+        assert!(text.contains("notice") && text.contains("kept"), "{text}");
+        assert!(text.contains("again"), "the actor confirmed: {text}");
+    }
+
+    #[test]
     fn an_outbox_over_its_bytes_drops_the_oldest_messages() {
         let dropped = Arc::new(AtomicU64::new(0));
         let limits = OutboxLimits {
@@ -367,12 +433,12 @@ mod tests {
             bytes: 10,
         };
         let outbox = Outbox::new(limits, dropped.clone());
-        outbox.message("1234".into());
-        outbox.message("5678".into());
-        outbox.push(FrameKind::Event("pong"), "reply".into());
+        outbox.message("t", "1234".into());
+        outbox.message("t", "5678".into());
+        outbox.push(FrameKind::Event("pong"), "reply".into(), None);
         assert_eq!(outbox.size(), (2, 9), "the oldest message made room");
         assert_eq!(dropped.load(Ordering::Relaxed), 1);
-        outbox.message("a frame of more than ten bytes".into());
+        outbox.message("t", "a frame of more than ten bytes".into());
         assert_eq!(
             outbox.size(),
             (1, 5),
@@ -389,17 +455,17 @@ mod tests {
         };
         let outbox = Outbox::new(limits, Arc::default());
         assert_eq!(outbox.undrained_for(), Duration::ZERO);
-        outbox.message("m".into());
+        outbox.message("t", "m".into());
         std::thread::sleep(Duration::from_millis(5));
         assert!(outbox.undrained_for() > Duration::ZERO);
         let mut buf = BytesMut::new();
         let waker = futures::task::noop_waker_ref();
         assert!(outbox.take(&mut buf, &mut WsFraming::new(), waker));
         assert_eq!(outbox.undrained_for(), Duration::ZERO);
-        outbox.message("m".into());
+        outbox.message("t", "m".into());
         outbox.abort();
         assert_eq!(outbox.size(), (0, 0));
-        outbox.message("late".into());
+        outbox.message("t", "late".into());
         assert_eq!(outbox.size(), (0, 0), "nothing is queued after the end");
     }
 
@@ -420,13 +486,13 @@ mod tests {
         };
         let long = "x".repeat(1000);
         for _ in 0..3 {
-            outbox.message(long.as_str().into());
+            outbox.message("t", long.as_str().into());
         }
         let first = chunk(&outbox);
         assert_eq!(first.len(), 3 * (4 + 1000), "one chunk of three frames");
         // The HTTP layer copies the chunk and drops it before it polls again.
         drop(first);
-        outbox.message("m".into());
+        outbox.message("t", "m".into());
         assert_eq!(&chunk(&outbox)[..], b"\x81\x01m");
         assert!(outbox.poll_chunk(&mut framing, waker).is_pending());
         assert!(

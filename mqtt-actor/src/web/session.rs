@@ -236,6 +236,8 @@ impl Session {
             );
             return self.reply(id, Err(err));
         }
+        // Its messages may come before the answer.
+        self.outbox.hold(&topic);
         let request = Subscribe::new(topic.clone())
             .qos(qos)
             .listener(self.listener())
@@ -243,6 +245,9 @@ impl Session {
             .sink(self.outbox.clone());
         self.ask(ctx, id, request, |act, id, result| {
             act.filters.answered(&topic, result.is_ok());
+            if !act.filters.knows(&topic) {
+                act.outbox.forget(&topic);
+            }
             let granted = result?;
             // Handled once this reply is queued: a revocation comes after it.
             act.fanout.do_send(Held(topic.clone()));
@@ -263,8 +268,11 @@ impl Session {
             return self.reply(id, Err(err));
         }
         self.fanout.do_send(Released(topic.clone()));
+        // Nothing of it alone from now on, until the MqttActor let go of it.
+        self.outbox.release(&topic);
         let request = Unsubscribe::new(topic.clone()).listener(self.listener());
-        self.ask(ctx, id, request, |_, id, result| {
+        self.ask(ctx, id, request, |act, id, result| {
+            act.outbox.release_confirmed();
             result?;
             Ok(Event::Unsubscribed {
                 id,

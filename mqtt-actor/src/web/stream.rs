@@ -24,8 +24,8 @@
 //! broker no longer grants any of its filters (an `event: error` says so,
 //! with the WebSocket `error` object), when the access rules no longer let
 //! it read any of them (each revoked filter gets `event: unsubscribed` with
-//! `{"type":"unsubscribed","topic":…,"reason":"revoked"}` first), and at
-//! shutdown.
+//! `{"type":"unsubscribed","topic":…,"reason":"revoked"}` first, and no
+//! message of that filter alone follows it), and at shutdown.
 
 use std::collections::BTreeSet;
 use std::pin::Pin;
@@ -106,6 +106,9 @@ pub(crate) async fn stream_route(
     }
     // The first bytes, so that the client sees the stream begin at once.
     outbox.comment("stream open");
+    for filter in &filters {
+        outbox.hold(filter);
+    }
     let held = filters.iter().cloned().collect();
     let fanout = Fanout::new(
         outbox.clone(),
@@ -227,7 +230,7 @@ mod tests {
         );
         outbox.comment("stream open");
         for i in 0..3 {
-            outbox.message(format!(r#"{{"type":"message","n":{i}}}"#).into());
+            outbox.message("t", format!(r#"{{"type":"message","n":{i}}}"#).into());
         }
         outbox.add_lagged(2);
         let lost = ApiError::new(ErrorCode::BrokerError, "lost");
