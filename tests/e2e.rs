@@ -20,6 +20,7 @@ mod dashboard_limits;
 mod dashboard_rules;
 mod failover;
 mod faults;
+mod flood;
 mod floors;
 mod fuzz;
 mod guard;

@@ -65,6 +65,7 @@ const LIBRARY_FLOORS: Floors = &[
         &[
             &[
                 "connection",
+                "budget",
                 "failover",
                 "takeover",
                 "listeners",

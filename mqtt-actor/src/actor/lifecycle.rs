@@ -7,6 +7,7 @@ use std::time::Instant;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
+use super::budget::{Budgeted, INBOUND_BUDGET};
 use super::takeover::{self, says_taken_over};
 use super::{MqttActor, SWEEP_INTERVAL};
 use crate::broker_limits::{Announced, BrokerLimits};
@@ -188,7 +189,7 @@ impl Actor for MqttActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         if let Some((events, inbound)) = self.streams.take() {
             ctx.add_message_stream(events);
-            ctx.add_message_stream(inbound);
+            ctx.add_message_stream(Budgeted::new(inbound, INBOUND_BUDGET));
         }
         ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep_dead(ctx));
         self.log(

@@ -8,6 +8,7 @@
 //!   broker: `connection.rs` (up or down, the back-off between attempts),
 //!   `failover.rs` (which broker of the failover list is tried next),
 //!   `takeover.rs` (seeing another client with the same client id),
+//!   `budget.rs` (the inbound stream yields to the mailbox now and then),
 //!   `listeners.rs` (who holds a filter; per listener its backlog and the
 //!   drops not told yet), `retained.rs` (who is due the retained messages of
 //!   a SUBSCRIBE), `steps.rs` (what waits for the next subscription step, and
@@ -43,6 +44,7 @@ mod streams;
 mod subscriptions;
 
 // The pure parts the actor's state is made of (bottom floor).
+mod budget;
 mod buffers;
 mod connection;
 mod counters;

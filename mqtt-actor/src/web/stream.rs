@@ -71,7 +71,7 @@ fn stream_filters(query: &str, settings: &BridgeConfig) -> Result<Vec<String>, A
         return Err(ApiError::new(
             ErrorCode::BadRequest,
             format!(
-                "a stream of {} filters is over the limit of {} (WS_MAX_FILTERS)",
+                "a stream of {} filters is over the limit of {}",
                 filters.len(),
                 settings.max_filters
             ),
