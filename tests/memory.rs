@@ -378,3 +378,37 @@ async fn the_history_stays_within_its_bytes() {
     assert!(kept <= 4 * MIB, "{kept} bytes kept");
     assert!(rows.len() >= 14, "it keeps what fits: {}", rows.len());
 }
+
+/// The descriptors this process has open.
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+#[actix_rt::test]
+async fn a_session_costs_the_app_one_descriptor() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let broker = Mosquitto::start();
+    let app = App::start(broker.port).await;
+    // One session first, so that whatever the first one sets up is counted before.
+    let mut first = app.ws().await;
+    assert_eq!(first.next_of("status").await["connected"], true);
+    let before = open_descriptors();
+    const N: usize = 40;
+    let mut sessions = Vec::new();
+    for _ in 0..N {
+        let mut ws = app.ws().await;
+        ws.next_of("status").await;
+        sessions.push(ws);
+    }
+    let after = open_descriptors();
+    // Client and app share this process: each session is the client's socket
+    // and the app's, two descriptors; a third (a duplicate the app keeps of
+    // its socket) would make it three.
+    let per_session = (after - before) as f64 / N as f64;
+    println!("{N} sessions: {before} -> {after} descriptors, {per_session:.2} per session");
+    assert!(
+        per_session < 2.5,
+        "{per_session:.2} descriptors per session (client and app together)"
+    );
+}

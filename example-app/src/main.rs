@@ -10,6 +10,7 @@ use example_app::Settings;
 async fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let settings = Settings::parse();
+    raise_open_files_limit();
     let app = match example_app::run(settings, signal()).await {
         Ok(app) => app,
         Err(e) => return fail(e),
@@ -29,6 +30,17 @@ async fn main() -> ExitCode {
     match app.finished().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
+    }
+}
+
+/// Every WebSocket session and event stream holds a socket: a server at a
+/// distribution's default soft limit of 1,024 open files would refuse
+/// clients long before `WS_MAX_SESSIONS`. So the soft limit is raised to the
+/// hard one, as Go's runtime and many servers do at start.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => log::debug!("open files limit: {limit}"),
+        Err(e) => log::warn!("cannot raise the open files limit: {e}"),
     }
 }
 

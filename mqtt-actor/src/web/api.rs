@@ -123,12 +123,13 @@ pub(crate) async fn add_subscription(
 /// The answer to a server-side subscription over a limit.
 fn over_limit(limit: OverLimit) -> ApiError {
     let message = match limit {
-        OverLimit::PerOwner(max) => {
-            format!("you already own {max} server-side subscriptions, the most allowed per user")
-        }
+        OverLimit::PerOwner(max) => format!(
+            "you already own {max} server-side subscriptions, the most allowed per user \
+             (API_MAX_SERVER_SUBSCRIPTIONS_PER_USER)"
+        ),
         OverLimit::Total(max) => format!(
             "the server already holds {max} server-side subscriptions for web clients, \
-             the most allowed"
+             the most allowed (API_MAX_SERVER_SUBSCRIPTIONS)"
         ),
     };
     ApiError::new(ErrorCode::BadRequest, message).with_status(StatusCode::TOO_MANY_REQUESTS)

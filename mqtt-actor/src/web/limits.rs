@@ -42,7 +42,7 @@ fn check_shape(topic: &str, max_levels: usize, max_bytes: usize) -> Result<(), A
         return Err(ApiError::new(
             ErrorCode::InvalidTopic,
             format!(
-                "a topic or filter of {} bytes is over the limit of {max_bytes}",
+                "a topic or filter of {} bytes is over the limit of {max_bytes} (WS_MAX_FILTER_BYTES)",
                 topic.len()
             ),
         ));
@@ -51,7 +51,9 @@ fn check_shape(topic: &str, max_levels: usize, max_bytes: usize) -> Result<(), A
     if levels > max_levels {
         return Err(ApiError::new(
             ErrorCode::InvalidTopic,
-            format!("a topic or filter of {levels} levels is over the limit of {max_levels}"),
+            format!(
+                "a topic or filter of {levels} levels is over the limit of {max_levels} (WS_MAX_FILTER_LEVELS)"
+            ),
         ));
     }
     Ok(())
@@ -115,7 +117,7 @@ impl SessionSlots {
         let mut counts = self.counts.lock().expect("session slots lock");
         if counts.total >= self.max_total {
             let message = format!(
-                "the server serves {} sessions (WebSockets and event streams), the most it allows",
+                "the server serves {} sessions (WebSockets and event streams), the most it allows (WS_MAX_SESSIONS)",
                 self.max_total
             );
             return Err(ApiError::new(ErrorCode::BadRequest, message)
@@ -125,7 +127,7 @@ impl SessionSlots {
             let from_ip = counts.per_ip.entry(ip).or_default();
             if *from_ip >= self.max_per_ip {
                 let message = format!(
-                    "{ip} has {} sessions (WebSockets and event streams) open, the most one address may",
+                    "{ip} has {} sessions (WebSockets and event streams) open, the most one address may (WS_MAX_SESSIONS_PER_IP)",
                     self.max_per_ip
                 );
                 return Err(ApiError::new(ErrorCode::BadRequest, message)

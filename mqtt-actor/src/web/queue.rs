@@ -106,8 +106,10 @@ impl Outbox {
         self.lock().socket = Some(socket);
     }
 
-    /// Lets go of the connection's socket: the connection is ending, and a
-    /// duplicate of its descriptor must not keep it open.
+    /// Lets go of the connection's socket: the connection is ending, and its
+    /// descriptor's number may soon name another socket. Called when the
+    /// connection's response body (or the request that would have made it)
+    /// is dropped, on the connection's own thread (see [`ConnSocket`]).
     pub fn detach_socket(&self) {
         self.lock().socket = None;
     }

@@ -230,7 +230,9 @@ impl Session {
         if let Err(max) = self.filters.reserve(&topic, config.max_filters) {
             let err = ApiError::new(
                 ErrorCode::BadRequest,
-                format!("this session already holds or asked for {max} filters, the most allowed"),
+                format!(
+                    "this session already holds or asked for {max} filters, the most allowed (WS_MAX_FILTERS)"
+                ),
             );
             return self.reply(id, Err(err));
         }

@@ -71,7 +71,7 @@ fn stream_filters(query: &str, settings: &BridgeConfig) -> Result<Vec<String>, A
         return Err(ApiError::new(
             ErrorCode::BadRequest,
             format!(
-                "a stream of {} filters is over the limit of {}",
+                "a stream of {} filters is over the limit of {} (WS_MAX_FILTERS)",
                 filters.len(),
                 settings.max_filters
             ),
@@ -158,7 +158,7 @@ impl Stream for EventStream {
 }
 
 /// What a stream holds, let go when it ends: its place among the sessions,
-/// its fan-out and filters, its outbox and the duplicate of its socket.
+/// its fan-out and filters, its outbox and its hold on the socket.
 struct StreamEnd {
     id: u64,
     state: Arc<BridgeState>,
