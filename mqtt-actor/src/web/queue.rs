@@ -207,7 +207,12 @@ impl Outbox {
                 }
             }
         }
-        if let Some(w) = inner.waker.take() {
+        // Woken after the lock is let go: waking schedules the client's task
+        // on its worker (a queue of its own, maybe a system call to unpark
+        // it), and the worker's first move is to take this lock.
+        let waker = inner.waker.take();
+        drop(inner);
+        if let Some(w) = waker {
             w.wake();
         }
         true
