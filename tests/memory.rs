@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use test_support::app::test_settings;
 use test_support::memory::{live_within, measure, mib, Counting, MIB};
 use test_support::*;
 
@@ -411,4 +412,65 @@ async fn a_session_costs_the_app_one_descriptor() {
         per_session < 2.5,
         "{per_session:.2} descriptors per session (client and app together)"
     );
+}
+
+/// `/api/status`'s `sessions`, asked over a connection of `client`'s own.
+async fn sessions_over(client: &awc::Client, base: &str) -> Option<u64> {
+    let mut response = client.get(format!("{base}/api/status")).send().await.ok()?;
+    let status: serde_json::Value = response.json().await.ok()?;
+    status["sessions"].as_u64()
+}
+
+#[actix_rt::test]
+async fn a_stuck_event_stream_over_http2_is_cut_off() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::generate(dir.path(), "app");
+    let broker = Mosquitto::start();
+    let mut settings = test_settings();
+    settings.mqtt.set("BROKER_URL", "127.0.0.1").unwrap();
+    let port = broker.port.to_string();
+    settings.mqtt.set("BROKER_PORT", port).unwrap();
+    settings.tls_cert = Some(ca.server_cert.clone());
+    settings.tls_key = Some(ca.server_key.clone());
+    settings.heartbeat_s = 1;
+    settings.idle_timeout_s = 3;
+    let app = App::run(settings).await;
+    let base = format!("https://localhost:{}", app.addr().port());
+    // Two clients, two connections: the stuck stream's connection cannot
+    // carry the status requests once its window is full.
+    let (stuck, status) = (
+        WebClient::http2_client(&ca.ca),
+        WebClient::http2_client(&ca.ca),
+    );
+    let url = format!("{base}/api/stream?topic=stuck/%23");
+    let response = eventually("an event stream over HTTP/2", || {
+        let (stuck, url) = (stuck.clone(), url.clone());
+        async move {
+            let response = stuck.get(url).send().await.ok()?;
+            (response.status() == 200).then_some(response)
+        }
+    })
+    .await;
+    assert_eq!(response.version(), awc::http::Version::HTTP_2);
+    assert_eq!(sessions_over(&status, &base).await, Some(1));
+
+    // 8 MB that the stream's client never reads: more than HTTP/2's windows
+    // and the sockets' buffers take, so frames wait in the outbox.
+    let feed = Observer::connect(&broker.url(), &[]).await;
+    let payload = "p".repeat(200 * 1024);
+    for i in 0..40 {
+        feed.publish(&format!("stuck/{i}"), payload.clone(), 1, false)
+            .await;
+    }
+    feed.disconnect().await;
+    // Past the idle timeout the app shuts the connection down (through its
+    // duplicate of the socket: HTTP/2 answers in a task of its own), and the
+    // stream's session ends.
+    eventually("the stuck HTTP/2 stream cut off", || async {
+        (sessions_over(&status, &base).await == Some(0)).then_some(())
+    })
+    .await;
+    drop(response);
 }

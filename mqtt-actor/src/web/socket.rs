@@ -19,6 +19,16 @@
 //!   dispatcher runs: nothing can drop it, and close the descriptor, while
 //!   the outbox is being looked at there. Called on any other thread it does
 //!   nothing, and says so in the log.
+//!
+//! That holds for HTTP/1, where one task (the dispatcher) owns both the
+//! socket and the response body. HTTP/2 answers each request in a task of its
+//! own, which may outlive the connection's task for a moment: there the
+//! number could already name another socket. So a connection that
+//! negotiated HTTP/2 (TLS with ALPN `h2`) keeps an owned duplicate of its
+//! descriptor instead, as every connection did before; and a request over
+//! HTTP/2 without one (cleartext `h2c`, which the server only sees after
+//! `on_connect`) gets no socket, so its client is cut off only when it
+//! closes.
 
 use std::any::Any;
 #[cfg(unix)]
@@ -26,23 +36,29 @@ use std::mem::ManuallyDrop;
 #[cfg(unix)]
 use std::net::{Shutdown, TcpStream};
 #[cfg(unix)]
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+#[cfg(unix)]
+use std::sync::Arc;
 use std::thread::{self, ThreadId};
 
 #[cfg(unix)]
 use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::dev::Extensions;
+use actix_web::http::Version;
 #[cfg(unix)]
 use actix_web::rt::net::TcpStream as AsyncTcpStream;
 use actix_web::HttpRequest;
 
 /// One HTTP connection's socket, by number, and the worker thread that
-/// serves it. Cheap to copy.
-#[derive(Debug, Clone, Copy)]
+/// serves it; over HTTP/2 an owned duplicate. Cheap to clone.
+#[derive(Debug, Clone)]
 pub(crate) struct ConnSocket {
     #[cfg(unix)]
     fd: RawFd,
     thread: ThreadId,
+    /// HTTP/2 over TLS: an owned duplicate of the descriptor (see the module).
+    #[cfg(unix)]
+    duplicate: Option<Arc<OwnedFd>>,
 }
 
 impl ConnSocket {
@@ -52,16 +68,29 @@ impl ConnSocket {
     /// their clients are cut off only when they close.
     #[cfg(unix)]
     pub fn note(conn: &dyn Any, ext: &mut Extensions) {
-        let tcp = if let Some(tcp) = conn.downcast_ref::<AsyncTcpStream>() {
-            tcp
+        let (tcp, h2) = if let Some(tcp) = conn.downcast_ref::<AsyncTcpStream>() {
+            (tcp, false)
         } else if let Some(tls) = conn.downcast_ref::<TlsStream<AsyncTcpStream>>() {
-            tls.get_ref().0
+            let (tcp, session) = tls.get_ref();
+            (tcp, session.alpn_protocol() == Some(b"h2"))
         } else {
             return;
+        };
+        let duplicate = if h2 {
+            match tcp.as_fd().try_clone_to_owned() {
+                Ok(fd) => Some(Arc::new(fd)),
+                Err(e) => {
+                    log::warn!("cannot keep the socket of an HTTP/2 connection: {e}");
+                    return;
+                }
+            }
+        } else {
+            None
         };
         ext.insert(ConnSocket {
             fd: tcp.as_raw_fd(),
             thread: thread::current().id(),
+            duplicate,
         });
     }
 
@@ -69,27 +98,51 @@ impl ConnSocket {
     #[cfg(not(unix))]
     pub fn note(_: &dyn Any, _: &mut Extensions) {}
 
-    /// The socket `req` came on, when it was noted.
+    /// The socket `req` came on, when it was noted, and when it can be shut
+    /// down safely: over HTTP/2 only with a duplicate (see the module).
     pub fn of(req: &HttpRequest) -> Option<ConnSocket> {
-        req.conn_data::<ConnSocket>().copied()
+        let socket = req.conn_data::<ConnSocket>()?;
+        if req.version() == Version::HTTP_2 && !socket.owned() {
+            return None;
+        }
+        Some(socket.clone())
+    }
+
+    /// Whether it holds a duplicate of the descriptor.
+    #[cfg(unix)]
+    fn owned(&self) -> bool {
+        self.duplicate.is_some()
+    }
+
+    /// Without file descriptors, never.
+    #[cfg(not(unix))]
+    fn owned(&self) -> bool {
+        false
     }
 
     /// Shuts the connection down both ways: its reads and writes end, and
-    /// with them the HTTP connection. Only on the connection's own worker
-    /// thread, and only while the connection's response body exists (the
-    /// outbox's part, see the module's rules).
+    /// with them the HTTP connection. By number only on the connection's own
+    /// worker thread, and only while the connection's response body exists
+    /// (the outbox's part, see the module's rules); by its duplicate
+    /// (HTTP/2) anywhere.
     pub fn shut_down(&self) {
-        if thread::current().id() != self.thread {
-            log::warn!("not shutting a connection's socket down from another thread");
-            return;
-        }
         #[cfg(unix)]
         {
-            // SAFETY: by the module's rules the number still names this
-            // connection's open socket, owned by its dispatcher; the stream
-            // made here is never dropped (`ManuallyDrop`), so it does not
-            // close what it does not own.
-            let socket = ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(self.fd) });
+            let fd = match &self.duplicate {
+                // An owned duplicate names this connection's socket wherever
+                // and whenever it is used.
+                Some(owned) => owned.as_raw_fd(),
+                None if thread::current().id() != self.thread => {
+                    log::warn!("not shutting a connection's socket down from another thread");
+                    return;
+                }
+                None => self.fd,
+            };
+            // SAFETY: `fd` is open and names this connection's socket: an
+            // owned duplicate held by `self`, or the connection's own
+            // descriptor by the module's rules. The stream made here is never
+            // dropped (`ManuallyDrop`), so it closes nothing.
+            let socket = ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(fd) });
             // Already shut down, or the peer gone, is fine: the connection
             // is ending either way.
             let _ = socket.shutdown(Shutdown::Both);

@@ -58,6 +58,9 @@ pub mod wait;
 pub mod web;
 
 pub use app::App;
+/// The HTTP client the helpers use, for tests that need one directly
+/// ([`WebClient::http2_client`]).
+pub use awc;
 pub use browser::Driver;
 pub use certs::TestCa;
 pub use client::{Closed, Http, Incoming, Ws, WsReceiver, WsSender};

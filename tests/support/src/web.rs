@@ -104,6 +104,11 @@ pub struct WebClient {
 }
 
 fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
+    client_config_with(ca, &[b"http/1.1"])
+}
+
+/// A TLS client trusting the CA in `ca`, offering `protocols` by ALPN.
+fn client_config_with(ca: &Path, protocols: &[&[u8]]) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).expect("the CA file") {
         roots
@@ -116,8 +121,7 @@ fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
         .expect("TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    // HTTP/1.1 only: the WebSocket upgrade needs it.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
 }
 
@@ -163,6 +167,18 @@ impl WebClient {
             basic: None,
             cookie: None,
         }
+    }
+
+    /// An awc client of HTTPS that asks for HTTP/2 (ALPN `h2` only), trusting
+    /// the CA in the PEM file `ca`. The other clients here speak HTTP/1.1,
+    /// which the WebSocket upgrade needs.
+    pub fn http2_client(ca: &Path) -> awc::Client {
+        let connector = awc::Connector::new().rustls_0_23(client_config_with(ca, &[b"h2"]));
+        awc::Client::builder()
+            .connector(connector)
+            .disable_redirects()
+            .timeout(Duration::from_secs(15))
+            .finish()
     }
 
     /// The same client, sending Basic auth with every request.
