@@ -16,7 +16,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tempfile::TempDir;
 use test_support::*;
 
 /// `reader` may read both halves of the plant; `writer` all of it.
@@ -29,37 +28,27 @@ user writer
 topic readwrite plant/#
 ";
 
-/// A broker, the access files and the app using them.
+/// A broker, the access files and the app using them ([`GuardedApp`]), and
+/// where its ACL is.
 struct Setup {
-    _dir: TempDir,
+    guarded: GuardedApp,
     acl: std::path::PathBuf,
-    broker: Mosquitto,
-    app: App,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = GuardedApp;
+
+    fn deref(&self) -> &GuardedApp {
+        &self.guarded
+    }
 }
 
 impl Setup {
     async fn start() -> Setup {
-        init_logging();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let passwd = PasswordFile::create(
-            dir.path().join("passwd"),
-            &[("reader", "read-pass"), ("writer", "write-pass")],
-        );
-        let acl = dir.path().join("acl");
-        std::fs::write(&acl, ACL).expect("write the ACL");
-        let broker = Mosquitto::start();
-        let (password_file, acl_file) = (passwd.path().to_path_buf(), acl.clone());
-        let app = App::start_with(broker.port, |s| {
-            s.password_file = Some(password_file);
-            s.acl_file = Some(acl_file);
-        })
-        .await;
-        Setup {
-            _dir: dir,
-            acl,
-            broker,
-            app,
-        }
+        let users = [("reader", "read-pass"), ("writer", "write-pass")];
+        let guarded = GuardedApp::start(&users, Some(ACL)).await;
+        let acl = guarded.acl_path().expect("the ACL").to_path_buf();
+        Setup { guarded, acl }
     }
 
     /// Rewrites the ACL without the line granting `line` and re-reads the
