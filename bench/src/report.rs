@@ -268,6 +268,16 @@ pub fn median(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
     })
 }
 
+/// The medians of `steps` (one per run) at `rate`.
+fn latency_at(rate: u64, steps: &[&Step]) -> LatencySummary {
+    LatencySummary {
+        rate,
+        p50_ms: median(steps.iter().map(|s| Some(s.p50_ms))),
+        p99_ms: median(steps.iter().map(|s| Some(s.p99_ms))),
+        min_fraction: median(steps.iter().map(|s| Some(s.min_fraction))),
+    }
+}
+
 fn summarize_target(runs: &[&TargetRun], fixed_rates: &[u64]) -> TargetSummary {
     if runs.is_empty() {
         return TargetSummary::default();
@@ -286,23 +296,16 @@ fn summarize_target(runs: &[&TargetRun], fixed_rates: &[u64]) -> TargetSummary {
                         .and_then(|f| f.step.as_ref())
                 })
                 .collect();
-            LatencySummary {
-                rate,
-                p50_ms: median(steps.iter().map(|s| Some(s.p50_ms))),
-                p99_ms: median(steps.iter().map(|s| Some(s.p99_ms))),
-                min_fraction: median(steps.iter().map(|s| Some(s.min_fraction))),
-            }
+            latency_at(rate, &steps)
         })
         .collect();
     let halves: Vec<&Step> = runs
         .iter()
         .filter_map(|r| r.at_half_native.as_ref())
         .collect();
-    let half_native = (!halves.is_empty()).then(|| LatencySummary {
-        rate: median(halves.iter().map(|s| Some(s.offered as f64))).map_or(0, |r| r as u64),
-        p50_ms: median(halves.iter().map(|s| Some(s.p50_ms))),
-        p99_ms: median(halves.iter().map(|s| Some(s.p99_ms))),
-        min_fraction: median(halves.iter().map(|s| Some(s.min_fraction))),
+    let half_native = (!halves.is_empty()).then(|| {
+        let rate = median(halves.iter().map(|s| Some(s.offered as f64))).map_or(0, |r| r as u64);
+        latency_at(rate, &halves)
     });
     TargetSummary {
         sustained_msg_s: sustained,
