@@ -10,6 +10,13 @@
 //! "No more" holds even for messages the app was already delivering when the
 //! filter went: under a flood of them, not one follows the notice (nor the
 //! reply to the client's own `unsubscribe`).
+//!
+//! A filter revoked and then given back can be subscribed to again, and is
+//! then held like any other: counted against the session's limit, and let go
+//! of by an `unsubscribe`. (The late news of the revocation reaching the
+//! session after the new grant cannot be brought about from outside: the
+//! session handles its mailbox before its client's frames, and before the
+//! notice leaves its outbox. `filters.rs`'s unit tests play that order.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -45,10 +52,21 @@ impl std::ops::Deref for Setup {
 
 impl Setup {
     async fn start() -> Setup {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`Setup::start`], with the app's settings changed by `configure`.
+    async fn start_with(configure: impl FnOnce(&mut example_app::Settings)) -> Setup {
         let users = [("reader", "read-pass"), ("writer", "write-pass")];
-        let guarded = GuardedApp::start(&users, Some(ACL)).await;
+        let guarded = GuardedApp::start_with(&users, Some(ACL), configure).await;
         let acl = guarded.acl_path().expect("the ACL").to_path_buf();
         Setup { guarded, acl }
+    }
+
+    /// Gives back every grant of [`ACL`] and re-reads the files.
+    fn restore(&self) {
+        std::fs::write(&self.acl, ACL).expect("write the ACL");
+        self.reload();
     }
 
     /// Rewrites the ACL without the line granting `line` and re-reads the
@@ -90,6 +108,23 @@ async fn subscribe(ws: &mut Ws, filter: &str, id: u64) {
         .request(json!({"type": "subscribe", "topic": filter, "qos": 1}), id)
         .await;
     assert_eq!(reply["type"], "subscribed", "{reply}");
+}
+
+async fn unsubscribe(ws: &mut Ws, filter: &str, id: u64) {
+    let reply = ws
+        .request(json!({"type": "unsubscribe", "topic": filter}), id)
+        .await;
+    assert_eq!(reply["type"], "unsubscribed", "{reply}");
+}
+
+/// Asks for one filter more than the session's limit lets it hold.
+async fn refused_for_the_limit(ws: &mut Ws, filter: &str, id: u64) {
+    let reply = ws
+        .request(json!({"type": "subscribe", "topic": filter}), id)
+        .await;
+    assert_eq!(reply["code"], "bad_request", "{reply}");
+    let message = reply["message"].as_str().unwrap_or_default();
+    assert!(message.contains("WS_MAX_FILTERS"), "{reply}");
 }
 
 fn revoked(filter: &str) -> Value {
@@ -142,6 +177,74 @@ async fn a_websocket_loses_a_revoked_filter_with_a_notice_and_keeps_the_others()
         .request(json!({"type": "subscribe", "topic": "plant/secret/#"}), 4)
         .await;
     assert_eq!(again["code"], "forbidden", "{again}");
+}
+
+/// A reader holding `plant/open/#` and `plant/secret/#` in a session that
+/// may hold two filters, after `plant/secret/#` was revoked (the notice
+/// read).
+async fn revoked_reader(setup: &Setup) -> Ws {
+    let mut reader = socket(&setup.reader()).await;
+    subscribe(&mut reader, "plant/open/#", 1).await;
+    subscribe(&mut reader, "plant/secret/#", 2).await;
+    refused_for_the_limit(&mut reader, "plant/open/a", 3).await;
+    setup.revoke("topic read plant/secret/#");
+    assert_eq!(
+        reader.next_of("unsubscribed").await,
+        revoked("plant/secret/#")
+    );
+    reader
+}
+
+/// `reader` (see [`revoked_reader`]) subscribes to `plant/secret/#` again,
+/// given back: it gets its messages, it counts against the limit, and an
+/// `unsubscribe` lets go of it (no message of it after, its place free).
+async fn held_again_until_unsubscribed(reader: &mut Ws, outside: &Observer) {
+    subscribe(reader, "plant/secret/#", 6).await;
+    outside.publish("plant/secret/back", "1", 1, false).await;
+    assert_eq!(
+        reader.next_of("message").await["topic"],
+        "plant/secret/back"
+    );
+    // Held once more: it takes its place again.
+    refused_for_the_limit(reader, "plant/open/a", 7).await;
+
+    unsubscribe(reader, "plant/secret/#", 8).await;
+    outside.publish("plant/secret/gone", "2", 1, false).await;
+    outside.publish("plant/open/marker", "3", 1, false).await;
+    // In order from one publisher: the secret one would have come first.
+    assert_eq!(
+        reader.next_of("message").await["topic"],
+        "plant/open/marker"
+    );
+    subscribe(reader, "plant/open/a", 9).await;
+    let again = reader
+        .request(
+            json!({"type": "unsubscribe", "topic": "plant/secret/#"}),
+            10,
+        )
+        .await;
+    assert_eq!(again["code"], "bad_request", "held no more: {again}");
+}
+
+#[actix_rt::test]
+async fn a_filter_given_back_right_after_its_revocation_is_held_again_until_unsubscribed() {
+    let setup = Setup::start_with(|s| s.max_filters = 2).await;
+    let outside = setup.outside().await;
+    let mut reader = revoked_reader(&setup).await;
+    setup.restore();
+    held_again_until_unsubscribed(&mut reader, &outside).await;
+}
+
+#[actix_rt::test]
+async fn a_revoked_filter_frees_its_place_and_once_given_back_is_held_again() {
+    let setup = Setup::start_with(|s| s.max_filters = 2).await;
+    let outside = setup.outside().await;
+    let mut reader = revoked_reader(&setup).await;
+    // Its place is free.
+    subscribe(&mut reader, "plant/open/a", 4).await;
+    unsubscribe(&mut reader, "plant/open/a", 5).await;
+    setup.restore();
+    held_again_until_unsubscribed(&mut reader, &outside).await;
 }
 
 #[actix_rt::test]

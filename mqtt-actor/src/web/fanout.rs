@@ -23,6 +23,12 @@
 //! reason `revoked` (2.1), after which its outbox lets in no message of that
 //! filter alone, even one the `MqttActor` was already delivering (see
 //! `releases.rs`). An event stream left with no filter ends.
+//!
+//! A WebSocket session keeps a book of its filters too, and hears of the
+//! filters its fan-out let go of by message ([`FilterLost`]), which it may
+//! handle late, after its client subscribed to the same filter again. The
+//! generations of `filters.rs` keep such late news from taking the new hold,
+//! and keep a grant made before a release from standing after it.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +42,7 @@ use bytestring::ByteString;
 use crate::messages::Sink;
 use crate::web::access::{Operation, Principal};
 use crate::web::error::{ApiError, ErrorCode};
+use crate::web::filters::{Generations, LetGo};
 use crate::web::protocol::{Event, MessageView};
 use crate::web::queue::Outbox;
 use crate::web::state::{BridgeState, Control};
@@ -71,12 +78,19 @@ impl Activity {
 }
 
 /// Told to a WebSocket session by its fan-out: the broker no longer grants
-/// `0` (a refused re-SUBSCRIBE after a reconnect), or the access rules no
-/// longer let the client read it, and the `MqttActor` has let go of it (or
-/// is told to) for the session, so the session no longer holds it either.
+/// `filter` (a refused re-SUBSCRIBE after a reconnect), or the access rules
+/// no longer let the client read it, and the `MqttActor` has been told to
+/// let go of it for the session, so the session no longer holds it either,
+/// unless its hold came from a subscribe sent after that.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub(crate) struct FilterLost(pub String);
+pub(crate) struct FilterLost {
+    pub filter: String,
+    /// The last generation of the session's subscribes when the
+    /// `MqttActor` was told: a hold from a later one stays (see
+    /// `filters.rs`).
+    pub up_to: u64,
+}
 
 /// Whom a fan-out serves: what differs between the two transports.
 pub(crate) enum Client {
@@ -85,6 +99,8 @@ pub(crate) enum Client {
     WebSocket {
         activity: Arc<Activity>,
         session: Option<WeakRecipient<FilterLost>>,
+        /// The generations of the session's subscribes.
+        generations: Generations,
     },
     /// An event stream: it ends with its last filter and with its login,
     /// and sends a comment as heartbeat.
@@ -101,14 +117,25 @@ pub(crate) struct Fanout {
     /// The filters the client holds: an event stream's from its start, a
     /// WebSocket session's as the broker grants them ([`Held`]).
     filters: BTreeSet<String>,
+    /// The filters of a WebSocket session let go of, so that a grant from
+    /// before that is not taken ([`Held`]).
+    let_go: LetGo<Event>,
 }
 
 /// Told to a WebSocket session's fan-out by the session: the broker granted
-/// it `0`. The fan-out checks it once more, so that a filter granted after
-/// the access rules changed is released at once if they no longer allow it.
+/// it `filter`. The fan-out checks it once more, so that a filter granted
+/// after the access rules changed is released at once if they no longer
+/// allow it, and so is one it let go of after the subscribe was sent.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub(crate) struct Held(pub String);
+pub(crate) struct Held {
+    pub filter: String,
+    /// The subscribe's generation.
+    pub generation: u64,
+    /// Every subscribe of the session up to this generation has been
+    /// answered, and told of if granted.
+    pub settled: u64,
+}
 
 /// Told to a WebSocket session's fan-out by the session: its client
 /// unsubscribed `0`.
@@ -143,6 +170,7 @@ impl Fanout {
             client,
             principal,
             filters,
+            let_go: LetGo::default(),
         }
     }
 
@@ -169,20 +197,27 @@ impl Fanout {
         }
     }
 
-    /// Releases `filter` for the client: at the `MqttActor`, in the
-    /// session's book, and with the `unsubscribed` notice. The outbox lets
-    /// in nothing of the filter alone from before the notice until the
-    /// `MqttActor` has let go of it (see `releases.rs`).
+    /// Releases `filter` for the client, with the `unsubscribed` notice.
     fn revoke(&mut self, filter: String, ctx: &mut Context<Self>) {
         log::info!(
             "user {:?}: access to {} revoked: releasing it",
             self.principal.user,
             filter.escape_debug()
         );
+        self.let_go(filter.clone(), Event::revoked(filter), ctx);
+    }
+
+    /// Lets go of `filter` for the client: at the `MqttActor`, in the
+    /// session's book, and with `notice`. The outbox lets in nothing of the
+    /// filter alone from before the notice until the `MqttActor` has let
+    /// go of it (see `releases.rs`).
+    fn let_go(&mut self, filter: String, notice: Event, ctx: &mut Context<Self>) {
         self.filters.remove(&filter);
         self.outbox.release(&filter);
         let release = Unsubscribe::new(filter.clone()).listener(ctx.address().recipient());
-        let answer = self.state.mqtt.send(release);
+        // A sender of its own is never parked, so the release is in the
+        // MqttActor's mailbox now, before the generation is read below.
+        let answer = self.state.mqtt.clone().send(release);
         let outbox = self.outbox.clone();
         // Apart from this actor: the confirmation is due even if it stops.
         actix::spawn(async move {
@@ -190,17 +225,19 @@ impl Fanout {
             let _ = answer.await;
             outbox.release_confirmed();
         });
-        self.outbox.event(&Event::revoked(filter.clone()));
-        self.tell_session(filter);
-    }
-
-    /// Has a WebSocket session forget `filter` (the `MqttActor` let go of it).
-    fn tell_session(&self, filter: String) {
-        if let Client::WebSocket { session, .. } = &self.client {
+        self.outbox.event(&notice);
+        if let Client::WebSocket {
+            session,
+            generations,
+            ..
+        } = &self.client
+        {
+            let up_to = generations.last();
+            self.let_go.note(&filter, up_to, notice);
             // `do_send` queues even for a session frozen by a client that
             // does not read; it forgets the filter when it runs again.
             if let Some(session) = session.as_ref().and_then(|s| s.upgrade()) {
-                session.do_send(FilterLost(filter));
+                session.do_send(FilterLost { filter, up_to });
             }
         }
     }
@@ -298,17 +335,12 @@ impl Handler<ListenerNotice> for Fanout {
         };
         let mut err = ApiError::from(error);
         err.message = format!("subscription to {filter:?} lost: {}", err.message);
-        self.outbox.event(&Event::error(None, err));
-        self.filters.remove(&filter);
-        // The MqttActor already let go of it.
-        self.outbox.forget(&filter);
-        match self.client {
-            Client::WebSocket { .. } => self.tell_session(filter),
-            Client::EventStream if self.filters.is_empty() => {
-                log::info!("event stream: the broker grants none of its filters: closing");
-                self.end(ctx);
-            }
-            Client::EventStream => {}
+        // The MqttActor already let go of it; told all the same, so that a
+        // grant of a subscribe sent before this is read goes too.
+        self.let_go(filter, Event::error(None, err), ctx);
+        if self.filters.is_empty() && matches!(self.client, Client::EventStream) {
+            log::info!("event stream: the broker grants none of its filters: closing");
+            self.end(ctx);
         }
     }
 }
@@ -335,7 +367,19 @@ impl Handler<TellLost> for Fanout {
 
 impl Handler<Held> for Fanout {
     type Result = ();
-    fn handle(&mut self, Held(filter): Held, ctx: &mut Context<Self>) {
+    fn handle(&mut self, held: Held, ctx: &mut Context<Self>) {
+        let Held {
+            filter,
+            generation,
+            settled,
+        } = held;
+        let undone = self.let_go.undone(&filter, generation).cloned();
+        self.let_go.settle(settled);
+        if let Some(notice) = undone {
+            // Sent before a release, granted after it: the release may have
+            // taken the hold, or not; let go of it again (see `filters.rs`).
+            return self.let_go(filter, notice, ctx);
+        }
         let allowed = self
             .state
             .authorize(&self.principal, Operation::Subscribe, &filter);

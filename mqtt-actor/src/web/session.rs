@@ -85,9 +85,11 @@ impl Session {
         slot: SessionSlot,
     ) -> Self {
         let activity = Activity::new();
+        let filters = FilterBook::default();
         let client = Client::WebSocket {
             activity: activity.clone(),
             session: None,
+            generations: filters.generations(),
         };
         let fanout = Fanout::new(
             outbox.clone(),
@@ -103,7 +105,7 @@ impl Session {
             state,
             outbox,
             fanout,
-            filters: FilterBook::default(),
+            filters,
             activity,
             principal,
             _slot: slot,
@@ -227,15 +229,18 @@ impl Session {
         if let Err(e) = allowed {
             return self.reply(id, Err(e));
         }
-        if let Err(max) = self.filters.reserve(&topic, config.max_filters) {
-            let err = ApiError::new(
-                ErrorCode::BadRequest,
-                format!(
-                    "this session already holds or asked for {max} filters, the most allowed (WS_MAX_FILTERS)"
-                ),
-            );
-            return self.reply(id, Err(err));
-        }
+        let generation = match self.filters.reserve(&topic, config.max_filters) {
+            Ok(generation) => generation,
+            Err(max) => {
+                let err = ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "this session already holds or asked for {max} filters, the most allowed (WS_MAX_FILTERS)"
+                    ),
+                );
+                return self.reply(id, Err(err));
+            }
+        };
         // Its messages may come before the answer.
         self.outbox.hold(&topic);
         let request = Subscribe::new(topic.clone())
@@ -243,14 +248,18 @@ impl Session {
             .listener(self.listener())
             .notices(self.fanout.clone().recipient())
             .sink(self.outbox.clone());
-        self.ask(ctx, id, request, |act, id, result| {
-            act.filters.answered(&topic, result.is_ok());
+        self.ask(ctx, id, request, move |act, id, result| {
+            act.filters.answered(&topic, generation, result.is_ok());
             if !act.filters.knows(&topic) {
                 act.outbox.forget(&topic);
             }
             let granted = result?;
             // Handled once this reply is queued: a revocation comes after it.
-            act.fanout.do_send(Held(topic.clone()));
+            act.fanout.do_send(Held {
+                filter: topic.clone(),
+                generation,
+                settled: act.filters.settled(),
+            });
             Ok(Event::Subscribed {
                 id,
                 topic,
@@ -335,10 +344,11 @@ impl Actor for Session {
 
 impl Handler<FilterLost> for Session {
     type Result = ();
-    fn handle(&mut self, FilterLost(filter): FilterLost, _: &mut Self::Context) {
+    fn handle(&mut self, lost: FilterLost, _: &mut Self::Context) {
         // The fan-out had the MqttActor let go of it: nothing to unsubscribe.
-        if self.filters.release(&filter) {
-            log::info!("session {:?}: no longer holds {filter:?}", self.id);
+        // Unless the client subscribed again since (see `filters.rs`).
+        if self.filters.lost(&lost.filter, lost.up_to) {
+            log::info!("session {:?}: no longer holds {:?}", self.id, lost.filter);
         }
     }
 }
