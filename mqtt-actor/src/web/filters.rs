@@ -15,25 +15,26 @@
 //! as not subscribed, its count one short).
 //!
 //! So every subscribe a session sends gets a number, its *generation*, from
-//! one counter ([`Generations`]) that the session and its fan-out share (the
-//! two run on one thread, so neither sees the other half-way). When the
-//! fan-out lets go of a filter, it sends the `MqttActor` an `Unsubscribe`
-//! (queued at once) and then reads the last generation numbered: every
-//! subscribe up to it was sent before that `Unsubscribe`, every later one
-//! after it. The session is told that last generation, and drops its hold
-//! only if the hold came from a subscribe no later than it
-//! ([`FilterBook::lost`]); a later hold is the client's new one, which the
-//! `Unsubscribe` cannot have undone.
+//! a counter ([`Generations`]) that the session and its fan-out share; the
+//! session numbers a subscribe before it sends it. When the fan-out lets go
+//! of a filter, it queues an `Unsubscribe` at the `MqttActor` (on a sender of
+//! its own, which is never parked, so at once) and then reads the last
+//! generation numbered: every later subscribe reaches the `MqttActor` after
+//! that `Unsubscribe`, and its hold stands. The session is told that last
+//! generation, and drops its hold only if the hold came from a subscribe no
+//! later than it ([`FilterBook::lost`]); a later hold is the client's new
+//! one.
 //!
-//! The other way round, a subscribe numbered before the release and granted
-//! may reach the fan-out only after it (`Held`, in `fanout.rs`): the
-//! `MqttActor` answers a subscribe in its next step, so its hold may have
-//! been taken by the release, or taken effect after it. Neither can be told
-//! apart from here, so the fan-out takes no such grant: it lets go of the
-//! filter once more, with the same notice, and the session drops the hold
-//! when told (the fan-out remembers what it let go of, and when:
-//! [`LetGo`]). The client then holds the filter in no book, nor at the
-//! `MqttActor`, and may subscribe again.
+//! A subscribe numbered no later may have reached the `MqttActor` before the
+//! `Unsubscribe` or after it, and the `MqttActor` adds a hold only at its next
+//! step, so one granted may have been undone by the release or may stand.
+//! Which cannot be told from here, so the fan-out takes no such grant when
+//! it hears of it (`Held`, in `fanout.rs`): it lets go of the filter once
+//! more, with the same notice, and the session drops the hold when told.
+//! The client then holds the filter in no book, nor at the `MqttActor`, and
+//! may subscribe again. (Rare: it takes a subscribe to a filter crossing the
+//! release of the same filter.) The fan-out remembers what it let go of, and
+//! when, until every subscribe up to then has been answered ([`LetGo`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
