@@ -44,6 +44,7 @@ mod recorder;
 mod recorder_postgres;
 mod requests;
 mod revocation;
+mod revocation_races;
 mod server_subscriptions;
 mod streams;
 mod trusted_proxy;
