@@ -39,21 +39,25 @@ impl Stalled {
             })
             .expect("the broker's process");
         let stalled = Stalled(pid.to_string());
-        stalled.signal("-STOP");
+        assert!(stalled.signal("-STOP"), "the broker ({pid}) stops");
         stalled
     }
 
-    fn signal(&self, signal: &str) {
+    /// Sends `signal` to the broker's process; whether it was sent.
+    fn signal(&self, signal: &str) -> bool {
         let sent = std::process::Command::new("kill")
             .args([signal, &self.0])
             .status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill {signal} {}", self.0);
+        sent.is_ok_and(|s| s.success())
     }
 }
 
 impl Drop for Stalled {
     fn drop(&mut self) {
-        self.signal("-CONT");
+        // No panic here: it may run while a failed test unwinds.
+        if !self.signal("-CONT") {
+            eprintln!("the broker ({}) could not be resumed", self.0);
+        }
     }
 }
 
