@@ -39,6 +39,18 @@
 //! message on the way (the two may both deliver for the length of one round
 //! trip). Requests that arrive meanwhile wait for the next step, which takes
 //! them all together: one round trip for a burst of subscribes.
+//!
+//! # In mailbox order
+//!
+//! Messages to the actor take effect in the order it handles them, though a
+//! `Subscribe` waits for the next step while a release acts at once. So an
+//! `Unsubscribe` of a filter withdraws its holder's `Subscribe`s of that
+//! filter still waiting for a step (`UnsubscribeAll`, or the listener's
+//! stop, all of them): each is answered [`MqttError::Withdrawn`], and the
+//! holder's granted hold goes too (say, under a QoS change waiting). The
+//! `Unsubscribe` is answered `Ok` when it withdrew or released anything,
+//! `NotSubscribed` otherwise. A `Subscribe` already in the step in flight is
+//! answered once granted, and its filter then released.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -506,6 +518,7 @@ impl MqttActor {
         self.listeners.remove(&listener);
         let holder = Holder::Listener(listener);
         self.windows.forget(&holder);
+        self.steps.withdraw(&holder, None);
         let emptied = self.index.remove_holder(&holder);
         if self.released(emptied) {
             self.run_step(ctx);
@@ -517,9 +530,12 @@ impl MqttActor {
     /// reach them, state of listeners that hold nothing any more goes once
     /// their backlog is empty, and closed retained windows go.
     pub(super) fn sweep_dead(&mut self, ctx: &mut Context<Self>) {
-        let dead: Vec<Recipient<MqttMessage>> = self
+        // A listener that only waits for a step is dropped too: its
+        // `Subscribe`s are withdrawn rather than sent.
+        let dead: HashSet<Recipient<MqttMessage>> = self
             .index
             .holders()
+            .chain(self.steps.queued_holders())
             .filter_map(|h| match h {
                 Holder::Listener(r) if !r.connected() => Some(r.clone()),
                 _ => None,
@@ -604,7 +620,9 @@ impl Handler<Unsubscribe> for MqttActor {
     type Result = ResponseFuture<Result<()>>;
     fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) -> Self::Result {
         let holder = Holder::of(msg.listener);
+        let withdrew = self.steps.withdraw(&holder, Some(&msg.filter));
         match self.index.remove(&msg.filter, &holder) {
+            None if withdrew => Box::pin(async { Ok(()) }),
             None => Box::pin(async move { Err(MqttError::NotSubscribed { filter: msg.filter }) }),
             Some(emptied) => {
                 let emptied = if emptied {
@@ -623,6 +641,7 @@ impl Handler<UnsubscribeAll> for MqttActor {
     fn handle(&mut self, msg: UnsubscribeAll, ctx: &mut Context<Self>) -> Self::Result {
         let holder = Holder::of(msg.listener);
         self.windows.forget(&holder);
+        self.steps.withdraw(&holder, None);
         let emptied = self.index.remove_holder(&holder);
         self.answer_release(emptied, ctx)
     }
