@@ -25,9 +25,21 @@ impl Handler<MqttMessage> for Collector {
     }
 }
 
-fn collector() -> (Recipient<MqttMessage>, Recorded<MqttMessage>) {
+/// Stops a [`Collector`].
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Stop;
+
+impl Handler<Stop> for Collector {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+fn collector() -> (Addr<Collector>, Recorded<MqttMessage>) {
     let seen: Recorded<MqttMessage> = Default::default();
-    (Collector(seen.clone()).start().recipient(), seen)
+    (Collector(seen.clone()).start(), seen)
 }
 
 /// The broker, the actor under test (its application records what it
@@ -98,7 +110,8 @@ fn withdrawn(filter: &str) -> Result<QoS, MqttError> {
 #[actix_rt::test]
 async fn an_unsubscribe_withdraws_the_subscribe_of_its_filter_waiting_for_a_step() {
     let setup = Setup::start().await;
-    let (listener, seen) = collector();
+    let (actor, seen) = collector();
+    let listener = actor.recipient();
     let (sub_a, sub_f) = {
         let _stalled = Stalled::broker(&setup.broker);
         let sub_a = setup
@@ -129,7 +142,8 @@ async fn an_unsubscribe_withdraws_the_subscribe_of_its_filter_waiting_for_a_step
 #[actix_rt::test]
 async fn an_unsubscribe_all_withdraws_every_subscribe_of_its_holder_waiting_for_a_step() {
     let setup = Setup::start().await;
-    let (listener, seen) = collector();
+    let (actor, seen) = collector();
+    let listener = actor.recipient();
     let (sub_a, sub_f, all, again) = {
         let _stalled = Stalled::broker(&setup.broker);
         let sub_a = setup
@@ -164,7 +178,8 @@ async fn an_unsubscribe_all_withdraws_every_subscribe_of_its_holder_waiting_for_
 #[actix_rt::test]
 async fn an_unsubscribe_with_nothing_held_or_waiting_is_refused_and_withdraws_no_other_holders() {
     let setup = Setup::start().await;
-    let (listener, seen) = collector();
+    let (actor, seen) = collector();
+    let listener = actor.recipient();
     let (sub_a, app_f) = {
         let _stalled = Stalled::broker(&setup.broker);
         let sub_a = setup
@@ -209,4 +224,27 @@ async fn an_unsubscribe_with_nothing_held_or_waiting_is_refused_and_withdraws_no
     wait_for(&seen, "order/a").await;
     assert_eq!(topics(&seen), ["order/a"]);
     wait_for(&setup.app_seen, "order/f").await;
+}
+
+#[actix_rt::test]
+async fn a_listener_that_stops_while_its_subscribe_waits_for_a_step_is_not_subscribed() {
+    let setup = Setup::start().await;
+    let (actor, _) = collector();
+    let listener = actor.clone().recipient();
+    let (app_a, sub_f) = {
+        let _stalled = Stalled::broker(&setup.broker);
+        let app_a = setup.mqtt.send(Subscribe::new("order/a"));
+        let sub_f = setup
+            .mqtt
+            .send(Subscribe::new("order/f").listener(listener.clone()));
+        actor.send(Stop).await.expect("the listener answers");
+        eventually("the listener stopped", || async {
+            (!listener.connected()).then_some(())
+        })
+        .await;
+        (app_a, sub_f)
+    };
+    assert_eq!(app_a.await.expect("the actor answers"), Ok(QoS::AtMostOnce));
+    assert_eq!(sub_f.await.expect("the actor answers"), withdrawn("order/f"));
+    assert_eq!(setup.held().await, [("order/a".to_string(), 0)]);
 }

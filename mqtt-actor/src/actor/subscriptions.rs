@@ -91,10 +91,23 @@ fn for_filter(error: MqttError, filter: &str, broker_filter: &str) -> MqttError 
 impl MqttActor {
     /// Runs the next step if there is work and none is in flight.
     pub(super) fn run_step(&mut self, ctx: &mut Context<Self>) {
-        if self.steps.in_flight.is_some()
-            || !self.connection.is_connected()
-            || !self.steps.has_work()
-        {
+        if self.steps.in_flight.is_some() || !self.connection.is_connected() {
+            return;
+        }
+        // A listener that stopped while its `Subscribe`s waited: they are
+        // withdrawn, not sent.
+        let dead: HashSet<Recipient<MqttMessage>> = self
+            .steps
+            .queued_holders()
+            .filter_map(|h| match h {
+                Holder::Listener(r) if !r.connected() => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        for listener in dead {
+            self.forget_listener(listener);
+        }
+        if !self.steps.has_work() {
             return;
         }
         self.steps.attempts += 1;
@@ -515,14 +528,20 @@ impl MqttActor {
         listener: Recipient<MqttMessage>,
         ctx: &mut Context<Self>,
     ) {
+        if self.forget_listener(listener) {
+            self.run_step(ctx);
+        }
+    }
+
+    /// [`drop_listener`](Self::drop_listener) but for the step: whether
+    /// there is something to release.
+    fn forget_listener(&mut self, listener: Recipient<MqttMessage>) -> bool {
         self.listeners.remove(&listener);
         let holder = Holder::Listener(listener);
         self.windows.forget(&holder);
         self.steps.withdraw(&holder, None);
         let emptied = self.index.remove_holder(&holder);
-        if self.released(emptied) {
-            self.run_step(ctx);
-        }
+        self.released(emptied)
     }
 
     /// Runs every [`SWEEP_INTERVAL`](super::SWEEP_INTERVAL): listeners and
@@ -530,12 +549,9 @@ impl MqttActor {
     /// reach them, state of listeners that hold nothing any more goes once
     /// their backlog is empty, and closed retained windows go.
     pub(super) fn sweep_dead(&mut self, ctx: &mut Context<Self>) {
-        // A listener that only waits for a step is dropped too: its
-        // `Subscribe`s are withdrawn rather than sent.
-        let dead: HashSet<Recipient<MqttMessage>> = self
+        let dead: Vec<Recipient<MqttMessage>> = self
             .index
             .holders()
-            .chain(self.steps.queued_holders())
             .filter_map(|h| match h {
                 Holder::Listener(r) if !r.connected() => Some(r.clone()),
                 _ => None,
