@@ -245,6 +245,9 @@ async fn a_listener_that_stops_while_its_subscribe_waits_for_a_step_is_not_subsc
         (app_a, sub_f)
     };
     assert_eq!(app_a.await.expect("the actor answers"), Ok(QoS::AtMostOnce));
-    assert_eq!(sub_f.await.expect("the actor answers"), withdrawn("order/f"));
+    assert_eq!(
+        sub_f.await.expect("the actor answers"),
+        withdrawn("order/f")
+    );
     assert_eq!(setup.held().await, [("order/a".to_string(), 0)]);
 }
