@@ -90,8 +90,9 @@ impl MqttActor {
         }
     }
 
-    /// [`drop_listener`](Self::drop_listener) but for the step: whether
-    /// there is something to release.
+    /// Forgets a listener whose actor stopped, as
+    /// [`drop_listener`](Self::drop_listener) does, without starting a step
+    /// (a step about to start calls it): whether there is a filter to release.
     pub(super) fn forget_listener(&mut self, listener: Recipient<MqttMessage>) -> bool {
         self.listeners.remove(&listener);
         let holder = Holder::Listener(listener);
