@@ -47,4 +47,5 @@ mod revocation;
 mod revocation_races;
 mod server_subscriptions;
 mod streams;
+mod subscription_order;
 mod trusted_proxy;

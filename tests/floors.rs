@@ -80,6 +80,7 @@ const LIBRARY_FLOORS: Floors = &[
                 "builder",
                 "lifecycle",
                 "subscriptions",
+                "broker_steps",
                 "publishing",
                 "delivery",
                 "queries",

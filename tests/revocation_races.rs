@@ -23,11 +23,13 @@ use crate::revocation::{revoked, socket, subscribe, Setup};
 
 /// The broker's process, stopped (SIGSTOP) until this is dropped (SIGCONT):
 /// meanwhile it answers nothing, so a subscribe the app sends it stays
-/// unanswered for as long as the test needs.
-struct Stalled(String);
+/// unanswered for as long as the test needs. (`subscription_order.rs` uses
+/// it too.)
+pub(crate) struct Stalled(String);
 
 impl Stalled {
-    fn broker(broker: &Mosquitto) -> Stalled {
+    /// Stops `broker`'s process; it resumes when this is dropped.
+    pub(crate) fn broker(broker: &Mosquitto) -> Stalled {
         // Its command line names its configuration, in its own folder.
         let dir = broker.dir().to_string_lossy().to_string();
         let pid = std::fs::read_dir("/proc")

@@ -194,6 +194,19 @@ pub enum MqttError {
         /// The filter as given.
         filter: String,
     },
+    /// A `Subscribe` taken back before the broker was asked for it: a later
+    /// `Unsubscribe` of the same filter, or `UnsubscribeAll`, by the same
+    /// holder reached the actor while it waited for the next subscription
+    /// step (or its listener stopped meanwhile). Messages to the actor take
+    /// effect in mailbox order, so the holder does not hold the filter.
+    #[error(
+        "the subscribe to {filter:?} was withdrawn by a later unsubscribe before the broker \
+         was asked"
+    )]
+    Withdrawn {
+        /// The filter of the `Subscribe`.
+        filter: String,
+    },
     /// Any other failure of the Paho client.
     #[error("MQTT client error: {0}")]
     Client(String),

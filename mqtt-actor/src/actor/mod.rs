@@ -24,7 +24,9 @@
 //!   filter is held once the broker granted it; the broker subscriptions
 //!   follow the [`Plan`](crate::plan::Plan), changed one step at a time;
 //!   re-subscribing after a reconnect; releasing the filters of listeners
-//!   that stopped), `publishing.rs` (`Publish` with its deadline),
+//!   that stopped; in mailbox order), `broker_steps.rs` (running a step:
+//!   its SUBSCRIBEs and SUBACKs, the UNSUBSCRIBEs of what the plan let go
+//!   of), `publishing.rs` (`Publish` with its deadline),
 //!   `delivery.rs` (incoming messages to handlers and listeners, with the
 //!   delivery policy), `queries.rs` (`GetStatus`, `GetSubscriptions`),
 //!   `streams.rs` (`SubscribeStream`: a listener bridge per stream),
@@ -33,6 +35,7 @@
 //!   to an overlapping ordinary one).
 
 // The rooms: each adds the behaviour of one job to `MqttActor` (top floor).
+mod broker_steps;
 pub(crate) mod builder;
 mod delivery;
 mod lifecycle;

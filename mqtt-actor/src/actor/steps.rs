@@ -6,7 +6,7 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 
 use super::listeners::Holder;
-use crate::error::Result;
+use crate::error::{MqttError, Result};
 use crate::qos::QoS;
 use crate::topic::Hold;
 
@@ -81,10 +81,108 @@ impl Steps {
                 .is_some_and(|s| s.joining.iter().any(|j| j.holder == *holder))
     }
 
+    /// The holders of `Subscribe`s waiting for the next step.
+    pub fn queued_holders(&self) -> impl Iterator<Item = &Holder> {
+        self.requests.iter().map(|r| &r.holder)
+    }
+
+    /// Takes `holder`'s `Subscribe`s waiting for the next step out of it,
+    /// those for `filter` (all of them with `None`), and answers each with
+    /// [`MqttError::Withdrawn`]: a later `Unsubscribe` or `UnsubscribeAll`
+    /// of the same holder comes first (see "In mailbox order" in
+    /// `subscriptions.rs`). Whether there was any.
+    pub fn withdraw(&mut self, holder: &Holder, filter: Option<&str>) -> bool {
+        let (withdrawn, kept): (Vec<Queued>, Vec<Queued>) = std::mem::take(&mut self.requests)
+            .into_iter()
+            .partition(|r| r.holder == *holder && filter.is_none_or(|f| r.filter == f));
+        self.requests = kept;
+        let any = !withdrawn.is_empty();
+        for r in withdrawn {
+            let _ = r.reply.send(Err(MqttError::Withdrawn { filter: r.filter }));
+        }
+        any
+    }
+
     pub fn has_work(&self) -> bool {
         !self.requests.is_empty()
             || !self.released.is_empty()
             || !self.releasing.is_empty()
             || self.resubscribe
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::MqttMessage;
+
+    /// A listener that drops what it gets: only its address matters here.
+    struct Nobody;
+
+    impl Actor for Nobody {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<MqttMessage> for Nobody {
+        type Result = ();
+        fn handle(&mut self, _: MqttMessage, _: &mut Context<Self>) {}
+    }
+
+    /// Queues a `Subscribe` of `filter` by `holder`; its answer.
+    fn queue(steps: &mut Steps, holder: &Holder, filter: &str) -> oneshot::Receiver<Result<QoS>> {
+        let (reply, answer) = oneshot::channel();
+        steps.requests.push(Queued {
+            filter: filter.to_string(),
+            holder: holder.clone(),
+            qos: QoS::AtLeastOnce,
+            reply,
+        });
+        answer
+    }
+
+    fn withdrawn(filter: &str) -> Option<Result<QoS>> {
+        Some(Err(MqttError::Withdrawn {
+            filter: filter.to_string(),
+        }))
+    }
+
+    #[actix_rt::test]
+    async fn an_unsubscribe_withdraws_its_holders_waiting_subscribes_of_that_filter_only() {
+        let listener = Holder::Listener(Nobody.start().recipient());
+        let mut steps = Steps::default();
+        let mut f1 = queue(&mut steps, &listener, "f");
+        let mut f2 = queue(&mut steps, &listener, "f");
+        let mut g = queue(&mut steps, &listener, "g");
+        let mut app_f = queue(&mut steps, &Holder::App, "f");
+
+        assert!(steps.withdraw(&listener, Some("f")));
+        assert_eq!(f1.try_recv().ok().flatten(), withdrawn("f"));
+        assert_eq!(f2.try_recv().ok().flatten(), withdrawn("f"));
+        assert_eq!(g.try_recv(), Ok(None), "another filter waits on");
+        assert_eq!(app_f.try_recv(), Ok(None), "another holder's waits on");
+        let left: Vec<_> = steps.requests.iter().map(|r| r.filter.as_str()).collect();
+        assert_eq!(left, ["g", "f"]);
+        assert!(
+            !steps.withdraw(&listener, Some("f")),
+            "nothing left to withdraw"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn an_unsubscribe_all_withdraws_every_waiting_subscribe_of_its_holder() {
+        let listener = Holder::Listener(Nobody.start().recipient());
+        let mut steps = Steps::default();
+        let mut f = queue(&mut steps, &listener, "f");
+        let mut app_f = queue(&mut steps, &Holder::App, "f");
+        let mut g = queue(&mut steps, &listener, "g");
+
+        assert!(steps.withdraw(&listener, None));
+        assert_eq!(f.try_recv().ok().flatten(), withdrawn("f"));
+        assert_eq!(g.try_recv().ok().flatten(), withdrawn("g"));
+        assert_eq!(app_f.try_recv(), Ok(None));
+        assert!(steps.asking(&Holder::App));
+        assert!(!steps.asking(&listener));
+        assert_eq!(steps.queued_holders().count(), 1);
+        assert!(!steps.withdraw(&listener, None));
     }
 }
