@@ -368,6 +368,7 @@ impl Subscribe {
     /// than to its mailbox; the listener's recipient still names it (to
     /// unsubscribe, and for its notices). Like the backlog, it belongs to the
     /// listener: the latest `Subscribe` that sets it wins.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) fn sink(mut self, sink: Arc<dyn Sink>) -> Self {
         self.sink = Some(SinkRef(sink));
         self
@@ -432,6 +433,12 @@ impl actix::Message for Subscribe {
 }
 
 /// Let go of a filter. The broker subscription ends when its last holder lets go.
+///
+/// In mailbox order: a [`Subscribe`] of the same filter by the same holder
+/// that still waits for its subscription step is withdrawn, and answered
+/// [`MqttError::Withdrawn`](crate::MqttError::Withdrawn). Answered
+/// [`MqttError::NotSubscribed`](crate::MqttError::NotSubscribed) when the
+/// holder neither held nor asked for the filter.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Unsubscribe {
@@ -462,6 +469,10 @@ impl actix::Message for Unsubscribe {
 }
 
 /// Let go of every filter of one holder (the application when `listener` is `None`).
+///
+/// In mailbox order: the holder's [`Subscribe`]s that still wait for their
+/// subscription step are withdrawn, each answered
+/// [`MqttError::Withdrawn`](crate::MqttError::Withdrawn).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct UnsubscribeAll {

@@ -26,11 +26,13 @@
 //! one.
 //!
 //! A subscribe numbered no later may have reached the `MqttActor` before the
-//! `Unsubscribe` or after it, and the `MqttActor` adds a hold only at its next
-//! step, so one granted may have been undone by the release or may stand.
-//! Which cannot be told from here, so the fan-out takes no such grant when
-//! it hears of it (`Held`, in `fanout.rs`): it lets go of the filter once
-//! more, with the same notice, and the session drops the hold when told.
+//! `Unsubscribe` or after it. Before it, the `MqttActor` (which takes its
+//! messages in mailbox order) either withdraws it, when it still waited for
+//! its subscription step (it is answered with an error), or grants it and
+//! then lets go of it; after it, it is granted and stands. A grant cannot
+//! tell which, so the fan-out takes no such grant when it hears of it
+//! (`Held`, in `fanout.rs`): it lets go of the filter once more, with the
+//! same notice, and the session drops the hold when told.
 //! The client then holds the filter in no book, nor at the `MqttActor`, and
 //! may subscribe again. (Rare: it takes a subscribe to a filter crossing the
 //! release of the same filter.) The fan-out remembers what it let go of, and
