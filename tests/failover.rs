@@ -10,20 +10,6 @@ use actix::prelude::*;
 use mqtt_actor::*;
 use test_support::*;
 
-/// A listener actor that records what it gets.
-struct Collector(Recorded<MqttMessage>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<MqttMessage> for Collector {
-    type Result = ();
-    fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
-        self.0.lock().expect("collector lock").push(msg);
-    }
-}
-
 /// Waits until the actor is connected to `uri`.
 async fn wait_on(mqtt: &Addr<MqttActor>, uri: &str) -> Status {
     eventually(&format!("connected to {uri}"), || async {
@@ -51,8 +37,7 @@ async fn a_failover_list_uses_the_first_broker_that_answers_and_moves_on_when_it
         .subscribe("app/#", QoS::AtLeastOnce)
         .start()
         .expect("the actor starts");
-    let seen: Recorded<MqttMessage> = Default::default();
-    let listener = Collector(seen.clone()).start();
+    let (listener, seen) = collector();
 
     let status = wait_on(&mqtt, &a.url()).await;
     assert!(status.last_error.is_none(), "{status:?}");
@@ -194,8 +179,7 @@ async fn handlers_on_a_shared_subscription_of_their_own_run_once_per_cluster() {
             .expect("the actor starts");
         wait_connected(&web, true).await;
         wait_active(&workers, "$share/workers/jobs/#").await;
-        let seen: Recorded<MqttMessage> = Default::default();
-        let listener = Collector(seen.clone()).start();
+        let (listener, seen) = collector();
         web.send(Subscribe::new("jobs/#").listener(listener.recipient()))
             .await
             .expect("the actor answers")
@@ -255,8 +239,7 @@ async fn a_shared_and_an_overlapping_ordinary_filter_on_one_connection_log_a_war
             .collect::<Vec<_>>()
     };
     assert!(warned(&logs).is_empty(), "news/# does not overlap jobs/#");
-    let seen: Recorded<MqttMessage> = Default::default();
-    let listener = Collector(seen).start();
+    let (listener, _) = collector();
     mqtt.send(Subscribe::new("jobs/+").listener(listener.recipient()))
         .await
         .expect("the actor answers")

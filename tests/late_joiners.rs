@@ -6,34 +6,15 @@
 //! resend every retained message under it. Against Mosquitto, with 2,000
 //! retained messages under `d/`.
 
-use std::sync::{Arc, Mutex};
-
 use actix::prelude::*;
 use mqtt_actor::*;
 use test_support::*;
 
 const RETAINED: usize = 2000;
 
-/// A listener actor that records what it gets.
-struct Collector(Arc<Mutex<Vec<MqttMessage>>>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(RETAINED * 2);
-    }
-}
-
-impl Handler<MqttMessage> for Collector {
-    type Result = ();
-    fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(msg);
-    }
-}
-
-fn collector() -> (Addr<Collector>, Arc<Mutex<Vec<MqttMessage>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    (Collector(seen.clone()).start(), seen)
+fn collector() -> (Addr<Collector>, Recorded<MqttMessage>) {
+    // Room for every retained message a late joiner may get at once.
+    collector_with_mailbox(RETAINED * 2)
 }
 
 async fn messages_in(mqtt: &Addr<MqttActor>) -> u64 {

@@ -11,20 +11,6 @@ use test_support::*;
 
 use crate::revocation_races::Stalled;
 
-/// A listener actor that records what it gets.
-struct Collector(Recorded<MqttMessage>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<MqttMessage> for Collector {
-    type Result = ();
-    fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
-        self.0.lock().expect("collector lock").push(msg);
-    }
-}
-
 /// Stops a [`Collector`].
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -35,11 +21,6 @@ impl Handler<Stop> for Collector {
     fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
         ctx.stop();
     }
-}
-
-fn collector() -> (Addr<Collector>, Recorded<MqttMessage>) {
-    let seen: Recorded<MqttMessage> = Default::default();
-    (Collector(seen.clone()).start(), seen)
 }
 
 /// The broker, the actor under test (its application records what it

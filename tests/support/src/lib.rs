@@ -70,7 +70,10 @@ pub use follower::Follower;
 pub use guarded::GuardedApp;
 pub use haproxy::HaProxy;
 pub use mosquitto::{Mosquitto, MosquittoOptions};
-pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
+pub use mqtt::{
+    collector, collector_with_mailbox, mqtt_config, recorder, topics, wait_active, wait_connected,
+    wait_for, Collector, Recorded,
+};
 pub use observer::Observer;
 pub use packets::{connect_packet, publish_packet};
 pub use postgres::{Postgres, SharedPostgres};

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::Addr;
+use actix::prelude::*;
 use mqtt_actor::{GetStatus, GetSubscriptions, MqttActor, MqttConfig, MqttMessage, Status};
 
 use crate::eventually;
@@ -70,4 +70,40 @@ pub async fn wait_for(seen: &Recorded<MqttMessage>, topic: &str) -> MqttMessage 
             .cloned()
     })
     .await
+}
+
+/// A listener actor that records the messages it gets ([`collector`]).
+pub struct Collector {
+    seen: Recorded<MqttMessage>,
+    mailbox: usize,
+}
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(self.mailbox);
+    }
+}
+
+impl Handler<MqttMessage> for Collector {
+    type Result = ();
+    fn handle(&mut self, msg: MqttMessage, _: &mut Context<Self>) {
+        self.seen.lock().expect("collector lock").push(msg);
+    }
+}
+
+/// A listener that records what it gets, started on this thread's arbiter
+/// with actix's default mailbox (16 messages), and the list it fills.
+pub fn collector() -> (Addr<Collector>, Recorded<MqttMessage>) {
+    collector_with_mailbox(16)
+}
+
+/// [`collector`] with room for `mailbox` messages in its mailbox.
+pub fn collector_with_mailbox(mailbox: usize) -> (Addr<Collector>, Recorded<MqttMessage>) {
+    let seen: Recorded<MqttMessage> = Default::default();
+    let collector = Collector {
+        seen: seen.clone(),
+        mailbox,
+    };
+    (collector.start(), seen)
 }
