@@ -180,3 +180,51 @@ async fn postgres_stopped_mid_flood_the_recorder_catches_up_and_counts_what_it_c
     .await;
     recorder.close().await;
 }
+
+#[actix_rt::test]
+async fn a_topic_pruned_by_another_instance_does_not_cost_a_message_of_this_one() {
+    init_logging();
+    let pg = Postgres::start();
+    let mut config = pg_config(&pg.url(), "unused/#");
+    config.retention = std::time::Duration::from_secs(24 * 3600);
+    config.retention_interval = std::time::Duration::from_secs(3_600);
+    let a = Recorder::open(config.clone())
+        .await
+        .expect("instance a opens");
+    let b = Recorder::open(config).await.expect("instance b opens");
+    let msg = |topic: &str, payload: &str| {
+        MqttMessage::new(topic, payload.to_string(), QoS::AtLeastOnce, false)
+    };
+    a.record_at(&msg("session/42", "before"), now_ms() - 2 * 24 * 3_600_000);
+    a.record(&msg("kept", "kept"));
+    settled(&[&a], 2).await;
+
+    assert_eq!(b.enforce_retention().await.expect("b's retention runs"), 1);
+    assert_eq!(b.stats().deleted_topics, 1);
+    assert_eq!(a.count_topics().await.expect("counts"), 1, "kept is kept");
+
+    // Instance a still holds the id b's retention deleted.
+    a.record(&msg("session/42", "after"));
+    let stats = settled(&[&a], 3).await.remove(0);
+    assert_eq!(
+        (stats.recorded, stats.discarded, stats.failed_writes),
+        (3, 0, 1),
+        "one try refused for the stale id, then written: {stats:?}"
+    );
+    let page = b.history(&HistoryQuery::new("#")).await.expect("b answers");
+    let found: HashSet<_> = page
+        .messages
+        .iter()
+        .map(|m| (m.topic.as_str(), m.payload.to_vec()))
+        .collect();
+    assert_eq!(
+        found,
+        HashSet::from([
+            ("session/42", b"after".to_vec()),
+            ("kept", b"kept".to_vec())
+        ])
+    );
+    assert_eq!(b.count_topics().await.expect("counts"), 2);
+    a.close().await;
+    b.close().await;
+}
