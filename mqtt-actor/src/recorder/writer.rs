@@ -292,6 +292,8 @@ impl Writer {
                     if refusals >= REFUSALS_BEFORE_SPLIT {
                         self.write_each(&batch).await;
                         batch.clear();
+                        // Also when every row was refused (nothing committed).
+                        self.counters.in_batch.store(0, Relaxed);
                         refusals = 0;
                     }
                 }
