@@ -73,7 +73,7 @@ pub use mosquitto::{Mosquitto, MosquittoOptions};
 pub use mqtt::{mqtt_config, recorder, topics, wait_active, wait_connected, wait_for, Recorded};
 pub use observer::Observer;
 pub use packets::{connect_packet, publish_packet};
-pub use postgres::{Postgres, SharedPostgres};
+pub use postgres::{Postgres, PsqlSession, SharedPostgres};
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;
