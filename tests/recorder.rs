@@ -262,3 +262,72 @@ async fn retention_deletes_old_messages_in_the_background_and_the_oldest_past_th
     );
     recorder.close().await;
 }
+
+#[actix_rt::test]
+async fn retention_deletes_the_topics_left_without_messages_and_keeps_the_others() {
+    init_logging();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = sqlite_config(dir.path());
+    config.retention = Duration::from_secs(24 * 3600);
+    config.retention_interval = Duration::from_millis(200);
+    let recorder = Recorder::open(config).await.expect("opens");
+    let two_days_ago = now_ms() - 2 * 24 * 3_600_000;
+    for i in 0..10 {
+        recorder.record_at(&msg(&format!("device/{i}/seen"), "old"), two_days_ago + i);
+    }
+    recorder.record_at(&msg("kept/a", "old"), two_days_ago);
+    recorder.record(&msg("kept/a", "a"));
+    recorder.record(&msg("kept/b", "b"));
+    settled(&recorder, 13).await;
+    let stats = eventually("the topics without messages deleted", || async {
+        let topics = recorder.count_topics().await.expect("counts topics");
+        let s = recorder.stats();
+        (topics == 2 && s.deleted == 11).then_some(s)
+    })
+    .await;
+    // At least 10: a topic inserted by the writer may also be pruned before
+    // its message is written, and is then inserted again.
+    assert!(stats.deleted_topics >= 10, "{stats:?}");
+    assert_eq!((stats.recorded, stats.discarded), (13, 0), "{stats:?}");
+    let page = history(&recorder, HistoryQuery::new("#").limit(100)).await;
+    let kept: HashSet<_> = page
+        .messages
+        .iter()
+        .map(|m| (m.topic.as_str(), m.payload.to_vec()))
+        .collect();
+    assert_eq!(
+        kept,
+        HashSet::from([("kept/a", b"a".to_vec()), ("kept/b", b"b".to_vec())]),
+        "the kept messages keep their topic"
+    );
+    recorder.close().await;
+}
+
+#[actix_rt::test]
+async fn a_message_on_a_topic_pruned_since_the_writer_cached_it_is_recorded() {
+    init_logging();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = sqlite_config(dir.path());
+    config.retention = Duration::from_secs(24 * 3600);
+    config.retention_interval = Duration::from_secs(3_600);
+    let recorder = Recorder::open(config).await.expect("opens");
+    recorder.record_at(&msg("session/42", "before"), now_ms() - 2 * 24 * 3_600_000);
+    settled(&recorder, 1).await;
+    assert_eq!(recorder.enforce_retention().await.expect("runs"), 1);
+    assert_eq!(recorder.count_topics().await.expect("counts"), 0);
+    assert_eq!(recorder.stats().deleted_topics, 1);
+
+    // The writer still holds the pruned topic's id.
+    recorder.record(&msg("session/42", "after"));
+    let stats = settled(&recorder, 2).await;
+    assert_eq!(
+        (stats.recorded, stats.discarded, stats.failed_writes),
+        (2, 0, 1),
+        "one try refused for the stale id, then written: {stats:?}"
+    );
+    let page = history(&recorder, HistoryQuery::new("session/42")).await;
+    let payloads: Vec<_> = page.messages.iter().map(|m| m.payload.to_vec()).collect();
+    assert_eq!(payloads, vec![b"after".to_vec()]);
+    assert_eq!(recorder.count_topics().await.expect("counts"), 1);
+    recorder.close().await;
+}

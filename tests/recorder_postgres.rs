@@ -180,3 +180,120 @@ async fn postgres_stopped_mid_flood_the_recorder_catches_up_and_counts_what_it_c
     .await;
     recorder.close().await;
 }
+
+#[actix_rt::test]
+async fn a_topic_pruned_by_another_instance_does_not_cost_a_message_of_this_one() {
+    init_logging();
+    let pg = Postgres::start();
+    let mut config = pg_config(&pg.url(), "unused/#");
+    config.retention = std::time::Duration::from_secs(24 * 3600);
+    config.retention_interval = std::time::Duration::from_secs(3_600);
+    let a = Recorder::open(config.clone())
+        .await
+        .expect("instance a opens");
+    let b = Recorder::open(config).await.expect("instance b opens");
+    let msg = |topic: &str, payload: &str| {
+        MqttMessage::new(topic, payload.to_string(), QoS::AtLeastOnce, false)
+    };
+    a.record_at(&msg("session/42", "before"), now_ms() - 2 * 24 * 3_600_000);
+    a.record(&msg("kept", "kept"));
+    settled(&[&a], 2).await;
+
+    assert_eq!(b.enforce_retention().await.expect("b's retention runs"), 1);
+    assert_eq!(b.stats().deleted_topics, 1);
+    assert_eq!(a.count_topics().await.expect("counts"), 1, "kept is kept");
+
+    // Instance a still holds the id b's retention deleted.
+    a.record(&msg("session/42", "after"));
+    let stats = settled(&[&a], 3).await.remove(0);
+    assert_eq!(
+        (stats.recorded, stats.discarded, stats.failed_writes),
+        (3, 0, 1),
+        "one try refused for the stale id, then written: {stats:?}"
+    );
+    let page = b.history(&HistoryQuery::new("#")).await.expect("b answers");
+    let found: HashSet<_> = page
+        .messages
+        .iter()
+        .map(|m| (m.topic.as_str(), m.payload.to_vec()))
+        .collect();
+    assert_eq!(
+        found,
+        HashSet::from([
+            ("session/42", b"after".to_vec()),
+            ("kept", b"kept".to_vec())
+        ])
+    );
+    assert_eq!(b.count_topics().await.expect("counts"), 2);
+    a.close().await;
+    b.close().await;
+}
+
+#[actix_rt::test]
+async fn a_message_written_while_its_topic_is_pruned_costs_that_pass_its_pruning_only() {
+    init_logging();
+    let pg = Postgres::start();
+    let mut config = pg_config(&pg.url(), "unused/#");
+    config.retention = std::time::Duration::from_secs(24 * 3600);
+    config.retention_interval = std::time::Duration::from_secs(3_600);
+    let recorder = Recorder::open(config).await.expect("opens");
+    let msg = |topic: &str, payload: &str| {
+        MqttMessage::new(topic, payload.to_string(), QoS::AtLeastOnce, false)
+    };
+    recorder.record_at(&msg("lonely", "old"), now_ms() - 2 * 24 * 3_600_000);
+    settled(&[&recorder], 1).await;
+
+    // Another instance writes a message on the topic, not yet committed,
+    // while this one's retention deletes the topic's last message and
+    // prunes: the pruning waits for the other transaction.
+    let mut other = pg.session("other-instance");
+    other.send("BEGIN;");
+    other.send(&format!(
+        "INSERT INTO messages (topic_id, ts_ms, payload, qos, retain) \
+         SELECT id, {}, 'late'::bytea, 1, false FROM topics WHERE name = 'lonely';",
+        now_ms()
+    ));
+    let activity = |condition: &'static str| {
+        let pg = &pg;
+        move || async move {
+            let sql = format!("SELECT count(*) FROM pg_stat_activity WHERE {condition}");
+            (pg.query(&sql) == "1").then_some(())
+        }
+    };
+    eventually(
+        "the other transaction's insert done",
+        activity("state = 'idle in transaction' AND query LIKE 'INSERT INTO messages%'"),
+    )
+    .await;
+    let pass = actix_rt::spawn({
+        let recorder = recorder.clone();
+        async move { recorder.enforce_retention().await }
+    });
+    eventually(
+        "the pruning waiting for the other transaction",
+        activity("wait_event_type = 'Lock' AND query LIKE 'DELETE FROM topics%'"),
+    )
+    .await;
+    other.send("COMMIT;");
+    let deleted = pass.await.expect("the pass ends");
+    assert_eq!(
+        deleted.expect("the pass succeeds, its pruning skipped"),
+        1,
+        "the old message deleted"
+    );
+    assert_eq!(recorder.stats().deleted_topics, 0);
+    let page = recorder
+        .history(&HistoryQuery::new("lonely"))
+        .await
+        .expect("answers");
+    let payloads: Vec<_> = page.messages.iter().map(|m| m.payload.to_vec()).collect();
+    assert_eq!(payloads, vec![b"late".to_vec()], "the other's message kept");
+
+    // Retention and the writer go on.
+    recorder.record_at(&msg("gone", "old"), now_ms() - 2 * 24 * 3_600_000);
+    settled(&[&recorder], 2).await;
+    assert_eq!(recorder.enforce_retention().await.expect("runs"), 1);
+    assert_eq!(recorder.stats().deleted_topics, 1, "gone pruned");
+    assert_eq!(recorder.count_topics().await.expect("counts"), 1);
+    recorder.close().await;
+}

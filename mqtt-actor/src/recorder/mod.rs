@@ -13,7 +13,8 @@
 //!   so that instances recording into one PostgreSQL database record each
 //!   message once, and every instance reads the same history.
 //! - **Retention** by age and by approximate size, in the background
-//!   ([`RecorderConfig::retention`], [`RecorderConfig::max_bytes`]).
+//!   ([`RecorderConfig::retention`], [`RecorderConfig::max_bytes`]); the
+//!   topics left without messages are deleted too.
 //! - **Queries**: [`Recorder::history`] with a [`HistoryQuery`]: a filter
 //!   (`+`/`#` answer several topics), a time range, a page size, a
 //!   [`Cursor`], and the caller's access rule per topic.
@@ -83,7 +84,7 @@
 //! - `writer.rs`: the bounded queue, the writer task and its policy, [`RecorderStats`].
 //! - `store.rs`: connecting, migrations (`migrations/sqlite/`, `migrations/postgres/`),
 //!   every SQL statement.
-//! - `retention.rs`: deleting by age and by size.
+//! - `retention.rs`: deleting by age and by size, and the topics left without messages.
 //! - `query.rs`: [`HistoryQuery`], [`Page`], [`Cursor`].
 //! - `feed.rs`: subscribing an [`MqttActor`](crate::MqttActor) for the recorder.
 //! - `error.rs`: [`RecorderError`].
@@ -241,6 +242,7 @@ impl Recorder {
             discarded: c.discarded.load(Relaxed),
             pending: self.inner.queue.len() as u64 + c.in_batch.load(Relaxed),
             deleted: c.deleted.load(Relaxed),
+            deleted_topics: c.deleted_topics.load(Relaxed),
             writing: c.failing.load(Relaxed) == 0,
         }
     }
@@ -254,6 +256,12 @@ impl Recorder {
     /// How many messages the database holds (all instances' together).
     pub async fn count(&self) -> Result<u64> {
         self.inner.db.count().await
+    }
+
+    /// How many topics the database holds (all instances' together): those
+    /// with messages, until retention's next pass deletes the others.
+    pub async fn count_topics(&self) -> Result<u64> {
+        self.inner.db.count_topics().await
     }
 
     /// Runs retention now (it also runs every

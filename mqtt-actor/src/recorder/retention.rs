@@ -6,6 +6,12 @@
 //! Size is approximate: the sum of the payloads plus [`ROW_OVERHEAD`](super::ROW_OVERHEAD) bytes
 //! per message, not the database's files (which keep and reuse the space
 //! they once had). Topic names are stored once each and not counted.
+//!
+//! After the messages, each pass deletes the topics no message refers to
+//! any more, so that topics that come and go (device or session ids in
+//! topic names) do not fill the `topics` table. A pass whose pruning fails
+//! (on PostgreSQL, a message written meanwhile for one of those topics by
+//! another instance) skips it, logged; the next pass tries again.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -29,7 +35,8 @@ pub(crate) fn cutoff_ms(now_ms: i64, retention: Duration) -> i64 {
     now_ms.saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// One pass: by age, then by size; how many messages it deleted.
+/// One pass: messages by age, then by size, then the topics left without
+/// messages; how many messages it deleted.
 pub(crate) async fn enforce(
     db: &Db,
     counters: &Counters,
@@ -40,12 +47,30 @@ pub(crate) async fn enforce(
     counters.deleted.fetch_add(old, Relaxed);
     let over = db.trim_to(max_bytes).await?;
     counters.deleted.fetch_add(over, Relaxed);
-    if old + over > 0 {
+    let topics = prune(db).await;
+    counters.deleted_topics.fetch_add(topics, Relaxed);
+    if old + over + topics > 0 {
         log::info!(
-            "history: retention deleted {old} message(s) older than {retention:?} and {over} past {max_bytes} bytes"
+            "history: retention deleted {old} message(s) older than {retention:?}, {over} past \
+             {max_bytes} bytes, and {topics} topic(s) left without messages"
         );
     }
     Ok(old + over)
+}
+
+/// Deletes the topics without messages; how many. A failure skips the
+/// pruning for this pass only: it never stops retention or the writer.
+async fn prune(db: &Db) -> u64 {
+    match db.prune_topics().await {
+        Ok(n) => n,
+        Err(e) => {
+            log::warn!(
+                "history: retention kept the topics without messages this time (a message \
+                 for one of them may have been written meanwhile): {e}"
+            );
+            0
+        }
+    }
 }
 
 /// Runs [`enforce`] every `every` until `stop` turns true.

@@ -174,6 +174,11 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
+            // sqlx's default, said here because retention depends on it:
+            // a message whose topic was pruned since the writer cached its
+            // id is refused (and written again under a fresh id), never
+            // stored pointing at no topic.
+            .foreign_keys(true)
             .busy_timeout(timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_SIZE)
@@ -285,6 +290,29 @@ impl Db {
         })
     }
 
+    /// Deletes the topics no message refers to any more (their messages
+    /// all deleted by retention); how many. One statement, each topic an
+    /// index probe (`messages_topic_time` starts with `topic_id`).
+    ///
+    /// A message written meanwhile for such a topic is never lost: on
+    /// PostgreSQL the foreign key makes this statement wait for its
+    /// transaction and then fail (the caller skips pruning for this pass),
+    /// or makes the message's insert fail, and the writer looks its topic up
+    /// again (inserting it anew); on SQLite one writer at a time, the same
+    /// refusal. Ids are never reused (`BIGSERIAL`, `AUTOINCREMENT`), so a
+    /// stale id never names another topic.
+    pub async fn prune_topics(&self) -> Result<u64> {
+        on_pool!(self, pool, DB => {
+            let done = sqlx::query(
+                "DELETE FROM topics WHERE NOT EXISTS \
+                 (SELECT 1 FROM messages WHERE messages.topic_id = topics.id)",
+            )
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
     /// The topics whose name starts with `prefix` (a literal prefix ending in
     /// `/`, or empty), plus the topic `parent` itself when given (`a/#` also
     /// matches `a`).
@@ -368,6 +396,16 @@ impl Db {
     pub async fn count(&self) -> Result<u64> {
         on_pool!(self, pool, DB => {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+                .fetch_one(pool)
+                .await?;
+            Ok(n as u64)
+        })
+    }
+
+    /// How many topics are stored (for tests).
+    pub async fn count_topics(&self) -> Result<u64> {
+        on_pool!(self, pool, DB => {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM topics")
                 .fetch_one(pool)
                 .await?;
             Ok(n as u64)

@@ -11,6 +11,11 @@
 //! again the writer catches up with the queue. A batch the database refuses
 //! outright is written again row by row, and only the rows it refuses are
 //! given up ([`RecorderStats::discarded`], logged as errors).
+//!
+//! Topic ids are cached, at most [`TOPIC_CACHE_MAX`] of them. A write that
+//! fails forgets the ids of its batch's topics, so that its retry looks them
+//! up again: retention (of this instance or another) may have deleted a
+//! topic whose messages were all gone, and its cached id refers to nothing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -32,6 +37,12 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Tries of a batch the database refuses before it is written row by row.
 const REFUSALS_BEFORE_SPLIT: u32 = 2;
+
+/// The most topic ids a writer keeps in memory. Topics that come and go
+/// (device or session ids in topic names) would otherwise grow the cache
+/// without end; past the bound the least recently used half goes, and a
+/// topic still in use costs one lookup to come back.
+pub(crate) const TOPIC_CACHE_MAX: usize = 10_000;
 
 /// One message waiting to be written, with the time it was received.
 pub(crate) struct Entry {
@@ -59,6 +70,8 @@ pub struct RecorderStats {
     pub pending: u64,
     /// Messages deleted by retention.
     pub deleted: u64,
+    /// Topics deleted by retention: no message referred to them any more.
+    pub deleted_topics: u64,
     /// Whether the last write succeeded (false while the database is down).
     pub writing: bool,
 }
@@ -73,6 +86,7 @@ pub(crate) struct Counters {
     pub dropped: AtomicU64,
     pub discarded: AtomicU64,
     pub deleted: AtomicU64,
+    pub deleted_topics: AtomicU64,
     /// The size of the batch the writer holds (taken from the queue, not
     /// yet committed).
     pub in_batch: AtomicU64,
@@ -191,6 +205,46 @@ impl Backoff {
     }
 }
 
+/// Topic ids by name, at most [`TOPIC_CACHE_MAX`], a pure struct: two
+/// generations, the recent and the older; a hit in the older moves the
+/// topic to the recent one, and when the recent one is full the older is
+/// dropped (the topics not used since the previous turn).
+#[derive(Debug, Default)]
+pub(crate) struct TopicCache {
+    recent: HashMap<String, i64>,
+    older: HashMap<String, i64>,
+}
+
+impl TopicCache {
+    /// The cached id of `topic`.
+    pub fn get(&mut self, topic: &str) -> Option<i64> {
+        if let Some(&id) = self.recent.get(topic) {
+            return Some(id);
+        }
+        let (name, id) = self.older.remove_entry(topic)?;
+        self.insert(name, id);
+        Some(id)
+    }
+
+    pub fn insert(&mut self, topic: String, id: i64) {
+        if self.recent.len() >= TOPIC_CACHE_MAX / 2 {
+            self.older = std::mem::take(&mut self.recent);
+        }
+        self.recent.insert(topic, id);
+    }
+
+    /// Drops `topic`'s id: the next write looks it up again.
+    pub fn forget(&mut self, topic: &str) {
+        self.recent.remove(topic);
+        self.older.remove(topic);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.recent.len() + self.older.len()
+    }
+}
+
 /// The writer task's state.
 pub(crate) struct Writer {
     pub db: Db,
@@ -198,7 +252,7 @@ pub(crate) struct Writer {
     pub counters: Arc<Counters>,
     pub batch_size: usize,
     /// Topic ids already known: most messages need no lookup.
-    pub topics: HashMap<String, i64>,
+    pub topics: TopicCache,
 }
 
 impl Writer {
@@ -238,6 +292,8 @@ impl Writer {
                     if refusals >= REFUSALS_BEFORE_SPLIT {
                         self.write_each(&batch).await;
                         batch.clear();
+                        // Also when every row was refused (nothing committed).
+                        self.counters.in_batch.store(0, Relaxed);
                         refusals = 0;
                     }
                 }
@@ -286,13 +342,25 @@ impl Writer {
         self.counters.in_batch.store(0, Relaxed);
     }
 
-    /// Writes `batch` in one transaction.
+    /// Writes `batch` in one transaction. On failure its topics' cached ids
+    /// are dropped: one of them may have been pruned by retention, and
+    /// the next try looks them up again (inserting the topic anew).
     async fn write(&mut self, batch: &[Entry]) -> Result<()> {
+        let written = self.write_with_cached_ids(batch).await;
+        if written.is_err() {
+            for entry in batch {
+                self.topics.forget(entry.msg.topic());
+            }
+        }
+        written
+    }
+
+    async fn write_with_cached_ids(&mut self, batch: &[Entry]) -> Result<()> {
         let mut rows = Vec::with_capacity(batch.len());
         for entry in batch {
             let topic = entry.msg.topic();
             let topic_id = match self.topics.get(topic) {
-                Some(&id) => id,
+                Some(id) => id,
                 None => {
                     let id = self.db.topic_id(topic).await?;
                     self.topics.insert(topic.to_string(), id);
@@ -368,6 +436,25 @@ mod tests {
         assert_eq!(b.fail(), RETRY_MAX);
         b.reset();
         assert_eq!(b.fail(), RETRY_FIRST);
+    }
+
+    #[test]
+    fn the_topic_cache_stays_bounded_and_keeps_the_topics_in_use() {
+        let mut cache = TopicCache::default();
+        cache.insert("in/use".to_string(), -1);
+        for i in 0..5 * TOPIC_CACHE_MAX as i64 {
+            cache.insert(format!("device/{i}"), i);
+            assert!(cache.len() <= TOPIC_CACHE_MAX);
+            if i % 1_000 == 0 {
+                assert_eq!(cache.get("in/use"), Some(-1), "after {i} others");
+            }
+        }
+        assert!(cache.len() > TOPIC_CACHE_MAX / 2, "the recent half kept");
+        assert_eq!(cache.get("device/0"), None, "the unused topics went");
+        let last = 5 * TOPIC_CACHE_MAX as i64 - 1;
+        assert_eq!(cache.get(&format!("device/{last}")), Some(last));
+        cache.forget("in/use");
+        assert_eq!(cache.get("in/use"), None);
     }
 
     #[test]

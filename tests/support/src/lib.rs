@@ -76,7 +76,7 @@ pub use mqtt::{
 };
 pub use observer::Observer;
 pub use packets::{connect_packet, publish_packet};
-pub use postgres::{Postgres, SharedPostgres};
+pub use postgres::{Postgres, PsqlSession, SharedPostgres};
 pub use process::AppProcess;
 pub use proxy::Proxy;
 pub use rabbitmq::RabbitCluster;

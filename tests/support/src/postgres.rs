@@ -6,9 +6,10 @@
 //! authentication for the superuser `postgres`: the server is reachable only
 //! from this machine, for the test's lifetime. Stopped on drop.
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -136,6 +137,54 @@ impl Postgres {
         self.url_of(name)
     }
 
+    /// Runs `sql` on the `postgres` database with `psql`; its output,
+    /// unaligned and without headers (one value a line).
+    pub fn query(&self, sql: &str) -> String {
+        let out = self
+            .psql("query")
+            .args(["-tA", "-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql -c {sql:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A `psql` session of its own on the `postgres` database, named
+    /// `name` in `pg_stat_activity.application_name`, fed statements one at a
+    /// time: another client holding a transaction open while the code under
+    /// test runs.
+    pub fn session(&self, name: &str) -> PsqlSession {
+        let mut child = self
+            .psql(name)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("psql starts");
+        let stdin = child.stdin.take().expect("psql's stdin");
+        PsqlSession { child, stdin }
+    }
+
+    fn psql(&self, name: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .env("PGAPPNAME", name)
+            .current_dir(self.dir.path());
+        cmd
+    }
+
     /// Stops the server (fast shutdown: sessions are ended, open
     /// transactions rolled back) and waits until it is gone.
     pub fn stop(&mut self) {
@@ -207,6 +256,29 @@ impl Postgres {
             self.log()
         );
         out
+    }
+}
+
+/// A `psql` process reading statements from the test
+/// ([`Postgres::session`]); ended on drop.
+pub struct PsqlSession {
+    child: Child,
+    stdin: ChildStdin,
+}
+
+impl PsqlSession {
+    /// Sends `sql` without waiting for it: see it done in `pg_stat_activity`.
+    pub fn send(&mut self, sql: &str) {
+        writeln!(self.stdin, "{sql}")
+            .and_then(|()| self.stdin.flush())
+            .expect("psql reads");
+    }
+}
+
+impl Drop for PsqlSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
