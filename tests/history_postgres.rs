@@ -41,6 +41,7 @@ struct Figures {
     dropped: u64,
     discarded: u64,
     failed_writes: u64,
+    topics_deleted: u64,
     queue_depth: u64,
     writing: bool,
 }
@@ -58,6 +59,7 @@ async fn figures(http: &Http) -> Figures {
         dropped: value("history_dropped_total"),
         discarded: value("history_discarded_total"),
         failed_writes: value("history_failed_writes_total"),
+        topics_deleted: value("history_topics_deleted_total"),
         queue_depth: value("history_queue_depth"),
         writing: value("history_writing") == 1,
     }
@@ -129,6 +131,8 @@ async fn two_app_instances_on_one_postgres_record_each_message_once_and_answer_a
         fa.recorded > 0 && fb.recorded > 0 && fa.dropped + fb.dropped == 0,
         "the broker shares the messages between both instances: {fa:?} {fb:?}"
     );
+    // Retention keeps everything here: no topic is left without messages.
+    assert_eq!(fa.topics_deleted + fb.topics_deleted, 0, "{fa:?} {fb:?}");
 
     // Exactly one row a message, in the database itself.
     let mut config = RecorderConfig::default();

@@ -27,6 +27,7 @@ struct RecorderMetrics {
     discarded: IntCounter,
     failed_writes: IntCounter,
     deleted: IntCounter,
+    deleted_topics: IntCounter,
     pending: IntGauge,
     writing: IntGauge,
 }
@@ -57,6 +58,10 @@ impl RecorderMetrics {
                 "history_deleted_total",
                 "Messages deleted by retention (age or size)",
             ),
+            deleted_topics: counter(
+                "history_topics_deleted_total",
+                "Topics deleted by retention (no message referred to them any more)",
+            ),
             pending: gauge(
                 "history_queue_depth",
                 "Messages waiting to be written to the history database",
@@ -75,6 +80,7 @@ impl RecorderMetrics {
             (&self.discarded, stats.discarded),
             (&self.failed_writes, stats.failed_writes),
             (&self.deleted, stats.deleted),
+            (&self.deleted_topics, stats.deleted_topics),
         ] {
             c.inc_by(v.saturating_sub(c.get()));
         }
