@@ -226,6 +226,8 @@ impl TopicCache {
         Some(id)
     }
 
+    /// Caches `topic`'s id; when the recent generation is full it becomes
+    /// the older one, and the older one is dropped.
     pub fn insert(&mut self, topic: String, id: i64) {
         if self.recent.len() >= TOPIC_CACHE_MAX / 2 {
             self.older = std::mem::take(&mut self.recent);
