@@ -21,6 +21,20 @@ fn sqlite_config(dir: &Path) -> RecorderConfig {
     config
 }
 
+/// A recorder in `dir` keeping a day of messages, its retention running
+/// every `every`.
+async fn keeping_a_day(dir: &Path, every: Duration) -> Recorder {
+    let mut config = sqlite_config(dir);
+    config.retention = Duration::from_secs(24 * 3600);
+    config.retention_interval = every;
+    Recorder::open(config).await.expect("opens")
+}
+
+/// Two days before now, in milliseconds since the Unix epoch: past a day's retention.
+fn two_days_ago() -> i64 {
+    now_ms() - 2 * 24 * 3_600_000
+}
+
 /// Waits until the recorder has written or counted `n` messages and holds none.
 async fn settled(recorder: &Recorder, n: u64) -> RecorderStats {
     eventually(&format!("{n} messages recorded or counted"), || async {
@@ -213,13 +227,10 @@ async fn queries_answer_by_filter_and_time_range_and_page_stably_newest_first() 
 async fn retention_deletes_old_messages_in_the_background_and_the_oldest_past_the_size() {
     init_logging();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = sqlite_config(dir.path());
-    config.retention = Duration::from_secs(24 * 3600);
-    config.retention_interval = Duration::from_millis(200);
-    let recorder = Recorder::open(config).await.expect("opens");
-    let two_days_ago = now_ms() - 2 * 24 * 3_600_000;
+    let recorder = keeping_a_day(dir.path(), Duration::from_millis(200)).await;
+    let old = two_days_ago();
     for i in 0..20 {
-        recorder.record_at(&msg("r/old", vec![b'o'; 100]), two_days_ago + i);
+        recorder.record_at(&msg("r/old", vec![b'o'; 100]), old + i);
         recorder.record(&msg("r/new", vec![b'n'; 100]));
     }
     settled(&recorder, 40).await;
@@ -267,15 +278,12 @@ async fn retention_deletes_old_messages_in_the_background_and_the_oldest_past_th
 async fn retention_deletes_the_topics_left_without_messages_and_keeps_the_others() {
     init_logging();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = sqlite_config(dir.path());
-    config.retention = Duration::from_secs(24 * 3600);
-    config.retention_interval = Duration::from_millis(200);
-    let recorder = Recorder::open(config).await.expect("opens");
-    let two_days_ago = now_ms() - 2 * 24 * 3_600_000;
+    let recorder = keeping_a_day(dir.path(), Duration::from_millis(200)).await;
+    let old = two_days_ago();
     for i in 0..10 {
-        recorder.record_at(&msg(&format!("device/{i}/seen"), "old"), two_days_ago + i);
+        recorder.record_at(&msg(&format!("device/{i}/seen"), "old"), old + i);
     }
-    recorder.record_at(&msg("kept/a", "old"), two_days_ago);
+    recorder.record_at(&msg("kept/a", "old"), old);
     recorder.record(&msg("kept/a", "a"));
     recorder.record(&msg("kept/b", "b"));
     settled(&recorder, 13).await;
@@ -307,11 +315,8 @@ async fn retention_deletes_the_topics_left_without_messages_and_keeps_the_others
 async fn a_message_on_a_topic_pruned_since_the_writer_cached_it_is_recorded() {
     init_logging();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = sqlite_config(dir.path());
-    config.retention = Duration::from_secs(24 * 3600);
-    config.retention_interval = Duration::from_secs(3_600);
-    let recorder = Recorder::open(config).await.expect("opens");
-    recorder.record_at(&msg("session/42", "before"), now_ms() - 2 * 24 * 3_600_000);
+    let recorder = keeping_a_day(dir.path(), Duration::from_secs(3_600)).await;
+    recorder.record_at(&msg("session/42", "before"), two_days_ago());
     settled(&recorder, 1).await;
     assert_eq!(recorder.enforce_retention().await.expect("runs"), 1);
     assert_eq!(recorder.count_topics().await.expect("counts"), 0);
