@@ -49,10 +49,7 @@ impl MqttActor {
         let dead: HashSet<Recipient<MqttMessage>> = self
             .steps
             .queued_holders()
-            .filter_map(|h| match h {
-                Holder::Listener(r) if !r.connected() => Some(r.clone()),
-                _ => None,
-            })
+            .filter_map(Holder::stopped_listener)
             .collect();
         for listener in dead {
             self.forget_listener(listener);

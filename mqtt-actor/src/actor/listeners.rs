@@ -21,6 +21,14 @@ impl Holder {
     pub fn of(listener: Option<Recipient<MqttMessage>>) -> Self {
         listener.map_or(Holder::App, Holder::Listener)
     }
+
+    /// The listener, when it is one whose actor has stopped.
+    pub fn stopped_listener(&self) -> Option<Recipient<MqttMessage>> {
+        match self {
+            Holder::Listener(r) if !r.connected() => Some(r.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// What became of a message offered to a listener, and what the actor must do.

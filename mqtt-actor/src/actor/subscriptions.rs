@@ -110,10 +110,7 @@ impl MqttActor {
         let dead: Vec<Recipient<MqttMessage>> = self
             .index
             .holders()
-            .filter_map(|h| match h {
-                Holder::Listener(r) if !r.connected() => Some(r.clone()),
-                _ => None,
-            })
+            .filter_map(Holder::stopped_listener)
             .collect();
         for listener in dead {
             self.log(
