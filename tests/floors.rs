@@ -120,11 +120,12 @@ const LIBRARY_FLOORS: Floors = &[
                 "filters",
                 "releases",
                 "ownership",
+                "upgrade",
             ],
             &["queue", "state"],
             &["admission", "fanout"],
             &["session", "stream", "api"],
-            &["bridge", "mod"],
+            &["bridge", "server", "mod"],
         ],
     ),
     (

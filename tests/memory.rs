@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use test_support::app::test_settings;
 use test_support::memory::{live_within, measure, mib, Counting, MIB};
+use test_support::raw_ws;
 use test_support::*;
 
 #[global_allocator]
@@ -473,4 +474,48 @@ async fn a_stuck_event_stream_over_http2_is_cut_off() {
     })
     .await;
     drop(response);
+}
+
+/// The app's server (`LeanServer`) drops actix-http's two 8 KiB buffers
+/// once a connection upgrades: an idle session, subscribed, costs the app
+/// under 8 KiB of heap (23.5 KiB on actix-web's `HttpServer`, 16 of them
+/// those buffers). The clients are bare sockets, so that the process's heap
+/// grows by next to nothing for them.
+#[actix_rt::test]
+async fn an_idle_session_costs_the_app_under_8_kib_of_heap() {
+    const SESSIONS: usize = 300;
+    let _one = ONE_AT_A_TIME.lock().await;
+    init_logging();
+    let broker = Mosquitto::start();
+    // Every session comes from 127.0.0.1.
+    let app = App::start_with(broker.port, |s| s.max_sessions_per_ip = SESSIONS + 1).await;
+    let addr = app.addr();
+    let request = raw_ws::handshake(addr, "/ws", &[]);
+    let subscribe = json!({"type": "subscribe", "topic": "idle/#", "id": 1}).to_string();
+    let open = || async {
+        let mut socket = raw_ws::open(addr, &request, &[raw_ws::text_frame(&subscribe)]).await;
+        raw_ws::read_until(&mut socket, "\"subscribed\"").await;
+        socket
+    };
+    // A first session grows what any first session grows (pools, maps).
+    let first = open().await;
+    let mut sockets = Vec::with_capacity(SESSIONS);
+    let (live0, _) = measure("with one idle session");
+    for _ in 0..SESSIONS {
+        sockets.push(open().await);
+    }
+    let (live1, _) = measure(&format!("with {} idle sessions", SESSIONS + 1));
+    let (_, status) = app.http().get("/api/status").await;
+    assert_eq!(
+        status["sessions"],
+        SESSIONS + 1,
+        "every session is open: {status}"
+    );
+    let each = live1.saturating_sub(live0) / SESSIONS;
+    println!("{each} bytes of heap per idle session");
+    assert!(
+        each < 8 * 1024,
+        "an idle session costs {each} bytes of heap, more than 8 KiB"
+    );
+    drop((first, sockets));
 }

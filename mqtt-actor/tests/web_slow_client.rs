@@ -1,13 +1,14 @@
 //! A client that stops reading is cut off once its frames wait undrained
 //! past the idle timeout, and its session slot is freed: over plain TCP and
-//! over TLS alike (`Bridge::on_connect` keeps the socket of both).
+//! over TLS alike (`Bridge::on_connect` keeps the socket of both), served by
+//! actix-web's `HttpServer` or by `LeanServer`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
-use mqtt_actor::web::{AllowAll, Bridge, BridgeConfig, BridgeHandle};
+use mqtt_actor::web::{AllowAll, Bridge, BridgeConfig, BridgeHandle, LeanServer};
 use mqtt_actor::MqttActor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -15,8 +16,20 @@ use serde_json::json;
 use test_support::web::WebClient;
 use test_support::{mqtt_config, wait_connected, Mosquitto, Observer, TestCa, Ws, PATIENCE};
 
-/// A bridge that cuts off quickly, served over TLS when `tls` is given.
-async fn serve(broker: &Mosquitto, tls: Option<&TestCa>) -> (SocketAddr, BridgeHandle) {
+/// The server that serves the bridge.
+#[derive(Debug, Clone, Copy)]
+enum Server {
+    ActixWeb,
+    Lean,
+}
+
+/// A bridge that cuts off quickly, served by `kind` over TLS when `tls` is
+/// given.
+async fn serve(
+    broker: &Mosquitto,
+    tls: Option<&TestCa>,
+    kind: Server,
+) -> (SocketAddr, BridgeHandle) {
     let mqtt = MqttActor::builder(mqtt_config(&broker.url()))
         .start()
         .expect("the actor starts");
@@ -32,16 +45,32 @@ async fn serve(broker: &Mosquitto, tls: Option<&TestCa>) -> (SocketAddr, BridgeH
         .build()
         .expect("the bridge builds");
     let handle = bridge.handle();
-    let server = HttpServer::new(move || App::new().configure(bridge.configure()))
-        .on_connect(Bridge::on_connect)
-        .workers(1);
-    let server = match tls {
-        Some(ca) => server.bind_rustls_0_23("127.0.0.1:0", server_config(ca)),
-        None => server.bind("127.0.0.1:0"),
-    }
-    .expect("the server binds");
-    let addr = server.addrs()[0];
-    actix_rt::spawn(server.run());
+    let app = move || App::new().configure(bridge.configure());
+    let (addr, server) = match kind {
+        Server::ActixWeb => {
+            let server = HttpServer::new(app)
+                .on_connect(Bridge::on_connect)
+                .workers(1);
+            let server = match tls {
+                Some(ca) => server.bind_rustls_0_23("127.0.0.1:0", server_config(ca)),
+                None => server.bind("127.0.0.1:0"),
+            }
+            .expect("the server binds");
+            (server.addrs()[0], server.run())
+        }
+        Server::Lean => {
+            let server = LeanServer::new(app)
+                .on_connect(Bridge::on_connect)
+                .workers(1);
+            let server = match tls {
+                Some(ca) => server.bind_rustls_0_23("127.0.0.1:0", server_config(ca)),
+                None => server.bind("127.0.0.1:0"),
+            }
+            .expect("the server binds");
+            (server.addrs()[0], server.run())
+        }
+    };
+    actix_rt::spawn(server);
     (addr, handle)
 }
 
@@ -61,11 +90,11 @@ fn server_config(ca: &TestCa) -> rustls::ServerConfig {
 
 /// Subscribes a socket to `flood/#`, stops reading it, and floods it until
 /// the bridge has no session left.
-async fn a_client_that_stops_reading_is_cut_off(tls: bool) {
+async fn a_client_that_stops_reading_is_cut_off(tls: bool, kind: Server) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let ca = TestCa::generate(dir.path(), "bridge");
     let broker = Mosquitto::start();
-    let (addr, handle) = serve(&broker, tls.then_some(&ca)).await;
+    let (addr, handle) = serve(&broker, tls.then_some(&ca), kind).await;
     let client = match tls {
         true => WebClient::https(format!("localhost:{}", addr.port()), &ca.ca),
         false => WebClient::new(addr),
@@ -85,7 +114,7 @@ async fn a_client_that_stops_reading_is_cut_off(tls: bool) {
     while handle.sessions() > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the client that stopped reading still holds its session (tls: {tls})"
+            "the client that stopped reading still holds its session (tls: {tls}, {kind:?})"
         );
         feed.publish("flood/x", payload.clone(), 0, false).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -95,10 +124,20 @@ async fn a_client_that_stops_reading_is_cut_off(tls: bool) {
 
 #[actix_rt::test]
 async fn over_plain_tcp_a_client_that_stops_reading_is_cut_off() {
-    a_client_that_stops_reading_is_cut_off(false).await;
+    a_client_that_stops_reading_is_cut_off(false, Server::ActixWeb).await;
 }
 
 #[actix_rt::test]
 async fn over_tls_a_client_that_stops_reading_is_cut_off() {
-    a_client_that_stops_reading_is_cut_off(true).await;
+    a_client_that_stops_reading_is_cut_off(true, Server::ActixWeb).await;
+}
+
+#[actix_rt::test]
+async fn on_the_lean_server_over_plain_tcp_a_client_that_stops_reading_is_cut_off() {
+    a_client_that_stops_reading_is_cut_off(false, Server::Lean).await;
+}
+
+#[actix_rt::test]
+async fn on_the_lean_server_over_tls_a_client_that_stops_reading_is_cut_off() {
+    a_client_that_stops_reading_is_cut_off(true, Server::Lean).await;
 }

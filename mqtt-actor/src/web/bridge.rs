@@ -112,7 +112,8 @@ impl Bridge {
         }
     }
 
-    /// The server's `on_connect` hook: pass it to `HttpServer::on_connect`,
+    /// The server's `on_connect` hook: pass it to `HttpServer::on_connect`
+    /// (or [`LeanServer::on_connect`](crate::web::LeanServer::on_connect)),
     /// so that a client that stops reading is cut off when its frames wait
     /// past the idle timeout, over plain TCP and TLS (rustls) alike. Without
     /// it such a client holds its session until the operating system gives

@@ -57,14 +57,16 @@
 //!   `inflight` (a session's requests in flight, and the valve on its
 //!   socket), `filters` (a session's held and pending filters), `releases`
 //!   (what a client's outbox lets in while a filter is being released),
-//!   `ownership` (who owns the server-side subscriptions, and how many);
+//!   `ownership` (who owns the server-side subscriptions, and how many),
+//!   `upgrade` (an upgraded connection served on its bare socket);
 //! * `queue` (one client's bounded outbox), `state` (what handlers and
 //!   sessions share);
 //! * `admission` (the checks of every request), `fanout` (every client's
 //!   listener: fills its outbox, cuts it off when it stops reading);
 //! * `session` (one WebSocket client), `stream` (one event stream), `api`
 //!   (the HTTP API);
-//! * `bridge` ([`Bridge`], [`BridgeHandle`]), and this file.
+//! * `bridge` ([`Bridge`], [`BridgeHandle`]), `server` ([`LeanServer`]), and
+//!   this file.
 
 mod access;
 mod admission;
@@ -86,10 +88,12 @@ mod protocol;
 mod queue;
 mod records;
 mod releases;
+mod server;
 mod session;
 mod socket;
 mod state;
 mod stream;
+mod upgrade;
 
 pub use access::{Access, AllowAll, AuthError, Authenticator, Authorizer, Operation, Principal};
 pub use bridge::{Bridge, BridgeBuilder, BridgeHandle};
@@ -98,3 +102,4 @@ pub use error::{ApiError, BridgeError, ErrorCode};
 pub use http::{client_info, BadProxy, ClientInfo, TrustedProxies};
 pub use mosquitto::{LoginPage, MosquittoAuth, Reloaded};
 pub use records::Records;
+pub use server::LeanServer;

@@ -13,8 +13,10 @@
 //!   worker thread that serves the connection, and remembers that thread;
 //! - the connection's outbox holds it only while the connection's response
 //!   body (the session's outbound stream) exists, and lets it go when that
-//!   body is dropped: the HTTP dispatcher owns both the body and the socket,
-//!   so while the body exists the socket is open and the number is its own;
+//!   body is dropped: the HTTP dispatcher owns both the body and the socket
+//!   (under `LeanServer`, the upgraded connection's task owns both, on the
+//!   same thread), so while the body exists the socket is open and the
+//!   number is its own;
 //! - [`ConnSocket::shut_down`] acts only on that worker thread, where the
 //!   dispatcher runs: nothing can drop it, and close the descriptor, while
 //!   the outbox is being looked at there. Called on any other thread it does

@@ -53,6 +53,7 @@ pub mod process;
 pub mod programs;
 pub mod proxy;
 pub mod rabbitmq;
+pub mod raw_ws;
 pub mod sse;
 pub mod wait;
 pub mod web;
