@@ -9,8 +9,6 @@ use actix::prelude::*;
 use mqtt_actor::*;
 use test_support::*;
 
-use crate::revocation_races::Stalled;
-
 /// Stops a [`Collector`].
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -39,6 +39,16 @@ async fn echo(req: HttpRequest, payload: web::Payload) -> actix_web::Result<Http
     ws::start(Echo, &req, payload)
 }
 
+/// An app's own WebSocket that never reads what its client sends: the
+/// answer's body holds the request's payload and never yields.
+async fn hold(req: HttpRequest, payload: web::Payload) -> actix_web::Result<HttpResponse> {
+    let body = futures::stream::unfold(payload, |payload| async move {
+        std::future::pending::<()>().await;
+        Some((Ok::<_, actix_web::Error>(web::Bytes::new()), payload))
+    });
+    Ok(ws::handshake(&req)?.streaming(body))
+}
+
 /// The bridge under `/mqtt` (for users who send `x-user`) beside `/echo`,
 /// served by a `LeanServer` over TLS when `tls` is given.
 async fn serve(broker: &Mosquitto, tls: Option<&TestCa>) -> SocketAddr {
@@ -60,6 +70,7 @@ async fn serve(broker: &Mosquitto, tls: Option<&TestCa>) -> SocketAddr {
         App::new()
             .service(web::scope("/mqtt").configure(bridge.configure()))
             .route("/echo", web::get().to(echo))
+            .route("/hold", web::get().to(hold))
     })
     .on_connect(Bridge::on_connect)
     .workers(1);
@@ -190,4 +201,73 @@ async fn over_tls_sessions_and_http2_requests_are_served() {
         .expect("an answer over HTTP/2");
     assert_eq!(response.version(), actix_web::http::Version::HTTP_2);
     assert_eq!(response.status(), 200);
+}
+
+/// The send and receive queues (bytes the kernel holds) of the TCP socket
+/// from `local` to `remote` port on 127.0.0.1.
+fn tcp_queues(local: u16, remote: u16) -> Option<(usize, usize)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if port(fields[1])? != local || port(fields[2])? != remote {
+            return None;
+        }
+        let (tx, rx) = fields[4].split_once(':')?;
+        Some((
+            usize::from_str_radix(tx, 16).ok()?,
+            usize::from_str_radix(rx, 16).ok()?,
+        ))
+    })
+}
+
+#[actix_rt::test]
+async fn what_nobody_reads_is_left_to_tcp() {
+    let broker = Mosquitto::start();
+    let addr = serve(&broker, None).await;
+    let mut socket = raw_ws::open(addr, &handshake(addr, "/hold", &[]), &[]).await;
+    let mut head = [0u8; 1024];
+    let n = tokio::time::timeout(PATIENCE, socket.read(&mut head))
+        .await
+        .expect("an answer in time")
+        .expect("the socket reads");
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 101"),
+        "{:?}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    let client = socket.local_addr().expect("a local address").port();
+
+    // Write until the kernel takes no more and the queues stay as they are:
+    // the server reads nothing. Whatever was written and is in neither
+    // queue, the server read, and keeps for a reader that never comes.
+    let chunk = vec![b'x'; 64 * 1024];
+    let (mut written, mut last, mut unchanged) = (0usize, None, 0);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while unchanged < 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server kept reading"
+        );
+        match socket.try_write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let (sent_queue, _) = tcp_queues(client, addr.port()).expect("the client's socket");
+                let (_, received_queue) =
+                    tcp_queues(addr.port(), client).expect("the server's socket");
+                // Bytes just received but not yet acknowledged count in both
+                // queues: the figure is at most what the server read.
+                let read = written.saturating_sub(sent_queue + received_queue);
+                assert!(
+                    read <= 48 * 1024,
+                    "the server read {read} bytes that nobody takes ({written} written)"
+                );
+                let queues = Some((sent_queue, received_queue));
+                unchanged = if queues == last { unchanged + 1 } else { 0 };
+                last = queues;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("the socket failed: {e}"),
+        }
+    }
 }

@@ -32,7 +32,7 @@ use crate::web::upgrade;
 ///
 /// actix-web's server keeps a read and a write buffer of 8 KiB each for the
 /// whole life of every connection, a WebSocket's included: most of what an
-/// idle session costs. Here a request that asks for an upgrade is answered by
+/// idle session costs. Here a WebSocket handshake is answered by
 /// the same app (same routes, middleware and sign-in); once the answer is
 /// `101 Switching Protocols` those buffers are dropped, and the connection
 /// buffers bytes only while they wait to be read or written. Every other
@@ -373,8 +373,9 @@ fn error_response<E: Into<actix_web::Error>>(err: E) -> Response<BoxBody> {
     err.into().error_response().into()
 }
 
-/// The upgrade service: each upgrade is served by `upgrade::serve` with the
-/// worker's app, once the dispatcher has built it.
+/// The upgrade service: each WebSocket handshake is answered by
+/// `upgrade::answer` with the worker's app, once the dispatcher has built it,
+/// and the upgraded connection served in a task of its own.
 pub(crate) struct Upgrades<S, B> {
     app: Rc<OnceCell<Rc<S>>>,
     body: PhantomData<fn() -> B>,

@@ -1,12 +1,14 @@
 //! An upgraded HTTP/1 connection (a WebSocket) served on its bare socket:
-//! what [`LeanServer`](super::LeanServer) does with every request that asks
-//! for an upgrade.
+//! what [`LeanServer`](super::LeanServer) does with every WebSocket
+//! handshake.
 //!
 //! actix-http's HTTP/1 dispatcher holds a read and a write buffer of 8 KiB
 //! each for the whole life of a connection, a WebSocket's included: of the
 //! 18.4 KiB an idle session held, 16 were those two buffers
-//! (`bench/README.md`). Given an upgrade service, the dispatcher hands such a
-//! request over with its socket and its buffers instead. Here the app's own
+//! (`bench/README.md`). Given an upgrade service, the dispatcher hands it
+//! each request that asks for a WebSocket (`Upgrade: websocket`; other
+//! upgrades, such as `h2c`, it serves itself) with the socket and its
+//! buffers. Here the app's own
 //! service answers the request, exactly as it would have (same routes, same
 //! middleware, same sign-in). A `101 Switching Protocols` is written, the
 //! dispatcher's buffers are dropped, and [`Upgraded`] moves the bytes:
@@ -59,7 +61,7 @@ const READ_CHUNK: usize = 8 * 1024;
 /// the worker's other connections run.
 const POLL_BUDGET: usize = 64;
 
-/// Answers `req` with `app`, as the dispatcher would. An answer other than
+/// Answers the WebSocket handshake `req` with `app`, as the dispatcher would. An answer other than
 /// `101 Switching Protocols` is written here, and ends the connection; a 101
 /// gives the upgraded connection to serve, its answer not yet written.
 pub(crate) async fn answer<T, S, B>(

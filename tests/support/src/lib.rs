@@ -70,7 +70,7 @@ pub use flood::Flood;
 pub use follower::Follower;
 pub use guarded::GuardedApp;
 pub use haproxy::HaProxy;
-pub use mosquitto::{Mosquitto, MosquittoOptions};
+pub use mosquitto::{Mosquitto, MosquittoOptions, Stalled};
 pub use mqtt::{
     collector, collector_with_mailbox, mqtt_config, recorder, topics, wait_active, wait_connected,
     wait_for, Collector, Recorded,

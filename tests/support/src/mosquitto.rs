@@ -189,3 +189,44 @@ impl Drop for Mosquitto {
         self.stop();
     }
 }
+
+/// The broker's process, stopped (SIGSTOP) until this is dropped (SIGCONT):
+/// meanwhile it answers nothing, so a subscribe the app sends it stays
+/// unanswered for as long as the test needs.
+pub struct Stalled(String);
+
+impl Stalled {
+    /// Stops `broker`'s process; it resumes when this is dropped.
+    pub fn broker(broker: &Mosquitto) -> Stalled {
+        // Its command line names its configuration, in its own folder.
+        let dir = broker.dir().to_string_lossy().to_string();
+        let pid = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|line| String::from_utf8_lossy(&line).contains(&dir))
+            })
+            .expect("the broker's process");
+        let stalled = Stalled(pid.to_string());
+        assert!(stalled.signal("-STOP"), "the broker ({pid}) stops");
+        stalled
+    }
+
+    /// Sends `signal` to the broker's process; whether it was sent.
+    fn signal(&self, signal: &str) -> bool {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &self.0])
+            .status();
+        sent.is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Stalled {
+    fn drop(&mut self) {
+        // No panic here: it may run while a failed test unwinds.
+        if !self.signal("-CONT") {
+            eprintln!("the broker ({}) could not be resumed", self.0);
+        }
+    }
+}
